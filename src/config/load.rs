@@ -1,0 +1,776 @@
+//! Assembling the sources, extracting the typed [`Config`] while collecting *every* error, and
+//! answering "where did this value come from?".
+
+use super::env;
+use super::error::{ConfigError, ConfigErrors, did_you_mean};
+use super::{Config, DEFAULT_WATCHER, WatcherConfig};
+use figment::error::{Actual, Kind};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use figment::{Figment, Profile, Provider, Source};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Bound on the extract-and-retry loop; far more errors than anyone reads at once.
+const MAX_ERRORS: usize = 50;
+
+/// A loaded configuration and the provenance of its values.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    figment: Figment,
+    /// Values that came from outside figment's sources (`DOCKER_HOST`), by key path.
+    extra: BTreeMap<String, String>,
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File { path: PathBuf, key: String },
+    Env(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File { path, key } => write!(f, "{}: key {key}", path.display()),
+            Origin::Env(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Loads from the real process environment; `file` is the `--config` argument, which wins over
+/// `TIDEWATCH_CONFIG`.
+pub fn load_from_process(file: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
+    let vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let file = file.or_else(|| {
+        vars.iter()
+            .find(|(k, _)| k == "TIDEWATCH_CONFIG")
+            .map(|(_, v)| PathBuf::from(v))
+    });
+    load(file.as_deref(), vars)
+}
+
+/// Loads from an explicit file and environment, so tests need not touch the process's.
+pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, ConfigErrors> {
+    let mut errors = Vec::new();
+    let docker_env = DockerEnv::from_vars(&vars);
+    let env_vars = env::collect(vars, &mut errors);
+
+    let mut figment = Figment::new();
+    if let Some(file) = file {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    for var in env_vars {
+        figment = figment.merge(var);
+    }
+
+    let Some(config) = extract(&figment, file, &mut errors) else {
+        return Err(ConfigErrors(errors));
+    };
+    let mut loaded = Loaded {
+        config,
+        figment,
+        extra: BTreeMap::new(),
+    };
+    // Keys that failed to extract hold their defaults now, so these checks of what remains
+    // report nothing twice and no false problem.
+    loaded.apply_docker_env(&docker_env, &mut errors);
+    loaded.validate(&mut errors);
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Deserialising stops at the first error, so to report them all: extract, record the error,
+/// remove the offending key (its default takes its place), and extract again.
+fn extract(
+    figment: &Figment,
+    file: Option<&Path>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Config> {
+    let mut dict = match figment.data() {
+        Ok(mut data) => data.remove(&Profile::Default).unwrap_or_default(),
+        // Only the file can fail here: each variable's provider always yields its value.
+        Err(err) => {
+            let origin = file.map_or("configuration".into(), |f| f.display().to_string());
+            errors.push(ConfigError::new(origin, file_error(&err)));
+            return None;
+        }
+    };
+    for _ in 0..MAX_ERRORS {
+        let attempt = Figment::from(Serialized::defaults(&dict));
+        let err = match attempt.extract_lossy::<Config>() {
+            Ok(config) => return Some(config),
+            Err(err) => err,
+        };
+        let mut progressed = false;
+        for err in err {
+            let (path, message, removable) = describe(&err);
+            errors.push(ConfigError::new(origin_for(figment, &path), message));
+            progressed |= removable && remove(&mut dict, &path);
+        }
+        if !progressed {
+            return None;
+        }
+    }
+    None
+}
+
+/// The file is missing or does not parse. TOML's message quotes the offending line under a
+/// caret; that line may hold a secret, so only the message lines are kept, on one line.
+fn file_error(err: &figment::Error) -> String {
+    let text = err.kind.to_string().trim().to_string();
+    let is_snippet = |line: &str| {
+        let line = line.trim_start();
+        line.is_empty()
+            || line.starts_with('|')
+            || line
+                .split_once(" |")
+                .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
+    };
+    let message: Vec<&str> = text
+        .lines()
+        .filter(|l| !is_snippet(l))
+        .map(str::trim)
+        .collect();
+    match err.kind {
+        Kind::Message(_) if text.contains("os error") => format!("cannot read file: {text}"),
+        _ => message.join(": "),
+    }
+}
+
+/// The full key path an error is about, a message that never quotes the value (it may be a
+/// secret), and whether removing that key lets extraction go on.
+fn describe(err: &figment::Error) -> (Vec<String>, String, bool) {
+    let mut path = err.path.clone();
+    match &err.kind {
+        Kind::UnknownField(field, expected) => {
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
+            (path.clone(), unknown_key(&path, field, expected), true)
+        }
+        Kind::UnknownVariant(value, expected) => {
+            let mut message = format!("unknown value `{value}`");
+            match did_you_mean(value, expected) {
+                Some(close) => message.push_str(&format!(", did you mean `{close}`?")),
+                None => message.push_str(&format!(", expected one of: {}", expected.join(", "))),
+            }
+            (path, message, true)
+        }
+        Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+            let message = format!("expected {}, found {}", plain(expected), kind_of(actual));
+            (path, message, true)
+        }
+        Kind::MissingField(field) => {
+            path.push(field.to_string());
+            (path, "required value missing".into(), false)
+        }
+        Kind::Message(message) => (path, message.clone(), true),
+        Kind::Unsupported(actual) | Kind::UnsupportedKey(actual, _) => {
+            (path, format!("unsupported {}", kind_of(actual)), true)
+        }
+        other => (path, other.to_string(), true),
+    }
+}
+
+fn unknown_key(path: &[String], field: &str, expected: &[&str]) -> String {
+    let what = match path {
+        [section, _] if section == "trigger" => "unknown trigger kind",
+        [section, _] if section == "registry" => "unknown registry kind",
+        _ => "unknown key",
+    };
+    let mut message = format!("{what} `{field}`");
+    if let Some(close) = did_you_mean(field, expected) {
+        message.push_str(&format!(", did you mean `{close}`?"));
+    } else if expected.is_empty() {
+        message.push_str(" (this version has none)");
+    } else {
+        message.push_str(&format!(", expected one of: {}", expected.join(", ")));
+    }
+    message
+}
+
+/// serde names expected types as Rust does; say it as a user would.
+fn plain(expected: &str) -> String {
+    match expected {
+        "u8" => "a whole number from 0 to 255".into(),
+        "u16" => "a whole number from 0 to 65535".into(),
+        "u32" | "u64" | "usize" => "a whole number, 0 or more".into(),
+        "i32" | "i64" | "isize" => "a whole number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        other => other.into(),
+    }
+}
+
+/// What sort of value was found, without the value.
+fn kind_of(actual: &Actual) -> &'static str {
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    }
+}
+
+fn remove(dict: &mut Dict, path: &[String]) -> bool {
+    match path {
+        [] => false,
+        [last] => dict.remove(last).is_some(),
+        [first, rest @ ..] => match dict.get_mut(first) {
+            Some(Value::Dict(_, inner)) => remove(inner, rest),
+            _ => false,
+        },
+    }
+}
+
+/// Where the value at `path` came from, as a user should be pointed at it. For a key no source
+/// set (a missing value), the nearest ancestor tells whether to name a variable or a file key.
+fn origin_for(figment: &Figment, path: &[String]) -> String {
+    match find_origin(figment, path) {
+        Origin::Default => format!("key {}", path.join(".")),
+        Origin::Env(name) => name,
+        file @ Origin::File { .. } => file.to_string(),
+    }
+}
+
+fn find_origin(figment: &Figment, path: &[String]) -> Origin {
+    for len in (1..=path.len()).rev() {
+        let key = path[..len].join(".");
+        let Some(meta) = figment.find_metadata(&key) else {
+            continue;
+        };
+        let full_key = path.join(".");
+        return match &meta.source {
+            Some(Source::File(file)) => Origin::File {
+                path: file.clone(),
+                key: full_key,
+            },
+            _ if len == path.len() => Origin::Env(meta.name.to_string()),
+            _ => Origin::Env(format!(
+                "{}{}",
+                env::PREFIX,
+                path.join("_").to_ascii_uppercase()
+            )),
+        };
+    }
+    Origin::Default
+}
+
+impl Loaded {
+    /// Where the value at the dotted `key` came from.
+    pub fn origin(&self, key: &str) -> Origin {
+        if let Some(name) = self.extra.get(key) {
+            return Origin::Env(name.clone());
+        }
+        let path: Vec<String> = key.split('.').map(String::from).collect();
+        match find_origin(&self.figment, &path) {
+            // A parent set by a source does not make a defaulted child come from it.
+            Origin::Env(_) if self.figment.find_metadata(key).is_none() => Origin::Default,
+            Origin::File { .. } if self.figment.find_metadata(key).is_none() => Origin::Default,
+            origin => origin,
+        }
+    }
+
+    /// Every effective value as `(key, value, origin)`, secrets masked, in key order.
+    pub fn entries(&self) -> Vec<(String, serde_json::Value, Origin)> {
+        let mut leaves = Vec::new();
+        match serde_json::to_value(&self.config) {
+            Ok(tree) => flatten(String::new(), tree, &mut leaves),
+            Err(err) => unreachable!("config always serialises: {err}"),
+        }
+        leaves
+            .into_iter()
+            .map(|(key, value)| {
+                let origin = self.origin(&key);
+                (key, value, origin)
+            })
+            .collect()
+    }
+
+    fn apply_docker_env(&mut self, docker: &DockerEnv, errors: &mut Vec<ConfigError>) {
+        let config = &mut self.config;
+        if config.watcher.is_empty() {
+            config
+                .watcher
+                .insert(DEFAULT_WATCHER.into(), WatcherConfig::default());
+        }
+        let Some(host) = &docker.host else { return };
+        let socket_key = format!("watcher.{DEFAULT_WATCHER}.socket");
+        let host_key = format!("watcher.{DEFAULT_WATCHER}.host");
+        let explicit = [&socket_key, &host_key]
+            .iter()
+            .any(|k| self.figment.find_metadata(k).is_some());
+        let Some(local) = config.watcher.get_mut(DEFAULT_WATCHER) else {
+            return;
+        };
+        if explicit {
+            return;
+        }
+        if let Some(path) = host.strip_prefix("unix://") {
+            local.socket = path.to_string();
+            self.extra.insert(socket_key, "DOCKER_HOST".into());
+        } else if let Some(addr) = host.strip_prefix("tcp://") {
+            let addr = addr.trim_end_matches('/');
+            let (h, p) = match addr.rsplit_once(':') {
+                Some((h, p)) => match p.parse::<u16>() {
+                    Ok(p) => (h.to_string(), p),
+                    Err(_) => {
+                        errors.push(ConfigError::new("DOCKER_HOST", "port is not a number"));
+                        return;
+                    }
+                },
+                None => (addr.to_string(), if docker.tls { 2376 } else { 2375 }),
+            };
+            local.host = Some(h);
+            local.port = p;
+            self.extra.insert(host_key, "DOCKER_HOST".into());
+            self.extra.insert(
+                format!("watcher.{DEFAULT_WATCHER}.port"),
+                "DOCKER_HOST".into(),
+            );
+            if docker.tls {
+                let dir = docker
+                    .cert_path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("~/.docker"));
+                local.cafile = Some(dir.join("ca.pem"));
+                local.certfile = Some(dir.join("cert.pem"));
+                local.keyfile = Some(dir.join("key.pem"));
+                for key in ["cafile", "certfile", "keyfile"] {
+                    let key = format!("watcher.{DEFAULT_WATCHER}.{key}");
+                    self.extra.insert(key, "DOCKER_CERT_PATH".into());
+                }
+            }
+        } else {
+            errors.push(ConfigError::new(
+                "DOCKER_HOST",
+                "expected unix:///path/to/docker.sock or tcp://host:port",
+            ));
+        }
+    }
+
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
+        let mut report = |path: Vec<String>, message: String| {
+            let origin = match self.origin(&path.join(".")) {
+                Origin::Default => format!("key {}", path.join(".")),
+                origin => origin.to_string(),
+            };
+            errors.push(ConfigError::new(origin, message));
+        };
+        let config = &self.config;
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        if let Err(err) = config.log.level.parse::<tracing_subscriber::EnvFilter>() {
+            report(
+                vec!["log".into(), "level".into()],
+                format!("not a log level or filter: {err}"),
+            );
+        }
+        for (name, watcher) in &config.watcher {
+            let path = |key: &str| vec!["watcher".to_string(), name.clone(), key.to_string()];
+            if !name_ok(name) {
+                report(
+                    path("")[..2].to_vec(),
+                    "instance names use lowercase letters and digits only".into(),
+                );
+            }
+            for (key, message) in watcher.problems() {
+                report(path(key), message);
+            }
+        }
+        let r = &config.registry;
+        let basic = [
+            ("hub", &r.hub),
+            ("ghcr", &r.ghcr),
+            ("quay", &r.quay),
+            ("gitlab", &r.gitlab),
+            ("lscr", &r.lscr),
+            ("acr", &r.acr),
+            ("custom", &r.custom),
+        ];
+        for (kind, instances) in basic {
+            for (name, registry) in instances {
+                for (key, message) in registry.problems(kind) {
+                    report(
+                        vec!["registry".into(), kind.into(), name.clone(), key.into()],
+                        message,
+                    );
+                }
+            }
+        }
+        for (name, ecr) in &r.ecr {
+            for (key, message) in ecr.problems() {
+                report(
+                    vec!["registry".into(), "ecr".into(), name.clone(), key.into()],
+                    message,
+                );
+            }
+        }
+    }
+}
+
+/// Docker's own client variables, honoured for the default watcher as the docker CLI does.
+#[derive(Debug, Default)]
+struct DockerEnv {
+    host: Option<String>,
+    tls: bool,
+    cert_path: Option<PathBuf>,
+}
+
+impl DockerEnv {
+    fn from_vars(vars: &[(String, String)]) -> Self {
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        DockerEnv {
+            host: get("DOCKER_HOST"),
+            tls: get("DOCKER_TLS_VERIFY").is_some_and(|v| v != "0"),
+            cert_path: get("DOCKER_CERT_PATH").map(PathBuf::from),
+        }
+    }
+}
+
+fn flatten(prefix: String, value: serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                let key = if prefix.is_empty() {
+                    key
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(key, value, out);
+            }
+        }
+        // An empty section (no registries) says nothing worth a line.
+        serde_json::Value::Object(_) => {}
+        leaf => out.push((prefix, leaf)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Loads from `toml` (if any) and `env`, and returns either the errors or every effective
+    /// `key = value  # origin` line, the same text `tidewatch config` prints.
+    fn check(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Vec<String>, Vec<String>> {
+        let file = toml.map(|text| {
+            let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            file
+        });
+        let path = file.as_ref().map(|f| f.path().to_path_buf());
+        match load(path.as_deref(), vars(env)) {
+            Ok(loaded) => Ok(loaded
+                .entries()
+                .into_iter()
+                .map(|(k, v, o)| {
+                    let o = o.to_string();
+                    let o = match &path {
+                        Some(p) => o.replace(&p.display().to_string(), "FILE"),
+                        None => o,
+                    };
+                    format!("{k} = {v}  # {o}")
+                })
+                .collect()),
+            Err(errors) => Err(errors
+                .0
+                .iter()
+                .map(|e| match &path {
+                    Some(p) => e.to_string().replace(&p.display().to_string(), "FILE"),
+                    None => e.to_string(),
+                })
+                .collect()),
+        }
+    }
+
+    fn lines_with(result: &Result<Vec<String>, Vec<String>>, needle: &str) -> Vec<String> {
+        let lines = result.as_ref().expect("configuration should load");
+        lines
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn no_configuration_gives_the_local_watcher_on_the_default_socket() {
+        let result = check(None, &[]);
+        assert_eq!(
+            lines_with(&result, "watcher.local.socket"),
+            ["watcher.local.socket = \"/var/run/docker.sock\"  # default"]
+        );
+        assert_eq!(
+            lines_with(&result, "log.level"),
+            ["log.level = \"info\"  # default"]
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_names_the_variable_and_the_close_key() {
+        assert_eq!(
+            check(None, &[("TIDEWATCH_WATCHER_LOCAL_CRONN", "0 * * * *")]),
+            Err(vec![
+                "TIDEWATCH_WATCHER_LOCAL_CRONN: unknown key `cronn`, did you mean `cron`?".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn all_errors_are_reported_together() {
+        let result = check(
+            None,
+            &[
+                ("TIDEWATCH_WATCHER_LOCAL_CRONN", "0 * * * *"),
+                ("TIDEWATCH_WATCHER_LOCAL_PORT", "abc"),
+                ("TIDEWATCH_WATCHER_LOCAL_WATCHALL", "maybe"),
+                ("TIDEWATCH_WATCHER_EDGE_CRON", "every hour"),
+                ("TIDEWATCH_LOG_FORMAT", "jsn"),
+                ("TIDEWATCH_TRIGGER_SMTP_OPS_HOST", "smtp.example.com"),
+                ("TIDEWATCH_REGISTRY_DOCKERHUB_MAIN_LOGIN", "me"),
+            ],
+        );
+        let errors = result.expect_err("seven mistakes");
+        assert_eq!(errors.len(), 7, "{errors:#?}");
+        for expected in [
+            "TIDEWATCH_WATCHER_LOCAL_CRONN: unknown key `cronn`, did you mean `cron`?",
+            "TIDEWATCH_WATCHER_LOCAL_PORT: expected a whole number from 0 to 65535, found a string",
+            "TIDEWATCH_WATCHER_LOCAL_WATCHALL: expected true or false, found a string",
+            "TIDEWATCH_LOG_FORMAT: unknown value `jsn`, did you mean `json`?",
+            "TIDEWATCH_TRIGGER_SMTP_OPS_HOST: unknown trigger kind `smtp` (this version has none)",
+        ] {
+            assert!(
+                errors.iter().any(|e| e == expected),
+                "missing {expected:?} in {errors:#?}"
+            );
+        }
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("TIDEWATCH_WATCHER_EDGE_CRON: not a valid cron expression"))
+        );
+        assert!(errors.iter().any(|e| e.starts_with("TIDEWATCH_REGISTRY_DOCKERHUB_MAIN_LOGIN: unknown registry kind `dockerhub`, expected one of: hub, ghcr")));
+    }
+
+    #[test]
+    fn values_from_the_environment_are_typed_leniently() {
+        let result = check(
+            None,
+            &[
+                ("TIDEWATCH_WATCHER_LOCAL_PORT", "2376"),
+                ("TIDEWATCH_WATCHER_LOCAL_WATCHALL", "true"),
+                ("TIDEWATCH_WATCHER_LOCAL_HOST", "docker.lan"),
+            ],
+        );
+        assert_eq!(
+            lines_with(&result, "watcher.local.port"),
+            ["watcher.local.port = 2376  # TIDEWATCH_WATCHER_LOCAL_PORT"]
+        );
+        assert_eq!(
+            lines_with(&result, "watchall"),
+            ["watcher.local.watchall = true  # TIDEWATCH_WATCHER_LOCAL_WATCHALL"]
+        );
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_each_value_knows_its_source() {
+        let toml =
+            "[log]\nlevel = \"debug\"\n[watcher.edge]\nhost = \"10.0.0.9\"\ncron = \"0 3 * * *\"\n";
+        let result = check(
+            Some(toml),
+            &[("TIDEWATCH_WATCHER_EDGE_CRON", "*/10 * * * *")],
+        );
+        assert_eq!(
+            lines_with(&result, "log.level"),
+            ["log.level = \"debug\"  # FILE: key log.level"]
+        );
+        assert_eq!(
+            lines_with(&result, "watcher.edge.cron"),
+            ["watcher.edge.cron = \"*/10 * * * *\"  # TIDEWATCH_WATCHER_EDGE_CRON"]
+        );
+        assert_eq!(
+            lines_with(&result, "watcher.edge.port"),
+            ["watcher.edge.port = 2375  # default"]
+        );
+        assert!(
+            lines_with(&result, "watcher.local").is_empty(),
+            "a configured watcher replaces the implicit local one"
+        );
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_key_and_never_quote_a_line() {
+        let toml =
+            "[watcher.edge]\nhost = \"h\"\ncronn = \"x\"\n[registry.hub.main]\npassword = 12345\n";
+        assert_eq!(
+            check(Some(toml), &[]),
+            Err(vec![
+                "FILE: key registry.hub.main.password: expected a string, found an integer".into(),
+                "FILE: key watcher.edge.cronn: unknown key `cronn`, did you mean `cron`?".into(),
+            ])
+        );
+        let errors = check(Some("[registry.hub.main]\npassword = \"hunter2\n"), &[]).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("FILE: TOML parse error at line 2"),
+            "{errors:?}"
+        );
+        assert!(!errors[0].contains("hunter2"), "{errors:?}");
+        let missing = load(Some(Path::new("/nonexistent/tidewatch.toml")), vec![]).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "/nonexistent/tidewatch.toml: cannot read file: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_the_effective_configuration_or_errors() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "from-a-file-s3cret").unwrap();
+        let path = file.path().to_str().unwrap();
+        let result = check(
+            None,
+            &[
+                ("TIDEWATCH_REGISTRY_HUB_MAIN_LOGIN", "me"),
+                ("TIDEWATCH_REGISTRY_HUB_MAIN_PASSWORD__FILE", path),
+                ("TIDEWATCH_REGISTRY_GHCR_MAIN_TOKEN", "ghp_env_s3cret"),
+            ],
+        );
+        let all = result.as_ref().unwrap().join("\n");
+        assert!(!all.contains("s3cret"), "{all}");
+        assert_eq!(
+            lines_with(&result, "hub.main.password"),
+            [format!(
+                "registry.hub.main.password = \"***\"  # TIDEWATCH_REGISTRY_HUB_MAIN_PASSWORD__FILE (file {path})"
+            )]
+        );
+        assert_eq!(
+            lines_with(&result, "ghcr.main.token"),
+            ["registry.ghcr.main.token = \"***\"  # TIDEWATCH_REGISTRY_GHCR_MAIN_TOKEN"]
+        );
+        // A secret under a wrong key, or of the wrong type, is named but never shown.
+        let errors = check(
+            None,
+            &[
+                ("TIDEWATCH_REGISTRY_HUB_MAIN_PASSWRD__FILE", path),
+                ("TIDEWATCH_WATCHER_LOCAL_PORT", "ghp_env_s3cret"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(!errors.join("\n").contains("s3cret"), "{errors:?}");
+        let loaded = load(
+            None,
+            vars(&[("TIDEWATCH_REGISTRY_GHCR_MAIN_TOKEN", "ghp_env_s3cret")]),
+        )
+        .unwrap();
+        assert!(!format!("{:?}", loaded.config).contains("s3cret"));
+    }
+
+    #[test]
+    fn docker_host_sets_the_local_watcher_unless_configured() {
+        let result = check(
+            None,
+            &[("DOCKER_HOST", "unix:///run/user/1000/docker.sock")],
+        );
+        assert_eq!(
+            lines_with(&result, "socket"),
+            ["watcher.local.socket = \"/run/user/1000/docker.sock\"  # DOCKER_HOST"]
+        );
+        let result = check(None, &[("DOCKER_HOST", "tcp://docker.lan:2375")]);
+        assert_eq!(
+            lines_with(&result, "watcher.local.host"),
+            ["watcher.local.host = \"docker.lan\"  # DOCKER_HOST"]
+        );
+        let result = check(
+            None,
+            &[
+                ("DOCKER_HOST", "tcp://docker.lan"),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", "/certs"),
+            ],
+        );
+        assert_eq!(
+            lines_with(&result, "watcher.local.port"),
+            ["watcher.local.port = 2376  # DOCKER_HOST"]
+        );
+        assert_eq!(
+            lines_with(&result, "cafile"),
+            ["watcher.local.cafile = \"/certs/ca.pem\"  # DOCKER_CERT_PATH"]
+        );
+        let result = check(
+            None,
+            &[
+                ("DOCKER_HOST", "tcp://docker.lan:2375"),
+                ("TIDEWATCH_WATCHER_LOCAL_SOCKET", "/srv/docker.sock"),
+            ],
+        );
+        assert_eq!(
+            lines_with(&result, "watcher.local.socket"),
+            ["watcher.local.socket = \"/srv/docker.sock\"  # TIDEWATCH_WATCHER_LOCAL_SOCKET"]
+        );
+        assert_eq!(
+            check(None, &[("DOCKER_HOST", "ssh://me@host")]),
+            Err(vec![
+                "DOCKER_HOST: expected unix:///path/to/docker.sock or tcp://host:port".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn instance_names_from_the_file_are_checked_too() {
+        let errors = check(Some("[watcher.Edge-1]\nhost = \"h\"\n"), &[]).unwrap_err();
+        assert_eq!(
+            errors,
+            ["FILE: key watcher.Edge-1: instance names use lowercase letters and digits only"]
+        );
+    }
+
+    #[test]
+    fn the_shipped_examples_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let example = load(Some(&root.join("tidewatch.toml")), vec![]);
+        let loaded = example.expect("config/tidewatch.toml loads");
+        assert_eq!(loaded.config.watcher.len(), 2);
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        let env: Vec<(String, String)> = std::fs::read_to_string(root.join("tidewatch.env"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| match k.ends_with("__FILE") {
+                true => (k.to_string(), secret.path().display().to_string()),
+                false => (k.to_string(), v.to_string()),
+            })
+            .collect();
+        assert_eq!(env.len(), 5);
+        load(None, env).expect("config/tidewatch.env loads");
+    }
+}

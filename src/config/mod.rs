@@ -1,0 +1,65 @@
+//! Configuration: built-in defaults, then a TOML file (`--config PATH` or `TIDEWATCH_CONFIG`),
+//! then `TIDEWATCH_*` environment variables; each later source overrides the earlier.
+//!
+//! This module is the only one that reads the environment. It hands the rest of the program
+//! typed, validated structs, and keeps figment's record of where every value came from for
+//! `tidewatch config` and for error messages.
+
+mod env;
+mod error;
+mod load;
+mod registry;
+mod secret;
+mod trigger;
+mod watcher;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{Loaded, Origin, load, load_from_process};
+pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};
+pub use secret::Secret;
+pub use trigger::TriggersConfig;
+pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Name of the watcher that exists when none is configured.
+pub const DEFAULT_WATCHER: &str = "local";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub log: LogConfig,
+    /// Docker hosts to watch, by instance name.
+    pub watcher: BTreeMap<String, WatcherConfig>,
+    pub registry: RegistriesConfig,
+    pub trigger: TriggersConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter directive such as
+    /// `info,tidewatch::registry=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[serde(alias = "text")]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}

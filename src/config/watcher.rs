@@ -1,0 +1,181 @@
+//! One watcher per Docker host. Key names are WUD's (`WUD_WATCHER_{NAME}_{KEY}`), so a WUD setup
+//! works by changing the prefix.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The socket Docker listens on unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatcherConfig {
+    /// Unix socket of the engine; used when `host` is not set.
+    pub socket: String,
+    /// Remote engine host name or address (TCP); takes precedence over `socket`.
+    pub host: Option<String>,
+    /// Remote engine port (2375 plain, 2376 by convention with TLS).
+    pub port: u16,
+    /// CA certificate that signed the remote engine's certificate; with `certfile` and `keyfile`
+    /// turns on TLS with client authentication, as `docker --tlsverify` does.
+    pub cafile: Option<PathBuf>,
+    /// Client certificate presented to the remote engine.
+    pub certfile: Option<PathBuf>,
+    /// Private key of `certfile`.
+    pub keyfile: Option<PathBuf>,
+    /// When to check, as a 5-field cron expression (6 with seconds). Hourly by default, as WUD:
+    /// frequent enough to matter, rare enough for Docker Hub's anonymous limits.
+    pub cron: String,
+    /// Up to this many milliseconds of random delay before each scheduled check, so that many
+    /// instances do not hit a registry at the same second (WUD's default is one minute).
+    pub jitter: u64,
+    /// Watch containers that carry no watch label; false makes watching opt-in per container.
+    pub watchbydefault: bool,
+    /// Include stopped containers, not only running ones.
+    pub watchall: bool,
+    /// Check a container as soon as Docker reports it started or re-created, besides the cron.
+    pub watchevents: bool,
+}
+
+impl Default for WatcherConfig {
+    fn default() -> Self {
+        WatcherConfig {
+            socket: DEFAULT_SOCKET.into(),
+            host: None,
+            port: 2375,
+            cafile: None,
+            certfile: None,
+            keyfile: None,
+            cron: "0 * * * *".into(),
+            jitter: 60_000,
+            watchbydefault: true,
+            watchall: false,
+            watchevents: true,
+        }
+    }
+}
+
+/// How to reach the engine, decided once from the options above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Socket(String),
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    Tls {
+        host: String,
+        port: u16,
+        cafile: PathBuf,
+        certfile: PathBuf,
+        keyfile: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Socket(path) => write!(f, "unix://{path}"),
+            Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Endpoint::Tls { host, port, .. } => write!(f, "tcp://{host}:{port} (TLS)"),
+        }
+    }
+}
+
+impl WatcherConfig {
+    /// Assumes [`WatcherConfig::problems`] found nothing.
+    pub fn endpoint(&self) -> Endpoint {
+        match (&self.host, &self.cafile, &self.certfile, &self.keyfile) {
+            (Some(host), Some(ca), Some(cert), Some(key)) => Endpoint::Tls {
+                host: host.clone(),
+                port: self.port,
+                cafile: ca.clone(),
+                certfile: cert.clone(),
+                keyfile: key.clone(),
+            },
+            (Some(host), ..) => Endpoint::Tcp {
+                host: host.clone(),
+                port: self.port,
+            },
+            _ => Endpoint::Socket(self.socket.clone()),
+        }
+    }
+
+    /// Problems the types cannot express, as (key, message) pairs.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Err(err) = self.cron.parse::<croner::Cron>() {
+            problems.push(("cron", format!("not a valid cron expression: {err}")));
+        }
+        let tls = [
+            ("cafile", &self.cafile),
+            ("certfile", &self.certfile),
+            ("keyfile", &self.keyfile),
+        ];
+        let set: Vec<&str> = tls
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        if !set.is_empty() && set.len() < tls.len() {
+            let missing: Vec<&str> = tls
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| *k)
+                .collect();
+            problems.push((
+                set[0],
+                format!(
+                    "TLS needs cafile, certfile and keyfile together; missing {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        if !set.is_empty() && self.host.is_none() {
+            problems.push((
+                set[0],
+                "TLS files are for a remote engine: set host too".into(),
+            ));
+        }
+        if matches!(&self.host, Some(h) if h.trim().is_empty()) {
+            problems.push(("host", "must not be empty".into()));
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_prefers_host_and_needs_all_tls_files() {
+        let mut w = WatcherConfig::default();
+        assert_eq!(w.endpoint(), Endpoint::Socket(DEFAULT_SOCKET.into()));
+        w.host = Some("10.0.0.5".into());
+        assert_eq!(w.endpoint().to_string(), "tcp://10.0.0.5:2375");
+        w.cafile = Some("/ca.pem".into());
+        assert_eq!(w.problems().len(), 1, "{:?}", w.problems());
+        w.certfile = Some("/cert.pem".into());
+        w.keyfile = Some("/key.pem".into());
+        w.port = 2376;
+        assert!(w.problems().is_empty());
+        assert_eq!(w.endpoint().to_string(), "tcp://10.0.0.5:2376 (TLS)");
+    }
+
+    #[test]
+    fn cron_is_checked() {
+        let mut w = WatcherConfig {
+            cron: "*/5 * * * *".into(),
+            ..WatcherConfig::default()
+        };
+        assert!(w.problems().is_empty());
+        w.cron = "0 */6 * * * *".into();
+        assert!(
+            w.problems().is_empty(),
+            "6 fields with seconds are accepted"
+        );
+        w.cron = "every hour".into();
+        assert_eq!(w.problems()[0].0, "cron");
+    }
+}

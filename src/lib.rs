@@ -1,0 +1,10 @@
+//! tidewatch keeps Docker containers current. ARCHITECTURE.md has the map: start there.
+pub mod app;
+pub mod bus;
+pub mod config;
+pub mod docker;
+pub mod listing;
+pub mod model;
+pub mod registry;
+pub mod telemetry;
+pub mod trigger;

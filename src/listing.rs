@@ -1,0 +1,169 @@
+//! The container listing that `tidewatch check` prints, as a table or as JSON.
+//!
+//! The JSON shape is a contract scripts depend on: fields are only ever added.
+
+use crate::model::ContainerInfo;
+use serde::Serialize;
+use std::io::{self, Write};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    pub containers: Vec<ListedContainer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListedContainer {
+    pub watcher: String,
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    /// As the container was created with it.
+    pub image: String,
+    /// Normalised, or `null` when `image` is not a reference (an image ID, a malformed name).
+    pub reference: Option<String>,
+    pub reference_error: Option<String>,
+    pub image_id: String,
+    pub repo_digests: Vec<String>,
+}
+
+impl From<&ContainerInfo> for ListedContainer {
+    fn from(c: &ContainerInfo) -> Self {
+        let (reference, reference_error) = match c.reference() {
+            Ok(r) => (Some(r.normalized()), None),
+            Err(err) => (None, Some(err.to_string())),
+        };
+        ListedContainer {
+            watcher: c.watcher.clone(),
+            id: c.id.clone(),
+            name: c.name.clone(),
+            state: c.state.clone(),
+            image: c.image.clone(),
+            reference,
+            reference_error,
+            image_id: c.image_id.clone(),
+            repo_digests: c.repo_digests.clone(),
+        }
+    }
+}
+
+impl Listing {
+    pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        writeln!(out)
+    }
+
+    /// Columns sized to their content; IDs and digests shortened as `docker ps` does, since the
+    /// JSON has them whole.
+    pub fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
+        let header = [
+            "WATCHER",
+            "NAME",
+            "STATE",
+            "IMAGE",
+            "REFERENCE",
+            "IMAGE ID",
+            "DIGEST",
+        ];
+        let rows: Vec<[String; 7]> = self
+            .containers
+            .iter()
+            .map(|c| {
+                let digests: Vec<&str> = c
+                    .repo_digests
+                    .iter()
+                    .map(|d| short_hash(d.rsplit_once('@').map_or(d.as_str(), |(_, h)| h)))
+                    .collect();
+                [
+                    c.watcher.clone(),
+                    c.name.clone(),
+                    c.state.clone(),
+                    c.image.clone(),
+                    c.reference.clone().unwrap_or_else(|| "-".to_string()),
+                    short_hash(&c.image_id).to_string(),
+                    if digests.is_empty() {
+                        "-".into()
+                    } else {
+                        digests.join(",")
+                    },
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut line = |cells: &[&str]| -> io::Result<()> {
+            let mut text = String::new();
+            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+                if i + 1 == cells.len() {
+                    text.push_str(cell);
+                } else {
+                    text.push_str(&format!("{cell:<w$}  "));
+                }
+            }
+            writeln!(out, "{}", text.trim_end())
+        };
+        line(&header)?;
+        for row in &rows {
+            line(&row.each_ref().map(String::as_str))?;
+        }
+        Ok(())
+    }
+}
+
+/// `sha256:0123456789abcdef…` → `0123456789ab`.
+fn short_hash(hash: &str) -> &str {
+    let hex = hash.split_once(':').map_or(hash, |(_, h)| h);
+    &hex[..hex.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn container(image: &str, digests: &[&str]) -> ContainerInfo {
+        ContainerInfo {
+            watcher: "local".into(),
+            id: "c0ffee".into(),
+            name: "web".into(),
+            state: "running".into(),
+            image: image.into(),
+            image_id: format!("sha256:{}", "ab".repeat(32)),
+            repo_digests: digests.iter().map(|d| d.to_string()).collect(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn rows_carry_the_normalised_reference_or_why_not() {
+        let ok = ListedContainer::from(&container("nginx", &[]));
+        assert_eq!(
+            ok.reference.as_deref(),
+            Some("docker.io/library/nginx:latest")
+        );
+        assert_eq!(ok.reference_error, None);
+        let by_id = ListedContainer::from(&container(&format!("sha256:{}", "cd".repeat(32)), &[]));
+        assert_eq!(by_id.reference, None);
+        assert!(by_id.reference_error.is_some());
+    }
+
+    #[test]
+    fn table_shortens_hashes() {
+        let digest = format!("nginx@sha256:{}", "ef".repeat(32));
+        let listing = Listing {
+            containers: vec![ListedContainer::from(&container("nginx:1.25", &[&digest]))],
+        };
+        let mut out = Vec::new();
+        listing.write_table(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("WATCHER  NAME  STATE"), "{text}");
+        assert!(lines[1].contains("docker.io/library/nginx:1.25"), "{text}");
+        assert!(lines[1].contains("abababababab"), "{text}");
+        assert!(lines[1].ends_with("efefefefefef"), "{text}");
+    }
+}

@@ -1,0 +1,2 @@
+//! OCI distribution client.
+pub mod reference;
