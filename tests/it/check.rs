@@ -1,0 +1,271 @@
+//! `tidewatch check`: the containers of the engine, with the reference each was created from,
+//! normalised, the image it runs and the digests the engine recorded for it.
+//!
+//! The JSON is a contract for scripts (README), so these tests read it as a script would: by
+//! field name, with no help from the crate's own types. Other tests share the engine, so each
+//! test looks only at rows of its own containers.
+
+use crate::support::{Container, Output, TestRun, tidewatch};
+use serde::Deserialize;
+
+/// One entry of `containers`, as README documents it.
+#[derive(Debug, Deserialize)]
+struct Row {
+    watcher: String,
+    id: String,
+    name: String,
+    state: String,
+    image: String,
+    reference: Option<String>,
+    reference_error: Option<String>,
+    image_id: String,
+    repo_digests: Vec<String>,
+}
+
+/// Every row has all of these, `null` included: a script must not have to guess.
+const FIELDS: [&str; 9] = [
+    "watcher",
+    "id",
+    "name",
+    "state",
+    "image",
+    "reference",
+    "reference_error",
+    "image_id",
+    "repo_digests",
+];
+
+/// What one `tidewatch check --json` printed.
+struct Listing {
+    rows: Vec<Row>,
+    out: Output,
+}
+
+impl Listing {
+    /// The row of `container`; panics if it is listed twice.
+    fn get(&self, container: &Container) -> Option<&Row> {
+        let mut rows = self.rows.iter().filter(|r| r.id == container.id);
+        let row = rows.next();
+        assert!(
+            rows.next().is_none(),
+            "{} listed twice:\n{}",
+            container.name,
+            self.out
+        );
+        row
+    }
+
+    #[track_caller]
+    fn row(&self, container: &Container) -> &Row {
+        self.get(container)
+            .unwrap_or_else(|| panic!("{} not listed:\n{}", container.name, self.out))
+    }
+}
+
+/// Runs `tidewatch check --json` with `env`; it must succeed and print the documented shape.
+#[track_caller]
+fn check(env: &[(&str, &str)]) -> Listing {
+    let out = tidewatch(&["check", "--json"], env);
+    out.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{out}"));
+    let containers = json
+        .get("containers")
+        .and_then(|c| c.as_array())
+        .unwrap_or_else(|| panic!("no `containers` array:\n{out}"));
+    for entry in containers {
+        for field in FIELDS {
+            assert!(entry.get(field).is_some(), "`{field}` missing in {entry}");
+        }
+    }
+    let rows = serde_json::from_value(serde_json::Value::Array(containers.clone()))
+        .unwrap_or_else(|err| panic!("a row does not match the documented types ({err}):\n{out}"));
+    Listing { rows, out }
+}
+
+/// The row agrees with what `docker inspect` says of the container.
+#[track_caller]
+fn assert_matches_engine(run: &TestRun, row: &Row, container: &Container) {
+    assert_eq!(row.watcher, "local");
+    assert_eq!(row.name, container.name);
+    assert_eq!(row.id, container.id);
+    assert_eq!(row.image, run.inspect(&container.id, "{{.Config.Image}}"));
+    assert_eq!(row.image_id, run.inspect(&container.id, "{{.Image}}"));
+    assert!(is_image_id(&row.image_id), "{:?}", row.image_id);
+}
+
+fn is_image_id(id: &str) -> bool {
+    id.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[test]
+fn lists_running_containers_with_reference_image_and_pushed_digest() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "app", "1.0.0");
+    let v2 = run.push(&registry, "app", "1.1.0");
+    let latest = run.push(&registry, "tools/other", "latest");
+    assert_ne!(v1.digest, v2.digest, "each version is its own image");
+    let untagged = format!("{}/tools/other", registry.addr());
+    let cases = [
+        (
+            run.run("one", &v1.reference, &[]),
+            &v1,
+            v1.reference.clone(),
+        ),
+        (
+            run.run("two", &v2.reference, &[]),
+            &v2,
+            v2.reference.clone(),
+        ),
+        // No tag: listed as created, normalised to `:latest`.
+        (
+            run.run("three", &untagged, &[]),
+            &latest,
+            latest.reference.clone(),
+        ),
+    ];
+
+    let listing = check(&[]);
+
+    for (container, pushed, reference) in &cases {
+        let row = listing.row(container);
+        assert_matches_engine(&run, row, container);
+        assert_eq!(row.state, "running");
+        assert_eq!(row.reference.as_deref(), Some(reference.as_str()));
+        assert_eq!(row.reference_error, None);
+        assert_eq!(row.image_id, pushed.id);
+        assert!(
+            row.repo_digests.contains(&pushed.repo_digest),
+            "{:?} lacks {}",
+            row.repo_digests,
+            pushed.repo_digest
+        );
+    }
+    assert_eq!(listing.row(&cases[2].0).image, untagged);
+}
+
+#[test]
+fn container_created_from_an_image_id_has_no_reference_and_says_why() {
+    let run = TestRun::new();
+    let image = run.image(&run.name("byid:1"), "1");
+    let container = run.run("byid", &image.id, &[]);
+
+    let listing = check(&[]);
+
+    let row = listing.row(&container);
+    assert_matches_engine(&run, row, &container);
+    assert_eq!(row.image, image.id);
+    assert_eq!(row.reference, None);
+    let why = row.reference_error.as_deref().unwrap_or_default();
+    assert!(!why.trim().is_empty(), "reference_error is empty: {row:?}");
+}
+
+#[test]
+fn local_short_name_normalises_to_docker_hub_and_has_no_repo_digests() {
+    let run = TestRun::new();
+    let image = run.image(&format!("{}:1", run.name("local")), "1");
+    let container = run.run("local", &image.reference, &[]);
+
+    let listing = check(&[]);
+
+    let row = listing.row(&container);
+    assert_matches_engine(&run, row, &container);
+    let expected = format!("docker.io/library/{}", image.reference);
+    assert_eq!(row.reference.as_deref(), Some(expected.as_str()));
+    assert_eq!(row.reference_error, None);
+    assert_eq!(row.image_id, image.id);
+    assert_eq!(
+        row.repo_digests,
+        Vec::<String>::new(),
+        "never pushed or pulled"
+    );
+}
+
+#[test]
+fn stopped_containers_are_listed_only_with_watchall() {
+    let run = TestRun::new();
+    let image = run.image(&format!("{}:1", run.name("app")), "1");
+    let running = run.run("running", &image.reference, &[]);
+    let stopped = run.run("stopped", &image.reference, &[]);
+    run.stop(&stopped);
+
+    let default = check(&[]);
+    assert_eq!(default.row(&running).state, "running");
+    assert!(
+        default.get(&stopped).is_none(),
+        "stopped container listed:\n{}",
+        default.out
+    );
+
+    let all = check(&[("TIDEWATCH_WATCHER_LOCAL_WATCHALL", "true")]);
+    assert_eq!(all.row(&running).state, "running");
+    let row = all.row(&stopped);
+    assert_matches_engine(&run, row, &stopped);
+    assert_eq!(row.state, "exited");
+}
+
+#[test]
+fn table_has_a_header_and_one_line_per_container() {
+    let run = TestRun::new();
+    let image = run.image(&format!("{}:2.0", run.name("table")), "2.0");
+    let containers = [
+        run.run("alpha", &image.reference, &[]),
+        run.run("beta", &image.id, &[]),
+    ];
+
+    let out = tidewatch(&["check"], &[]);
+
+    out.assert_success();
+    let mut lines = out.stdout.lines();
+    let header = lines.next().unwrap_or_default().to_lowercase();
+    assert!(
+        header.contains("name") && header.contains("reference"),
+        "no header:\n{out}"
+    );
+    let lines: Vec<&str> = lines.collect();
+    let line_of = |c: &Container| {
+        let mine: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.split_whitespace().any(|cell| cell == c.name))
+            .collect();
+        assert_eq!(mine.len(), 1, "one line for {}:\n{out}", c.name);
+        mine[0].to_string()
+    };
+    let alpha = line_of(&containers[0]);
+    let normalised = format!("docker.io/library/{}", image.reference);
+    assert!(
+        alpha.split_whitespace().any(|cell| cell == normalised),
+        "no {normalised} in {alpha:?}"
+    );
+    let beta = line_of(&containers[1]);
+    assert!(
+        !beta.contains("docker.io/"),
+        "an image ID has no reference: {beta:?}"
+    );
+}
+
+#[test]
+fn unreachable_engine_is_one_clear_line_and_a_failure() {
+    let socket = "/nonexistent/docker.sock";
+    let host = format!("unix://{socket}");
+
+    let out = tidewatch(&["check"], &[("DOCKER_HOST", &host)]);
+
+    assert!(!out.success(), "succeeded without an engine:\n{out}");
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "stderr is not one line:\n{out}");
+    let line = lines[0];
+    assert!(
+        line.contains(socket) || line.to_lowercase().contains("engine"),
+        "names neither socket nor engine: {line}"
+    );
+    for noise in ["panicked", "backtrace", "RUST_BACKTRACE"] {
+        assert!(!out.stderr.contains(noise), "{noise}:\n{out}");
+    }
+}

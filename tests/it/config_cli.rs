@@ -1,0 +1,1 @@
+//! Configuration errors and `tidewatch config`, driven through the binary.

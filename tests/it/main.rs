@@ -1,0 +1,11 @@
+//! The one integration-test crate. Every area is a module here rather than a file of its own
+//! under `tests/`: each such file would be a separate binary linked against the whole crate, and
+//! on two cores linking dominates the build.
+//!
+//! Everything runs against the real thing: the Docker engine of this machine, a registry on
+//! loopback and images built from a static busybox (see `support`). Tests run in parallel on one
+//! engine, so each one names and labels what it creates and looks only at its own objects.
+
+mod check;
+mod config_cli;
+mod support;

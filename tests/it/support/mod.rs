@@ -1,0 +1,358 @@
+//! What every integration test stands on: a [`TestRun`] that owns everything a test creates on
+//! the Docker engine, a private [`Registry`], tiny busybox images, and the binary under test.
+//!
+//! Tests run in parallel on one engine (nextest: one process per test), so a run names every
+//! object after its unique id and labels it `tidewatch.test.run=<id>`; dropping the run removes
+//! them, pass or fail (drop runs while a failed assertion unwinds). `.ci/run` sweeps the label
+//! too, for runs that were killed before they could clean up.
+//!
+//! Scenes are set with the `docker` CLI, never with the crate's own `docker` module: the code
+//! under test must not be the judge of itself.
+
+// Helpers serve test modules still being written; an unused one is not a mistake.
+#![allow(dead_code)]
+
+mod docker;
+mod http;
+mod image;
+mod process;
+mod registry;
+mod tidewatch;
+
+// The API of this module in one place, whether or not a test uses each part yet.
+#[allow(unused_imports)]
+pub use http::Response;
+#[allow(unused_imports)]
+pub use image::{Image, ImageSpec, Pushed};
+pub use process::Output;
+#[allow(unused_imports)]
+pub use registry::{Auth, MANIFEST_ACCEPT, Registry, RegistryOptions};
+pub use tidewatch::tidewatch;
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tempfile::TempDir;
+
+/// The label on every object a test creates; its value is the run id.
+pub const RUN_LABEL: &str = "tidewatch.test.run";
+
+/// A container a test started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// Full name, prefixed with the run id.
+    pub name: String,
+    /// Full 64-hex ID.
+    pub id: String,
+}
+
+/// One test's footprint on the engine. Create one per test, first thing; everything it made
+/// is removed when it is dropped.
+pub struct TestRun {
+    id: String,
+    /// The docker client configuration (logins), busybox rootfs and image tars.
+    dir: TempDir,
+    rootfs: OnceLock<PathBuf>,
+    builds: AtomicUsize,
+    /// Every reference this run tagged, for images that lose the label (none today) or are
+    /// re-tagged by a test.
+    tags: Mutex<Vec<String>>,
+}
+
+impl TestRun {
+    /// Panics with one clear message when the engine is not reachable: a test that needs Docker
+    /// never passes without it.
+    #[track_caller]
+    pub fn new() -> TestRun {
+        docker::require_engine();
+        let dir = tempfile::Builder::new()
+            .prefix("tidewatch-test-")
+            .tempdir()
+            .expect("create test temp dir");
+        std::fs::create_dir_all(dir.path().join("docker")).expect("create docker config dir");
+        TestRun {
+            id: unique_id(),
+            dir,
+            rootfs: OnceLock::new(),
+            builds: AtomicUsize::new(0),
+            tags: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `tw-<pid>-<counter>-<random>`: unique across parallel processes and earlier runs, and
+    /// valid in container names and image repositories alike.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `tidewatch.test.run=<id>`, as `--label` and `--filter label=` take it.
+    pub fn label(&self) -> String {
+        format!("{RUN_LABEL}={}", self.id)
+    }
+
+    /// A name no other test uses: `<id>-<what>`.
+    pub fn name(&self, what: &str) -> String {
+        format!("{}-{what}", self.id)
+    }
+
+    /// The docker client configuration directory (`DOCKER_CONFIG`) of this run: registry logins
+    /// land here, never in `~/.docker`. Pass it to tidewatch when it should see them.
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir.path().join("docker")
+    }
+
+    /// `docker ARGS`, whatever the outcome, for tests that expect a failure.
+    pub fn docker_output(&self, args: &[&str]) -> Output {
+        docker::docker(&self.docker_config(), args, None)
+    }
+
+    /// `docker ARGS`; panics unless it succeeds; returns stdout, trimmed.
+    #[track_caller]
+    pub fn docker(&self, args: &[&str]) -> String {
+        let out = self.docker_output(args);
+        out.assert_success();
+        out.stdout.trim().to_string()
+    }
+
+    /// `docker inspect --format FORMAT TARGET` (a container or an image).
+    #[track_caller]
+    pub fn inspect(&self, target: &str, format: &str) -> String {
+        self.docker(&["inspect", "--format", format, target])
+    }
+
+    /// A private registry with default options: anonymous, delete enabled.
+    pub fn registry(&self) -> Registry {
+        self.registry_with(RegistryOptions::default())
+    }
+
+    pub fn registry_with(&self, options: RegistryOptions) -> Registry {
+        Registry::start(&self.id, &self.docker_config(), &options)
+    }
+
+    /// Builds a busybox image whose `/version` holds `version`, tagged `reference`.
+    pub fn image(&self, reference: &str, version: &str) -> Image {
+        self.build(reference, &ImageSpec::version(version))
+    }
+
+    /// Builds an image to `spec`, tagged `reference` and labelled with this run.
+    pub fn build(&self, reference: &str, spec: &ImageSpec) -> Image {
+        let rootfs = self.rootfs.get_or_init(|| {
+            let rootfs = self.dir.path().join("rootfs");
+            image::build_rootfs(&rootfs);
+            rootfs
+        });
+        let n = self.builds.fetch_add(1, Ordering::Relaxed);
+        let build = format!("{}-{n}", self.id);
+        let tar = image::tar_image(
+            rootfs,
+            &self.dir.path().join(format!("image-{n}")),
+            spec,
+            &build,
+        );
+        self.remember_tag(reference);
+        let mut args = vec!["import".to_string()];
+        for change in image::import_changes(spec, &self.label()) {
+            args.push("--change".into());
+            args.push(change);
+        }
+        args.push(tar.to_string_lossy().into_owned());
+        args.push(reference.to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let id = self.docker(&args);
+        assert!(
+            id.starts_with("sha256:"),
+            "docker import printed {id:?}, not an image ID"
+        );
+        let _ = std::fs::remove_file(&tar);
+        Image {
+            reference: reference.to_string(),
+            id,
+        }
+    }
+
+    /// Builds `repo:tag` (version = tag) and pushes it to `registry`.
+    pub fn push(&self, registry: &Registry, repo: &str, tag: &str) -> Pushed {
+        self.push_spec(registry, repo, tag, &ImageSpec::version(tag))
+    }
+
+    /// Builds `repo:tag` to `spec` and pushes it; the digest is the one the registry then serves
+    /// for the tag, checked against what `docker push` reported.
+    pub fn push_spec(
+        &self,
+        registry: &Registry,
+        repo: &str,
+        tag: &str,
+        spec: &ImageSpec,
+    ) -> Pushed {
+        let image = self.build(&registry.reference(repo, tag), spec);
+        registry.login();
+        let pushed = self.docker(&["push", &image.reference]);
+        let digest = registry
+            .manifest_digest(repo, tag)
+            .unwrap_or_else(|| panic!("registry has no {repo}:{tag} after docker push"));
+        if let Some(reported) = pushed.split("digest: ").nth(1) {
+            let reported = reported.split_whitespace().next().unwrap_or_default();
+            assert_eq!(
+                reported, digest,
+                "docker push and the registry disagree on the digest"
+            );
+        }
+        Pushed {
+            repo_digest: format!("{}/{repo}@{digest}", registry.addr()),
+            reference: image.reference,
+            digest,
+            id: image.id,
+        }
+    }
+
+    /// Also tags `source` as `target`, and remembers to remove the tag.
+    pub fn tag(&self, source: &str, target: &str) {
+        self.remember_tag(target);
+        self.docker(&["tag", source, target]);
+    }
+
+    /// `docker run -d` of `image` with `args` as its command, named `<id>-<name>`, labelled.
+    pub fn run(&self, name: &str, image: &str, args: &[&str]) -> Container {
+        self.run_with(name, &[], image, args)
+    }
+
+    /// As [`TestRun::run`], with extra `docker run` options (`-p 127.0.0.1::80`, `--network …`).
+    pub fn run_with(&self, name: &str, options: &[&str], image: &str, args: &[&str]) -> Container {
+        let name = self.name(name);
+        let label = self.label();
+        let mut all = vec!["run", "-d", "--name", &name, "--label", &label];
+        all.extend_from_slice(options);
+        all.push(image);
+        all.extend_from_slice(args);
+        let id = self.docker(&all);
+        assert_eq!(
+            id.len(),
+            64,
+            "docker run printed {id:?}, not a container ID"
+        );
+        Container { name, id }
+    }
+
+    /// Stops at once: the images' `sleep` is PID 1 and ignores SIGTERM, so a grace period would
+    /// only be waited out.
+    pub fn stop(&self, container: &Container) {
+        self.docker(&["stop", "-t", "0", &container.id]);
+    }
+
+    /// The host port on 127.0.0.1 that `container_port` (`80/tcp`) is published on. Tests reach
+    /// containers only this way, never by container IP.
+    pub fn port(&self, container: &Container, container_port: &str) -> u16 {
+        let out = self.docker(&["port", &container.id, container_port]);
+        out.lines()
+            .find_map(|line| line.strip_prefix("127.0.0.1:"))
+            .and_then(|port| port.trim().parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{container_port} of {} not on 127.0.0.1: {out}",
+                    container.name
+                )
+            })
+    }
+
+    /// A labelled network named `<id>-<name>`.
+    pub fn network(&self, name: &str) -> String {
+        let name = self.name(name);
+        self.docker(&["network", "create", "--label", &self.label(), &name]);
+        name
+    }
+
+    /// A labelled volume named `<id>-<name>`.
+    pub fn volume(&self, name: &str) -> String {
+        let name = self.name(name);
+        self.docker(&["volume", "create", "--label", &self.label(), &name]);
+        name
+    }
+
+    fn remember_tag(&self, reference: &str) {
+        self.tags
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(reference.to_string());
+    }
+
+    /// IDs of this run's objects of one kind (`ps -a`, `network ls`, `volume ls`, `images`).
+    fn labelled(&self, list: &[&str]) -> Vec<String> {
+        let filter = format!("label={}", self.label());
+        let mut args = list.to_vec();
+        args.extend(["--quiet", "--filter", &filter]);
+        let out = self.docker_output(&args);
+        if !out.success() {
+            eprintln!("warning: cleanup cannot list objects:\n{out}");
+            return Vec::new();
+        }
+        let mut ids: Vec<String> = out.stdout.split_whitespace().map(str::to_string).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Removes `ids` with `docker REMOVE… ids`; a failure is reported but must not panic, since
+    /// this runs in `drop`, possibly while a failed test unwinds.
+    fn remove(&self, remove: &[&str], ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut args = remove.to_vec();
+        args.extend(ids.iter().map(String::as_str));
+        let out = self.docker_output(&args);
+        if !out.success() && !out.stderr.contains("No such image") {
+            eprintln!(
+                "warning: cleanup of test run {} incomplete:\n{out}",
+                self.id
+            );
+        }
+    }
+}
+
+impl Drop for TestRun {
+    fn drop(&mut self) {
+        // Containers first: they hold networks, volumes and images.
+        self.remove(
+            &["rm", "--force", "--volumes"],
+            &self.labelled(&["ps", "--all"]),
+        );
+        self.remove(&["network", "rm"], &self.labelled(&["network", "ls"]));
+        self.remove(
+            &["volume", "rm", "--force"],
+            &self.labelled(&["volume", "ls"]),
+        );
+        self.remove(&["rmi", "--force"], &self.labelled(&["images", "--all"]));
+        let tags = std::mem::take(
+            self.tags
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        // Already gone with their labelled image, unless a test tagged a foreign image.
+        for tag in tags {
+            let out = self.docker_output(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+            if out.success() {
+                self.remove(&["rmi", "--force"], &[tag]);
+            }
+        }
+    }
+}
+
+/// `tw-<pid>-<counter>-<random>`: the pid and counter keep parallel tests apart, the random part
+/// keeps a reused pid from meeting the leftovers of an earlier, killed run.
+fn unique_id() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // std's hasher keys are random per process: enough randomness for a name, without a crate.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_usize(n);
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    let random = hasher.finish() & 0xff_ffff;
+    format!("tw-{}-{n}-{random:06x}", std::process::id())
+}

@@ -1,0 +1,28 @@
+//! Running the binary under test as a user would, in an environment the test controls.
+
+use super::process::{self, Output};
+use std::process::Command;
+use std::time::Duration;
+
+/// `check` and `config` finish in a second; a minute means it hangs.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Prefixes of the variables tidewatch reads. The developer's or CI's own settings must not leak
+/// into a test, which states every variable it means.
+const OWN_PREFIXES: [&str; 3] = ["TIDEWATCH_", "WUD_", "WATCHTOWER_"];
+
+/// Runs `tidewatch ARGS` with `env` on top of an environment cleaned of every `TIDEWATCH_*`,
+/// `WUD_*` and `WATCHTOWER_*` variable, and waits at most a minute. `DOCKER_HOST` and the like
+/// stay, so the binary talks to the same engine as the tests' `docker` CLI.
+pub fn tidewatch(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidewatch"));
+    cmd.args(args);
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if OWN_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    process::run(&mut cmd, None, TIMEOUT).unwrap_or_else(|why| panic!("{why}"))
+}
