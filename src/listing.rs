@@ -77,7 +77,11 @@ impl Listing {
                     c.watcher.clone(),
                     c.name.clone(),
                     c.state.clone(),
-                    c.image.clone(),
+                    // A container created by image ID shows the short ID, as `docker ps`.
+                    match c.image.strip_prefix("sha256:") {
+                        Some(_) => short_hash(&c.image).to_string(),
+                        None => c.image.clone(),
+                    },
                     c.reference.clone().unwrap_or_else(|| "-".to_string()),
                     short_hash(&c.image_id).to_string(),
                     if digests.is_empty() {
@@ -133,6 +137,7 @@ mod tests {
             image: image.into(),
             image_id: format!("sha256:{}", "ab".repeat(32)),
             repo_digests: digests.iter().map(|d| d.to_string()).collect(),
+            platform: Default::default(),
             labels: BTreeMap::new(),
         }
     }

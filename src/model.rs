@@ -24,7 +24,17 @@ pub struct ContainerInfo {
     pub image_id: String,
     /// `name@digest` entries the engine recorded on pull or push; empty for a locally built image.
     pub repo_digests: Vec<String>,
+    /// What the image was built for: picks our manifest out of a multi-arch index.
+    pub platform: Platform,
     pub labels: BTreeMap<String, String>,
+}
+
+/// The platform an image was built for, as the engine and image indexes name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
 }
 
 impl ContainerInfo {
@@ -94,6 +104,7 @@ mod tests {
             image: image.into(),
             image_id: image_id.into(),
             repo_digests: Vec::new(),
+            platform: Platform::default(),
             labels: BTreeMap::new(),
         }
     }

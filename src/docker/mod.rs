@@ -2,7 +2,7 @@
 //! sees [`ContainerInfo`], so the engine's API version and wire types stay in here.
 
 use crate::config::{Endpoint, WatcherConfig};
-use crate::model::ContainerInfo;
+use crate::model::{ContainerInfo, Platform};
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::ListContainersOptions;
@@ -96,7 +96,7 @@ impl Engine {
             .list_containers(Some(options))
             .await
             .map_err(|err| self.api_error(&err))?;
-        let mut repo_digests: HashMap<String, Vec<String>> = HashMap::new();
+        let mut images: HashMap<String, (Vec<String>, Platform)> = HashMap::new();
         let mut containers = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let Some(id) = summary.id else { continue };
@@ -112,15 +112,26 @@ impl Engine {
             };
             let config = inspect.config.unwrap_or_default();
             let image_id = inspect.image.unwrap_or_default();
-            if !repo_digests.contains_key(&image_id) {
-                let digests = match self.docker.inspect_image(&image_id).await {
-                    Ok(image) => image.repo_digests.unwrap_or_default(),
+            // An engine that reports no image for a container leaves nothing to inspect.
+            if image_id.is_empty() {
+                images.entry(String::new()).or_default();
+            } else if !images.contains_key(&image_id) {
+                let image = match self.docker.inspect_image(&image_id).await {
+                    Ok(image) => (
+                        image.repo_digests.unwrap_or_default(),
+                        Platform {
+                            os: image.os.unwrap_or_default(),
+                            architecture: image.architecture.unwrap_or_default(),
+                            variant: image.variant.filter(|v| !v.is_empty()),
+                        },
+                    ),
                     // The image can be gone while a container still runs it (`rmi -f`).
-                    Err(err) if is_not_found(&err) => Vec::new(),
+                    Err(err) if is_not_found(&err) => (Vec::new(), Platform::default()),
                     Err(err) => return Err(self.api_error(&err)),
                 };
-                repo_digests.insert(image_id.clone(), digests);
+                images.insert(image_id.clone(), image);
             }
+            let (repo_digests, platform) = images[&image_id].clone();
             let name = inspect
                 .name
                 .as_deref()
@@ -138,7 +149,8 @@ impl Engine {
                 name,
                 state: summary.state.map(|s| s.to_string()).unwrap_or_default(),
                 image: config.image.unwrap_or_default(),
-                repo_digests: repo_digests[&image_id].clone(),
+                repo_digests,
+                platform,
                 image_id,
                 labels: config.labels.unwrap_or_default().into_iter().collect(),
             });

@@ -1,1 +1,137 @@
-//! Configuration errors and `tidewatch config`, driven through the binary.
+//! Configuration errors and `tidewatch config`, driven through the binary as a user would: the
+//! exit status, the one line per problem on stderr, and secrets that never show.
+
+use crate::support::{Output, tidewatch};
+use std::io::Write;
+
+/// Runs `tidewatch config` with `env`.
+fn check(env: &[(&str, &str)]) -> Output {
+    tidewatch(&["config"], env)
+}
+
+fn stderr_lines(out: &Output) -> Vec<&str> {
+    out.stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+#[test]
+fn a_misspelt_variable_exits_2_naming_it_and_the_close_key() {
+    let out = check(&[("TIDEWATCH_WATCHER_LOCAL_CRONN", "0 * * * *")]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert_eq!(
+        stderr_lines(&out),
+        [
+            "tidewatch: configuration error: TIDEWATCH_WATCHER_LOCAL_CRONN: unknown key `cronn`, did you mean `cron`?"
+        ],
+        "{out}"
+    );
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
+#[test]
+fn every_problem_is_reported_in_one_run() {
+    let out = check(&[
+        ("TIDEWATCH_WATCHER_LOCAL_CRONN", "0 * * * *"),
+        ("TIDEWATCH_WATCHER_LOCAL_PORT", "not-a-port"),
+        ("TIDEWATCH_LOG_FORMAT", "jsn"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 3, "{out}");
+    for variable in [
+        "TIDEWATCH_WATCHER_LOCAL_CRONN",
+        "TIDEWATCH_WATCHER_LOCAL_PORT",
+        "TIDEWATCH_LOG_FORMAT",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(&format!(": {variable}: "))),
+            "{variable} not named:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn secrets_from_the_environment_or_a_file_never_show() {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    writeln!(file, "file-s3cret-value").expect("write secret");
+    let path = file.path().to_str().expect("utf-8 path").to_string();
+    let env = [
+        ("TIDEWATCH_REGISTRY_HUB_MAIN_LOGIN", "me"),
+        ("TIDEWATCH_REGISTRY_HUB_MAIN_PASSWORD__FILE", path.as_str()),
+        ("TIDEWATCH_REGISTRY_GHCR_MAIN_TOKEN", "env-s3cret-value"),
+        ("TIDEWATCH_LOG_LEVEL", "trace"),
+    ];
+    let out = check(&env);
+    assert!(out.success(), "{out}");
+    assert!(
+        !out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("registry.hub.main.password = \"***\"")
+                && l.contains("TIDEWATCH_REGISTRY_HUB_MAIN_PASSWORD__FILE")),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("registry.ghcr.main.token = \"***\"")
+                && l.ends_with("# TIDEWATCH_REGISTRY_GHCR_MAIN_TOKEN")),
+        "{out}"
+    );
+
+    // In an error run too: a typo next to the secrets, at the most verbose log level.
+    let mut with_error = env.to_vec();
+    with_error.push(("TIDEWATCH_REGISTRY_HUB_MAIN_PASWORD", "env-s3cret-value"));
+    let out = check(&with_error);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        !out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("did you mean `password`?"), "{out}");
+}
+
+#[test]
+fn the_effective_configuration_says_where_each_value_came_from() {
+    let mut file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    writeln!(
+        file,
+        "[watcher.edge]\nhost = \"10.0.0.9\"\ncron = \"0 3 * * *\""
+    )
+    .expect("write");
+    let path = file.path().to_str().expect("utf-8 path").to_string();
+    let out = tidewatch(
+        &["--config", &path, "config"],
+        &[("TIDEWATCH_WATCHER_EDGE_CRON", "*/10 * * * *")],
+    );
+    assert!(out.success(), "{out}");
+    let line = |key: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} not printed:\n{out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line("watcher.edge.host"),
+        format!("watcher.edge.host = \"10.0.0.9\" # {path}: key watcher.edge.host")
+    );
+    assert_eq!(
+        line("watcher.edge.cron"),
+        "watcher.edge.cron = \"*/10 * * * *\" # TIDEWATCH_WATCHER_EDGE_CRON"
+    );
+    assert_eq!(
+        line("watcher.edge.port"),
+        "watcher.edge.port = 2375 # default"
+    );
+}
