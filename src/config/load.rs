@@ -3,7 +3,7 @@
 
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
-use super::{Config, DEFAULT_WATCHER, WatcherConfig};
+use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
 use figment::error::{Actual, Kind};
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Value};
@@ -18,6 +18,10 @@ const MAX_ERRORS: usize = 50;
 #[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
+    /// Where Docker's `config.json` lives (`DOCKER_CONFIG`, else `~/.docker`).
+    pub docker_config_dir: Option<PathBuf>,
+    /// `REPO_USER` and `REPO_PASS`, when both are set.
+    pub repo_credentials: Option<(String, Secret)>,
     figment: Figment,
     /// Values that came from outside figment's sources (`DOCKER_HOST`), by key path.
     extra: BTreeMap<String, String>,
@@ -72,8 +76,20 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
     let Some(config) = extract(&figment, file, &mut errors) else {
         return Err(ConfigErrors(errors));
     };
+    if docker_env.repo_user.is_some() != docker_env.repo_pass.is_some() {
+        errors.push(ConfigError::new(
+            "REPO_USER",
+            "REPO_USER and REPO_PASS go together",
+        ));
+    }
+    let repo_credentials = docker_env
+        .repo_user
+        .clone()
+        .zip(docker_env.repo_pass.clone());
     let mut loaded = Loaded {
         config,
+        docker_config_dir: docker_env.config_dir.clone(),
+        repo_credentials,
         figment,
         extra: BTreeMap::new(),
     };
@@ -425,12 +441,17 @@ impl Loaded {
     }
 }
 
-/// Docker's own client variables, honoured for the default watcher as the docker CLI does.
+/// Docker's own client variables, honoured as the docker CLI does: the engine for the default
+/// watcher, and the folder of `config.json` for registry credentials. Also Watchtower's
+/// `REPO_USER`/`REPO_PASS`, the registry login of last resort.
 #[derive(Debug, Default)]
 struct DockerEnv {
     host: Option<String>,
     tls: bool,
     cert_path: Option<PathBuf>,
+    config_dir: Option<PathBuf>,
+    repo_user: Option<String>,
+    repo_pass: Option<Secret>,
 }
 
 impl DockerEnv {
@@ -440,10 +461,16 @@ impl DockerEnv {
                 .find(|(k, v)| k == name && !v.is_empty())
                 .map(|(_, v)| v.clone())
         };
+        let config_dir = get("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| get("HOME").map(|home| PathBuf::from(home).join(".docker")));
         DockerEnv {
             host: get("DOCKER_HOST"),
             tls: get("DOCKER_TLS_VERIFY").is_some_and(|v| v != "0"),
             cert_path: get("DOCKER_CERT_PATH").map(PathBuf::from),
+            config_dir,
+            repo_user: get("REPO_USER"),
+            repo_pass: get("REPO_PASS").map(Secret::new),
         }
     }
 }
@@ -772,5 +799,40 @@ mod tests {
             .collect();
         assert_eq!(env.len(), 5);
         load(None, env).expect("config/tidewatch.env loads");
+    }
+
+    #[test]
+    fn docker_config_and_watchtower_repo_credentials_are_picked_up() {
+        let loaded = load(
+            None,
+            vars(&[
+                ("HOME", "/home/me"),
+                ("REPO_USER", "bot"),
+                ("REPO_PASS", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.docker_config_dir,
+            Some(PathBuf::from("/home/me/.docker"))
+        );
+        let (user, pass) = loaded.repo_credentials.clone().unwrap();
+        assert_eq!((user.as_str(), pass.expose()), ("bot", "s3cret"));
+        assert!(!format!("{loaded:?}").contains("s3cret"));
+        let loaded = load(
+            None,
+            vars(&[("HOME", "/h"), ("DOCKER_CONFIG", "/etc/docker-cli")]),
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.docker_config_dir,
+            Some(PathBuf::from("/etc/docker-cli"))
+        );
+        assert_eq!(
+            check(None, &[("REPO_USER", "bot")]),
+            Err(vec![
+                "REPO_USER: REPO_USER and REPO_PASS go together".into()
+            ])
+        );
     }
 }

@@ -1,2 +1,20 @@
-//! OCI distribution client.
+//! The OCI distribution client: asks registries what a reference points to now, and which tags
+//! exist, cheaply and politely — Docker Hub allows anonymous users 100 manifest GETs per six
+//! hours, so unchanged images cost one HEAD and never a GET.
+//!
+//! `reference` names images as Docker does; `challenge` and `credentials` decide how to
+//! authenticate; `transport` bounds every exchange; `client` puts it together.
+
+pub mod challenge;
+mod client;
+pub mod credentials;
+mod error;
+pub mod manifest;
+mod providers;
 pub mod reference;
+pub mod tag_list;
+mod transport;
+
+pub use client::{ClientSettings, DigestCheck, RegistryClient, RemoteDigest, Session};
+pub use error::RegistryError;
+pub use transport::{Limits, RequestCounts, RequestKind};

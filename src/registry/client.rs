@@ -1,0 +1,765 @@
+//! The registry client: asks whether an image changed, as cheaply as the protocol allows.
+//!
+//! Per check, one HEAD per unique reference ([`Session`] shares answers between containers).
+//! Per host, one ping for the life of the client to learn how it authenticates; per repository,
+//! one token for as long as the registry says it lives. A multi-arch image whose index changed
+//! is looked into (two GETs) only the first time that index digest is seen.
+
+use super::challenge::{self, Challenge};
+use super::credentials::{Credential, DockerConfig};
+use super::error::RegistryError;
+use super::manifest::{self, ACCEPT, MAX_MANIFEST_BYTES};
+use super::providers::{self, Provider};
+use super::tag_list;
+use super::transport::{Limits, Reply, Request, RequestCounts, RequestKind, Transport};
+use crate::config::{RegistriesConfig, Secret};
+use crate::model::{ContainerInfo, ImageRef};
+use base64::Engine as _;
+use reqwest::header::{
+    ACCEPT as ACCEPT_HEADER, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LINK,
+    WWW_AUTHENTICATE,
+};
+use reqwest::{Method, StatusCode};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// Token responses are a few KiB at most.
+const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// Tokens without `expires_in` live 60 s, as the token spec says.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub limits: Limits,
+    /// Tags read per repository at most; projects with years of nightly tags have tens of
+    /// thousands, and the newest are what matter.
+    pub max_tags: usize,
+    /// Folder of Docker's `config.json`, for its credentials and helpers.
+    pub docker_config_dir: Option<std::path::PathBuf>,
+    /// `REPO_USER`/`REPO_PASS`, tried last.
+    pub fallback: Option<Credential>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            limits: Limits::default(),
+            max_tags: 10_000,
+            docker_config_dir: None,
+            fallback: None,
+        }
+    }
+}
+
+/// How a host wants to be authenticated, learnt from its `/v2/` ping or a 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostAuth {
+    Anonymous,
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TokenKey {
+    realm: String,
+    service: Option<String>,
+    scope: String,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    value: Secret,
+    expires: Instant,
+}
+
+/// The digest a reference points to in the registry now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteDigest {
+    pub digest: String,
+    pub media_type: Option<String>,
+}
+
+/// Whether a container's image is what its reference points to now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum DigestCheck {
+    UpToDate {
+        remote: String,
+    },
+    Changed {
+        remote: String,
+    },
+    /// The image has no digest for this repository (built locally, or never pushed or pulled),
+    /// so there is nothing to compare with.
+    NoLocalDigest {
+        remote: String,
+    },
+}
+
+pub struct RegistryClient {
+    transport: Transport,
+    providers: Vec<Provider>,
+    docker_config: Option<DockerConfig>,
+    fallback: Option<Credential>,
+    max_tags: usize,
+    credentials: OnceMap<String, Result<Option<Credential>, RegistryError>>,
+    host_auth: Mutex<HashMap<String, HostAuth>>,
+    pings: OnceMap<String, Result<HostAuth, RegistryError>>,
+    tokens: Mutex<HashMap<TokenKey, Token>>,
+    token_fetches: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// (repository, remote index digest, local image ID) → our platform unchanged?
+    verdicts: Mutex<HashMap<(String, String, String), bool>>,
+}
+
+impl RegistryClient {
+    pub fn new(config: &RegistriesConfig, settings: ClientSettings) -> Result<Self, RegistryError> {
+        let setup = |detail: String| RegistryError::Protocol {
+            host: "registry configuration".into(),
+            detail,
+        };
+        let providers = providers::from_config(config).map_err(setup)?;
+        let docker_config = match &settings.docker_config_dir {
+            Some(dir) => DockerConfig::load(dir).map_err(|err| setup(err.to_string()))?,
+            None => None,
+        };
+        Ok(RegistryClient {
+            transport: Transport::new(settings.limits.clone(), &[])?,
+            providers,
+            docker_config,
+            fallback: settings.fallback,
+            max_tags: settings.max_tags,
+            credentials: OnceMap::default(),
+            host_auth: Mutex::new(HashMap::new()),
+            pings: OnceMap::default(),
+            tokens: Mutex::new(HashMap::new()),
+            token_fetches: Mutex::new(HashMap::new()),
+            verdicts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Requests made so far, by host, kind and status.
+    pub fn counts(&self) -> RequestCounts {
+        self.transport.counts()
+    }
+
+    /// A scope for one check: identical questions within it are asked once.
+    pub fn session(&self) -> Session<'_> {
+        Session {
+            client: self,
+            digests: OnceMap::default(),
+            tags: OnceMap::default(),
+        }
+    }
+
+    fn provider(&self, image: &ImageRef) -> Option<&Provider> {
+        self.providers
+            .iter()
+            .find(|p| p.host.eq_ignore_ascii_case(&image.registry))
+    }
+
+    /// `http://` for loopback registries (as Docker does) and configured `http://` URLs.
+    fn base_url(&self, image: &ImageRef) -> String {
+        if let Some(url) = self.provider(image).and_then(|p| p.url.clone()) {
+            return url;
+        }
+        let scheme = if image.is_loopback_registry() {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}", image.api_host())
+    }
+
+    /// The digest `image` (its tag, or its digest) points to. HEAD, so Docker Hub does not
+    /// count a pull; GET only where HEAD is refused or leaves the digest out.
+    pub async fn manifest_digest(&self, image: &ImageRef) -> Result<RemoteDigest, RegistryError> {
+        let url = self.manifest_url(image, reference_of(image));
+        let reply = self
+            .repo_request(image, RequestKind::Head, Method::HEAD, &url, 0)
+            .await?;
+        match reply.status {
+            StatusCode::OK => {
+                if let Some(digest) = header(&reply.headers, "docker-content-digest") {
+                    return Ok(RemoteDigest {
+                        digest,
+                        media_type: header(&reply.headers, CONTENT_TYPE.as_str()),
+                    });
+                }
+            }
+            StatusCode::NOT_FOUND => return Err(not_found(image)),
+            StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => {}
+            status => return Err(unexpected(image, "HEAD manifest", status)),
+        }
+        let reply = self.get_manifest(image, reference_of(image)).await?;
+        let digest = header(&reply.headers, "docker-content-digest")
+            .unwrap_or_else(|| manifest::sha256_digest(&reply.body));
+        Ok(RemoteDigest {
+            digest,
+            media_type: header(&reply.headers, CONTENT_TYPE.as_str()),
+        })
+    }
+
+    async fn get_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<Reply, RegistryError> {
+        let url = self.manifest_url(image, reference);
+        let reply = self
+            .repo_request(
+                image,
+                RequestKind::Get,
+                Method::GET,
+                &url,
+                MAX_MANIFEST_BYTES,
+            )
+            .await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply),
+            StatusCode::NOT_FOUND => Err(not_found(image)),
+            status => Err(unexpected(image, "GET manifest", status)),
+        }
+    }
+
+    fn manifest_url(&self, image: &ImageRef, reference: &str) -> String {
+        format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(image),
+            image.repository
+        )
+    }
+
+    /// Compares a container's image with what its reference points to now.
+    pub async fn compare(
+        &self,
+        image: &ImageRef,
+        remote: &RemoteDigest,
+        container: &ContainerInfo,
+    ) -> Result<DigestCheck, RegistryError> {
+        let local: Vec<&str> = container
+            .repo_digests
+            .iter()
+            .filter_map(|entry| {
+                let (name, digest) = entry.rsplit_once('@')?;
+                let same_repo = ImageRef::parse(name).is_ok_and(|r| {
+                    r.registry == image.registry && r.repository == image.repository
+                });
+                same_repo.then_some(digest)
+            })
+            .collect();
+        let remote_digest = remote.digest.clone();
+        if local.is_empty() {
+            return Ok(DigestCheck::NoLocalDigest {
+                remote: remote_digest,
+            });
+        }
+        if local.contains(&remote_digest.as_str()) {
+            return Ok(DigestCheck::UpToDate {
+                remote: remote_digest,
+            });
+        }
+        let is_index = remote.media_type.as_deref().is_some_and(manifest::is_index);
+        if !is_index {
+            return Ok(DigestCheck::Changed {
+                remote: remote_digest,
+            });
+        }
+        // The index moved. Our platform's manifest may not have: the engine recorded the index
+        // digest, so compare the platform manifest's config (the image ID) instead.
+        let key = (
+            image.name(),
+            remote_digest.clone(),
+            container.image_id.clone(),
+        );
+        let known = lock(&self.verdicts).get(&key).copied();
+        let unchanged = match known {
+            Some(unchanged) => unchanged,
+            None => {
+                let unchanged = self
+                    .platform_unchanged(image, &remote_digest, container, &local)
+                    .await?;
+                lock(&self.verdicts).insert(key, unchanged);
+                unchanged
+            }
+        };
+        Ok(if unchanged {
+            DigestCheck::UpToDate {
+                remote: remote_digest,
+            }
+        } else {
+            DigestCheck::Changed {
+                remote: remote_digest,
+            }
+        })
+    }
+
+    async fn platform_unchanged(
+        &self,
+        image: &ImageRef,
+        index_digest: &str,
+        container: &ContainerInfo,
+        local: &[&str],
+    ) -> Result<bool, RegistryError> {
+        let protocol = |detail: String| RegistryError::Protocol {
+            host: image.api_host().to_string(),
+            detail: format!("{}: {detail}", image.familiar()),
+        };
+        let index = self.get_manifest(image, index_digest).await?;
+        let Some(platform_digest) =
+            manifest::platform_digest(&index.body, &container.platform).map_err(protocol)?
+        else {
+            // Our platform left the index: that is a change worth reporting.
+            return Ok(false);
+        };
+        if local.contains(&platform_digest.as_str()) {
+            return Ok(true);
+        }
+        let platform_manifest = self.get_manifest(image, &platform_digest).await?;
+        let config = manifest::config_digest(&platform_manifest.body).map_err(protocol)?;
+        Ok(config == container.image_id)
+    }
+
+    /// Every tag of the repository, following pagination, at most `max_tags`.
+    pub async fn tags(&self, image: &ImageRef) -> Result<Vec<String>, RegistryError> {
+        let base = self.base_url(image);
+        let mut url = format!("{base}/v2/{}/tags/list", image.repository);
+        let mut tags = Vec::new();
+        loop {
+            let reply = self
+                .repo_request(
+                    image,
+                    RequestKind::Tags,
+                    Method::GET,
+                    &url,
+                    tag_list::MAX_PAGE_BYTES,
+                )
+                .await?;
+            match reply.status {
+                StatusCode::OK => {}
+                StatusCode::NOT_FOUND => return Err(not_found(image)),
+                status => return Err(unexpected(image, "GET tags", status)),
+            }
+            let page =
+                tag_list::parse_page(&reply.body).map_err(|detail| RegistryError::Protocol {
+                    host: image.api_host().to_string(),
+                    detail,
+                })?;
+            tags.extend(page);
+            if tags.len() >= self.max_tags {
+                tracing::warn!(image = %image.familiar(), max = self.max_tags, "Tag list truncated.");
+                tags.truncate(self.max_tags);
+                return Ok(tags);
+            }
+            let next = header(&reply.headers, LINK.as_str())
+                .and_then(|link| tag_list::next_page(&link, &base));
+            match next {
+                // A registry that links a page to itself must not loop us forever.
+                Some(next) if next != url => url = next,
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    /// A request to a repository, authenticated as its host asks. A 401 with a cached token
+    /// (expired early, revoked) or after the host changed its mind gets one fresh try.
+    async fn repo_request(
+        &self,
+        image: &ImageRef,
+        kind: RequestKind,
+        method: Method,
+        url: &str,
+        body_limit: usize,
+    ) -> Result<Reply, RegistryError> {
+        let host = image.api_host().to_string();
+        let scope = format!("repository:{}:pull", image.repository);
+        let mut last_detail = String::new();
+        for attempt in 0..2 {
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT_HEADER, HeaderValue::from_static(ACCEPT));
+            if let Some(value) = self.authorization(image, &scope, attempt > 0).await? {
+                headers.insert(AUTHORIZATION, value);
+            }
+            let request = Request {
+                kind,
+                method: method.clone(),
+                url,
+                headers,
+                body_limit,
+                form: None,
+            };
+            let reply = self.transport.send(&host, &request).await?;
+            if reply.status != StatusCode::UNAUTHORIZED {
+                return Ok(reply);
+            }
+            last_detail = "credentials rejected".into();
+            if let Some(auth) = header(&reply.headers, WWW_AUTHENTICATE.as_str()) {
+                let learnt = host_auth_from(&host, &auth)?;
+                lock(&self.host_auth).insert(host.clone(), learnt);
+            }
+        }
+        Err(RegistryError::Unauthorized {
+            host,
+            detail: last_detail,
+        })
+    }
+
+    async fn authorization(
+        &self,
+        image: &ImageRef,
+        scope: &str,
+        refresh: bool,
+    ) -> Result<Option<HeaderValue>, RegistryError> {
+        let host = image.api_host().to_string();
+        let known = lock(&self.host_auth).get(&host).cloned();
+        let mode = match known {
+            Some(mode) => mode,
+            None => {
+                let mode = self
+                    .pings
+                    .get_or_init(host.clone(), self.ping(image))
+                    .await?;
+                lock(&self.host_auth)
+                    .entry(host.clone())
+                    .or_insert(mode)
+                    .clone()
+            }
+        };
+        let credential = self.credential(image).await?;
+        match mode {
+            HostAuth::Anonymous => Ok(None),
+            HostAuth::Basic => match credential {
+                Some(Credential::Basic { username, password }) => {
+                    Ok(Some(basic_header(&username, &password)))
+                }
+                _ => Err(RegistryError::Unauthorized {
+                    host,
+                    detail:
+                        "the registry wants a login and password, and none is configured for it"
+                            .into(),
+                }),
+            },
+            HostAuth::Bearer { realm, service } => {
+                let key = TokenKey {
+                    realm,
+                    service,
+                    scope: scope.to_string(),
+                };
+                let token = self.token(&key, credential.as_ref(), refresh).await?;
+                let value =
+                    HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                        RegistryError::Protocol {
+                            host,
+                            detail: "token is not a valid header value".into(),
+                        }
+                    })?;
+                Ok(Some(sensitive(value)))
+            }
+        }
+    }
+
+    async fn ping(&self, image: &ImageRef) -> Result<HostAuth, RegistryError> {
+        let host = image.api_host().to_string();
+        let url = format!("{}/v2/", self.base_url(image));
+        let request = Request {
+            kind: RequestKind::Ping,
+            method: Method::GET,
+            url: &url,
+            headers: HeaderMap::new(),
+            body_limit: MAX_TOKEN_BYTES,
+            form: None,
+        };
+        let reply = self.transport.send(&host, &request).await?;
+        match reply.status {
+            StatusCode::OK => Ok(HostAuth::Anonymous),
+            StatusCode::UNAUTHORIZED => match header(&reply.headers, WWW_AUTHENTICATE.as_str()) {
+                Some(auth) => host_auth_from(&host, &auth),
+                None => Err(RegistryError::Protocol {
+                    host,
+                    detail: "401 without a WWW-Authenticate challenge".into(),
+                }),
+            },
+            status => Err(RegistryError::Protocol {
+                host,
+                detail: format!("not a registry: GET /v2/ answered {}", status.as_u16()),
+            }),
+        }
+    }
+
+    /// A cached token, or a new one. Concurrent callers for one scope wait for one fetch.
+    async fn token(
+        &self,
+        key: &TokenKey,
+        credential: Option<&Credential>,
+        refresh: bool,
+    ) -> Result<Secret, RegistryError> {
+        let gate = lock(&self.token_fetches)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _guard = gate.lock().await;
+        if refresh {
+            lock(&self.tokens).remove(key);
+        }
+        if let Some(token) = lock(&self.tokens).get(key) {
+            if token.expires > Instant::now() {
+                return Ok(token.value.clone());
+            }
+        }
+        let token = self.fetch_token(key, credential).await?;
+        let value = token.value.clone();
+        lock(&self.tokens).insert(key.clone(), token);
+        Ok(value)
+    }
+
+    async fn fetch_token(
+        &self,
+        key: &TokenKey,
+        credential: Option<&Credential>,
+    ) -> Result<Token, RegistryError> {
+        let realm = reqwest::Url::parse(&key.realm).map_err(|_| RegistryError::Protocol {
+            host: "token realm".into(),
+            detail: "realm is not a URL".into(),
+        })?;
+        let realm_host = match realm.port() {
+            Some(port) => format!("{}:{port}", realm.host_str().unwrap_or_default()),
+            None => realm.host_str().unwrap_or_default().to_string(),
+        };
+        let mut query = vec![("scope", key.scope.clone())];
+        if let Some(service) = &key.service {
+            query.push(("service", service.clone()));
+        }
+        let mut headers = HeaderMap::new();
+        let (method, url, form) = match credential {
+            Some(Credential::IdentityToken(refresh_token)) => {
+                query.push(("grant_type", "refresh_token".into()));
+                query.push(("refresh_token", refresh_token.expose().to_string()));
+                query.push(("client_id", "tidewatch".into()));
+                (Method::POST, key.realm.clone(), Some(query))
+            }
+            other => {
+                if let Some(Credential::Basic { username, password }) = other {
+                    headers.insert(AUTHORIZATION, basic_header(username, password));
+                }
+                let mut url = realm.clone();
+                url.query_pairs_mut()
+                    .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+                (Method::GET, url.to_string(), None)
+            }
+        };
+        let request = Request {
+            kind: RequestKind::Token,
+            method,
+            url: &url,
+            headers,
+            body_limit: MAX_TOKEN_BYTES,
+            form,
+        };
+        let reply = self.transport.send(&realm_host, &request).await?;
+        match reply.status {
+            StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(RegistryError::Unauthorized {
+                    host: realm_host,
+                    detail: "the token service rejected the credentials".into(),
+                });
+            }
+            status => {
+                return Err(RegistryError::Protocol {
+                    host: realm_host,
+                    detail: format!("token request answered {}", status.as_u16()),
+                });
+            }
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenReply {
+            token: Option<String>,
+            access_token: Option<String>,
+            expires_in: Option<u64>,
+        }
+        let parsed: TokenReply =
+            serde_json::from_slice(&reply.body).map_err(|_| RegistryError::Protocol {
+                host: realm_host.clone(),
+                detail: "token response is not valid JSON".into(),
+            })?;
+        let value = parsed
+            .token
+            .or(parsed.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| RegistryError::Protocol {
+                host: realm_host,
+                detail: "token response has no token".into(),
+            })?;
+        let lifetime = parsed
+            .expires_in
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+        // Renew a little early so a token does not expire between cache and registry.
+        let margin = (lifetime / 10).min(Duration::from_secs(30));
+        Ok(Token {
+            value: Secret::new(value),
+            expires: Instant::now() + lifetime - margin,
+        })
+    }
+
+    /// Configured registry first, then Docker's config.json, then `REPO_USER`/`REPO_PASS`.
+    async fn credential(&self, image: &ImageRef) -> Result<Option<Credential>, RegistryError> {
+        let host = image.registry.clone();
+        self.credentials
+            .get_or_init(host.clone(), async {
+                if let Some(credential) = self.provider(image).and_then(|p| p.credential.clone()) {
+                    return Ok(Some(credential));
+                }
+                if let Some(docker) = &self.docker_config {
+                    let found = docker.credential_for(&host).await.map_err(|err| {
+                        RegistryError::Unauthorized {
+                            host: host.clone(),
+                            detail: err.to_string(),
+                        }
+                    })?;
+                    if found.is_some() {
+                        return Ok(found);
+                    }
+                }
+                Ok(self.fallback.clone())
+            })
+            .await
+    }
+}
+
+/// One check's view of the client: the first caller for a key does the work, the others share
+/// its answer, so 300 containers on 50 references make 50 HEADs.
+pub struct Session<'c> {
+    client: &'c RegistryClient,
+    digests: OnceMap<String, Result<RemoteDigest, RegistryError>>,
+    tags: OnceMap<String, Result<Arc<Vec<String>>, RegistryError>>,
+}
+
+impl Session<'_> {
+    pub async fn manifest_digest(&self, image: &ImageRef) -> Result<RemoteDigest, RegistryError> {
+        let key = format!("{}@{}", image.name(), reference_of(image));
+        self.digests
+            .get_or_init(key, self.client.manifest_digest(image))
+            .await
+    }
+
+    pub async fn tags(&self, image: &ImageRef) -> Result<Arc<Vec<String>>, RegistryError> {
+        self.tags
+            .get_or_init(image.name(), async {
+                self.client.tags(image).await.map(Arc::new)
+            })
+            .await
+    }
+
+    /// The digest check for one container, sharing the HEAD with every other container on the
+    /// same reference.
+    pub async fn check_digest(
+        &self,
+        image: &ImageRef,
+        container: &ContainerInfo,
+    ) -> Result<DigestCheck, RegistryError> {
+        let remote = self.manifest_digest(image).await?;
+        self.client.compare(image, &remote, container).await
+    }
+}
+
+/// Async memoisation: the first caller for a key runs the future, later ones await its result.
+struct OnceMap<K, V> {
+    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+}
+
+impl<K, V> Default for OnceMap<K, V> {
+    fn default() -> Self {
+        OnceMap {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> OnceMap<K, V> {
+    async fn get_or_init(&self, key: K, init: impl Future<Output = V>) -> V {
+        let cell = lock(&self.cells).entry(key).or_default().clone();
+        cell.get_or_init(|| init).await.clone()
+    }
+}
+
+fn host_auth_from(host: &str, header: &str) -> Result<HostAuth, RegistryError> {
+    let challenges = challenge::parse(header).map_err(|err| RegistryError::Protocol {
+        host: host.to_string(),
+        detail: format!("bad WWW-Authenticate: {err}"),
+    })?;
+    let bearer = challenges.iter().find_map(|c| match c {
+        Challenge::Bearer { realm, service, .. } => Some(HostAuth::Bearer {
+            realm: realm.clone(),
+            service: service.clone(),
+        }),
+        _ => None,
+    });
+    let basic = challenges
+        .iter()
+        .any(|c| matches!(c, Challenge::Basic { .. }));
+    match (bearer, basic) {
+        (Some(bearer), _) => Ok(bearer),
+        (None, true) => Ok(HostAuth::Basic),
+        (None, false) => Err(RegistryError::Protocol {
+            host: host.to_string(),
+            detail: "no usable authentication challenge".into(),
+        }),
+    }
+}
+
+fn basic_header(username: &str, password: &Secret) -> HeaderValue {
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(format!("{username}:{}", password.expose()));
+    match HeaderValue::from_str(&format!("Basic {encoded}")) {
+        Ok(value) => sensitive(value),
+        Err(_) => HeaderValue::from_static(""),
+    }
+}
+
+/// Marks a header so that reqwest and hyper never print it.
+fn sensitive(mut value: HeaderValue) -> HeaderValue {
+    value.set_sensitive(true);
+    value
+}
+
+fn reference_of(image: &ImageRef) -> &str {
+    image
+        .digest
+        .as_deref()
+        .or(image.tag.as_deref())
+        .unwrap_or("latest")
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)?
+        .to_str()
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn not_found(image: &ImageRef) -> RegistryError {
+    RegistryError::NotFound {
+        image: image.familiar(),
+    }
+}
+
+fn unexpected(image: &ImageRef, what: &str, status: StatusCode) -> RegistryError {
+    RegistryError::Protocol {
+        host: image.api_host().to_string(),
+        detail: format!("{what} {} answered {}", image.familiar(), status.as_u16()),
+    }
+}
+
+/// Poisoning only means a task panicked while holding a map of plain values; it is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

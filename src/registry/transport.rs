@@ -1,0 +1,325 @@
+//! HTTP to registries, with every bound a misbehaving registry needs: a timeout on the whole
+//! exchange, a size limit on every body, a bounded number of retries with backoff for 5xx and
+//! timeouts, a concurrency limit per host, and a host that answered 429 is left alone until its
+//! `Retry-After` has passed. Every request is counted by host, kind and status, which is what the
+//! bench and the metrics report.
+
+use super::error::RegistryError;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Limits that keep one registry from hurting the daemon. Tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The whole exchange, connect to last body byte: a response that never ends is cut here.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Extra attempts after a 5xx or a timeout.
+    pub retries: u32,
+    /// First backoff; doubled each retry.
+    pub backoff: Duration,
+    /// Requests in flight to one host at once.
+    pub per_host_concurrency: usize,
+    /// When a 429 carries no `Retry-After`.
+    pub default_retry_after: Duration,
+    /// Never wait longer than this, whatever a registry says.
+    pub max_retry_after: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retries: 2,
+            backoff: Duration::from_millis(500),
+            per_host_concurrency: 4,
+            default_retry_after: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What a request is for, as the counters report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    Ping,
+    Token,
+    Head,
+    Get,
+    Tags,
+}
+
+/// Requests by (host, kind, status); status 0 is a request that got no HTTP answer.
+pub type RequestCounts = BTreeMap<(String, RequestKind, u16), u64>;
+
+pub struct Request<'a> {
+    pub kind: RequestKind,
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: HeaderMap,
+    /// Largest body accepted; larger is a protocol error, and the rest is never read.
+    pub body_limit: usize,
+    pub form: Option<Vec<(&'a str, String)>>,
+}
+
+/// An HTTP answer; the body is read only for 2xx.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+struct HostState {
+    blocked_until: Mutex<Option<Instant>>,
+    permits: Arc<Semaphore>,
+}
+
+pub struct Transport {
+    client: reqwest::Client,
+    limits: Limits,
+    hosts: Mutex<HashMap<String, Arc<HostState>>>,
+    counts: Mutex<RequestCounts>,
+}
+
+impl Transport {
+    pub fn new(limits: Limits, roots: &[reqwest::Certificate]) -> Result<Self, RegistryError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(limits.timeout)
+            .connect_timeout(limits.connect_timeout)
+            .user_agent(concat!("tidewatch/", env!("CARGO_PKG_VERSION")))
+            // Registries redirect blob and token requests to CDNs; a few hops are normal.
+            .redirect(reqwest::redirect::Policy::limited(5));
+        for root in roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let client = builder.build().map_err(|err| RegistryError::Transport {
+            host: "registry client".into(),
+            detail: format!("cannot set up HTTP: {err}"),
+        })?;
+        Ok(Transport {
+            client,
+            limits,
+            hosts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn counts(&self) -> RequestCounts {
+        lock(&self.counts).clone()
+    }
+
+    fn host(&self, host: &str) -> Arc<HostState> {
+        lock(&self.hosts)
+            .entry(host.to_string())
+            .or_insert_with(|| {
+                Arc::new(HostState {
+                    blocked_until: Mutex::new(None),
+                    permits: Arc::new(Semaphore::new(self.limits.per_host_concurrency)),
+                })
+            })
+            .clone()
+    }
+
+    fn count(&self, host: &str, kind: RequestKind, status: u16) {
+        *lock(&self.counts)
+            .entry((host.to_string(), kind, status))
+            .or_default() += 1;
+    }
+
+    /// Sends with retries. 401, 404 and other 4xx come back as replies for the caller to read;
+    /// 429, and 5xx or timeouts that outlast the retries, come back as errors.
+    pub async fn send(&self, host: &str, request: &Request<'_>) -> Result<Reply, RegistryError> {
+        let state = self.host(host);
+        let mut attempt = 0;
+        loop {
+            if let Some(until) = *lock(&state.blocked_until) {
+                let now = Instant::now();
+                if until > now {
+                    return Err(RegistryError::RateLimited {
+                        host: host.to_string(),
+                        retry_after: Some(until - now),
+                    });
+                }
+            }
+            let outcome = {
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = state.permits.acquire().await.ok();
+                self.once(host, request).await
+            };
+            let retryable = match &outcome {
+                Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = retry_after(&reply.headers)
+                        .unwrap_or(self.limits.default_retry_after)
+                        .min(self.limits.max_retry_after);
+                    *lock(&state.blocked_until) = Some(Instant::now() + wait);
+                    tracing::warn!(
+                        host,
+                        retry_after_s = wait.as_secs(),
+                        "Registry rate limit hit; pausing requests to it."
+                    );
+                    return Err(RegistryError::RateLimited {
+                        host: host.to_string(),
+                        retry_after: Some(wait),
+                    });
+                }
+                Ok(reply) => reply.status.is_server_error(),
+                Err(Attempt::Retryable(_)) => true,
+                Err(Attempt::Final(_)) => false,
+            };
+            if !retryable || attempt >= self.limits.retries {
+                return match outcome {
+                    Ok(reply) if reply.status.is_server_error() => Err(RegistryError::Transport {
+                        host: host.to_string(),
+                        detail: format!(
+                            "server error {} after {} attempts",
+                            reply.status.as_u16(),
+                            attempt + 1
+                        ),
+                    }),
+                    Ok(reply) => Ok(reply),
+                    Err(Attempt::Retryable(err) | Attempt::Final(err)) => Err(err),
+                };
+            }
+            let backoff = self.limits.backoff * 2u32.saturating_pow(attempt);
+            tracing::debug!(
+                host,
+                attempt,
+                backoff_ms = backoff.as_millis() as u64,
+                "Retrying registry request."
+            );
+            tokio::time::sleep(backoff).await;
+            attempt += 1;
+        }
+    }
+
+    async fn once(&self, host: &str, request: &Request<'_>) -> Result<Reply, Attempt> {
+        let mut builder = self
+            .client
+            .request(request.method.clone(), request.url)
+            .headers(request.headers.clone());
+        if let Some(form) = &request.form {
+            builder = builder.form(form);
+        }
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                self.count(host, request.kind, 0);
+                return Err(transport_error(host, &err));
+            }
+        };
+        let status = response.status();
+        self.count(host, request.kind, status.as_u16());
+        let headers = response.headers().clone();
+        if !status.is_success() {
+            return Ok(Reply {
+                status,
+                headers,
+                body: Bytes::new(),
+            });
+        }
+        let too_large = || {
+            Attempt::Final(RegistryError::Protocol {
+                host: host.to_string(),
+                detail: format!("response larger than {} bytes", request.body_limit),
+            })
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > request.body_limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > request.body_limit {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(err) => return Err(transport_error(host, &err)),
+            }
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body: body.into(),
+        })
+    }
+}
+
+enum Attempt {
+    Retryable(RegistryError),
+    Final(RegistryError),
+}
+
+fn transport_error(host: &str, err: &reqwest::Error) -> Attempt {
+    let detail = if err.is_timeout() {
+        "timed out".to_string()
+    } else if err.is_connect() {
+        format!("cannot connect: {}", root_cause(err))
+    } else {
+        root_cause(err)
+    };
+    let error = RegistryError::Transport {
+        host: host.to_string(),
+        detail,
+    };
+    if err.is_timeout() || err.is_connect() || err.is_request() || err.is_body() {
+        Attempt::Retryable(error)
+    } else {
+        Attempt::Final(error)
+    }
+}
+
+/// reqwest's outer messages include the URL; the innermost cause is what a user can act on,
+/// and it carries no query string (where a token could be).
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// `Retry-After` in seconds; the HTTP-date form is rare from registries and treated as absent.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A poisoned lock only means another task panicked mid-update of a counter or a map of
+/// plain values; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+}
