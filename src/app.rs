@@ -1,31 +1,58 @@
 //! What each command does with a loaded configuration. Like `main.rs`, this is the edge where
 //! typed errors become one line for a person.
 
-use crate::config::{Config, Loaded, Origin};
+use crate::config::{Loaded, Origin};
 use crate::docker::{DockerError, Engine};
+use crate::finding;
 use crate::listing::{ListedContainer, Listing};
+use crate::registry::credentials::Credential;
+use crate::registry::{ClientSettings, RegistryClient};
 use std::io::Write;
 
-/// Lists the containers of every watcher. Engines that cannot be reached are returned as errors
-/// beside the containers of those that could, so one bad host does not hide the others.
-pub async fn check(config: &Config) -> (Listing, Vec<DockerError>) {
+/// One pass: lists the containers of every watcher and asks the registries about each. Engines
+/// that cannot be reached are returned as errors beside the containers of those that could, so
+/// one bad host does not hide the others; a registry problem is a finding of its containers.
+pub async fn check(loaded: &Loaded) -> anyhow::Result<(Listing, Vec<DockerError>)> {
+    let config = &loaded.config;
     let lists = config.watcher.iter().map(|(name, watcher)| async move {
         let engine = Engine::connect(name, watcher).await?;
         engine.containers(watcher.watchall).await
     });
-    let mut listing = Listing {
-        containers: Vec::new(),
-    };
+    let mut containers = Vec::new();
     let mut errors = Vec::new();
     for result in futures_util::future::join_all(lists).await {
         match result {
-            Ok(containers) => listing
-                .containers
-                .extend(containers.iter().map(ListedContainer::from)),
+            Ok(found) => containers.extend(found),
             Err(err) => errors.push(err),
         }
     }
-    (listing, errors)
+    let client = RegistryClient::new(&config.registry, client_settings(loaded))?;
+    let session = client.session();
+    let findings = futures_util::future::join_all(
+        containers
+            .iter()
+            .map(|c| finding::digest_finding(&session, c)),
+    )
+    .await;
+    let listing = Listing {
+        containers: containers
+            .iter()
+            .zip(findings)
+            .map(|(c, f)| ListedContainer::new(c, f))
+            .collect(),
+    };
+    Ok((listing, errors))
+}
+
+fn client_settings(loaded: &Loaded) -> ClientSettings {
+    ClientSettings {
+        docker_config_dir: loaded.docker_config_dir.clone(),
+        fallback: loaded
+            .repo_credentials
+            .clone()
+            .map(|(username, password)| Credential::Basic { username, password }),
+        ..ClientSettings::default()
+    }
 }
 
 /// `tidewatch config`: every effective value, secrets masked, with where it came from.

@@ -3,6 +3,7 @@ pub mod app;
 pub mod bus;
 pub mod config;
 pub mod docker;
+pub mod finding;
 pub mod listing;
 pub mod model;
 pub mod registry;

@@ -1,7 +1,9 @@
-//! The container listing that `tidewatch check` prints, as a table or as JSON.
+//! The report that `tidewatch check` prints, as a table or as JSON: each container, the image
+//! it runs, and what the check found.
 //!
 //! The JSON shape is a contract scripts depend on: fields are only ever added.
 
+use crate::finding::{Finding, Status, Update};
 use crate::model::ContainerInfo;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -24,10 +26,14 @@ pub struct ListedContainer {
     pub reference_error: Option<String>,
     pub image_id: String,
     pub repo_digests: Vec<String>,
+    pub status: Status,
+    /// Why the container was skipped or its check failed.
+    pub reason: Option<String>,
+    pub update: Option<Update>,
 }
 
-impl From<&ContainerInfo> for ListedContainer {
-    fn from(c: &ContainerInfo) -> Self {
+impl ListedContainer {
+    pub fn new(c: &ContainerInfo, finding: Finding) -> Self {
         let (reference, reference_error) = match c.reference() {
             Ok(r) => (Some(r.normalized()), None),
             Err(err) => (None, Some(err.to_string())),
@@ -42,6 +48,9 @@ impl From<&ContainerInfo> for ListedContainer {
             reference_error,
             image_id: c.image_id.clone(),
             repo_digests: c.repo_digests.clone(),
+            status: finding.status,
+            reason: finding.reason,
+            update: finding.update,
         }
     }
 }
@@ -63,8 +72,9 @@ impl Listing {
             "REFERENCE",
             "IMAGE ID",
             "DIGEST",
+            "STATUS",
         ];
-        let rows: Vec<[String; 7]> = self
+        let rows: Vec<[String; 8]> = self
             .containers
             .iter()
             .map(|c| {
@@ -89,6 +99,7 @@ impl Listing {
                     } else {
                         digests.join(",")
                     },
+                    status_cell(c),
                 ]
             })
             .collect();
@@ -117,6 +128,19 @@ impl Listing {
     }
 }
 
+/// The status, with what a person needs next to it: the new digest, or the reason.
+fn status_cell(c: &ListedContainer) -> String {
+    match (c.status, &c.update, &c.reason) {
+        (Status::UpdateAvailable, Some(update), _) => {
+            format!("update available ({})", short_hash(&update.digest))
+        }
+        (Status::UpToDate, ..) => "up to date".into(),
+        (Status::Skipped, _, Some(reason)) => format!("skipped: {reason}"),
+        (Status::Failed, _, Some(reason)) => format!("failed: {reason}"),
+        (status, ..) => format!("{status:?}").to_lowercase(),
+    }
+}
+
 /// `sha256:0123456789abcdef…` → `0123456789ab`.
 fn short_hash(hash: &str) -> &str {
     let hex = hash.split_once(':').map_or(hash, |(_, h)| h);
@@ -127,6 +151,14 @@ fn short_hash(hash: &str) -> &str {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    fn up_to_date() -> Finding {
+        Finding {
+            status: Status::UpToDate,
+            reason: None,
+            update: None,
+        }
+    }
 
     fn container(image: &str, digests: &[&str]) -> ContainerInfo {
         ContainerInfo {
@@ -144,13 +176,16 @@ mod tests {
 
     #[test]
     fn rows_carry_the_normalised_reference_or_why_not() {
-        let ok = ListedContainer::from(&container("nginx", &[]));
+        let ok = ListedContainer::new(&container("nginx", &[]), up_to_date());
         assert_eq!(
             ok.reference.as_deref(),
             Some("docker.io/library/nginx:latest")
         );
         assert_eq!(ok.reference_error, None);
-        let by_id = ListedContainer::from(&container(&format!("sha256:{}", "cd".repeat(32)), &[]));
+        let by_id = ListedContainer::new(
+            &container(&format!("sha256:{}", "cd".repeat(32)), &[]),
+            up_to_date(),
+        );
         assert_eq!(by_id.reference, None);
         assert!(by_id.reference_error.is_some());
     }
@@ -159,7 +194,18 @@ mod tests {
     fn table_shortens_hashes() {
         let digest = format!("nginx@sha256:{}", "ef".repeat(32));
         let listing = Listing {
-            containers: vec![ListedContainer::from(&container("nginx:1.25", &[&digest]))],
+            containers: vec![ListedContainer::new(
+                &container("nginx:1.25", &[&digest]),
+                Finding {
+                    status: Status::UpdateAvailable,
+                    reason: None,
+                    update: Some(Update {
+                        kind: crate::model::UpdateKind::Digest,
+                        tag: "1.25".into(),
+                        digest: format!("sha256:{}", "12".repeat(32)),
+                    }),
+                },
+            )],
         };
         let mut out = Vec::new();
         listing.write_table(&mut out).unwrap();
@@ -169,6 +215,10 @@ mod tests {
         assert!(lines[0].starts_with("WATCHER  NAME  STATE"), "{text}");
         assert!(lines[1].contains("docker.io/library/nginx:1.25"), "{text}");
         assert!(lines[1].contains("abababababab"), "{text}");
-        assert!(lines[1].ends_with("efefefefefef"), "{text}");
+        assert!(lines[1].contains("efefefefefef"), "{text}");
+        assert!(
+            lines[1].ends_with("update available (121212121212)"),
+            "{text}"
+        );
     }
 }

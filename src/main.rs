@@ -21,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the containers of every watched engine with their image references and digests.
+    /// Check every watched container once: its image, its digests, and whether the registry has
+    /// a newer image behind its tag.
     Check {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -47,7 +48,13 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Config => finish(app::print_config(&loaded, &mut std::io::stdout().lock())),
         Command::Check { json } => {
-            let (listing, errors) = app::check(&loaded.config).await;
+            let (listing, errors) = match app::check(&loaded).await {
+                Ok(result) => result,
+                Err(err) => {
+                    eprintln!("tidewatch: {err:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let mut out = std::io::stdout().lock();
             let written = if json {
                 listing.write_json(&mut out)

@@ -97,9 +97,7 @@ pub enum DigestCheck {
     },
     /// The image has no digest for this repository (built locally, or never pushed or pulled),
     /// so there is nothing to compare with.
-    NoLocalDigest {
-        remote: String,
-    },
+    NoLocalDigest,
 }
 
 pub struct RegistryClient {
@@ -242,22 +240,10 @@ impl RegistryClient {
         remote: &RemoteDigest,
         container: &ContainerInfo,
     ) -> Result<DigestCheck, RegistryError> {
-        let local: Vec<&str> = container
-            .repo_digests
-            .iter()
-            .filter_map(|entry| {
-                let (name, digest) = entry.rsplit_once('@')?;
-                let same_repo = ImageRef::parse(name).is_ok_and(|r| {
-                    r.registry == image.registry && r.repository == image.repository
-                });
-                same_repo.then_some(digest)
-            })
-            .collect();
+        let local = local_digests(image, container);
         let remote_digest = remote.digest.clone();
         if local.is_empty() {
-            return Ok(DigestCheck::NoLocalDigest {
-                remote: remote_digest,
-            });
+            return Ok(DigestCheck::NoLocalDigest);
         }
         if local.contains(&remote_digest.as_str()) {
             return Ok(DigestCheck::UpToDate {
@@ -663,6 +649,10 @@ impl Session<'_> {
         image: &ImageRef,
         container: &ContainerInfo,
     ) -> Result<DigestCheck, RegistryError> {
+        // Nothing local to compare with (a local build): no need to ask the registry.
+        if local_digests(image, container).is_empty() {
+            return Ok(DigestCheck::NoLocalDigest);
+        }
         let remote = self.manifest_digest(image).await?;
         self.client.compare(image, &remote, container).await
     }
@@ -686,6 +676,20 @@ impl<K: Eq + Hash, V: Clone> OnceMap<K, V> {
         let cell = lock(&self.cells).entry(key).or_default().clone();
         cell.get_or_init(|| init).await.clone()
     }
+}
+
+/// The digests the engine recorded for this image in `image`'s repository.
+fn local_digests<'c>(image: &ImageRef, container: &'c ContainerInfo) -> Vec<&'c str> {
+    container
+        .repo_digests
+        .iter()
+        .filter_map(|entry| {
+            let (name, digest) = entry.rsplit_once('@')?;
+            let same_repo = ImageRef::parse(name)
+                .is_ok_and(|r| r.registry == image.registry && r.repository == image.repository);
+            same_repo.then_some(digest)
+        })
+        .collect()
 }
 
 fn host_auth_from(host: &str, header: &str) -> Result<HostAuth, RegistryError> {

@@ -5,7 +5,7 @@
 //! field name, with no help from the crate's own types. Other tests share the engine, so each
 //! test looks only at rows of its own containers.
 
-use crate::support::{Container, Output, TestRun, tidewatch};
+use crate::support::{Container, ImageSpec, Output, TestRun, tidewatch};
 use serde::Deserialize;
 
 /// One entry of `containers`, as README documents it.
@@ -20,10 +20,21 @@ struct Row {
     reference_error: Option<String>,
     image_id: String,
     repo_digests: Vec<String>,
+    /// `update-available`, `up-to-date`, `skipped` or `failed`.
+    status: String,
+    reason: Option<String>,
+    update: Option<UpdateRow>,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+struct UpdateRow {
+    kind: String,
+    tag: String,
+    digest: String,
 }
 
 /// Every row has all of these, `null` included: a script must not have to guess.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 12] = [
     "watcher",
     "id",
     "name",
@@ -33,6 +44,9 @@ const FIELDS: [&str; 9] = [
     "reference_error",
     "image_id",
     "repo_digests",
+    "status",
+    "reason",
+    "update",
 ];
 
 /// What one `tidewatch check --json` printed.
@@ -160,6 +174,14 @@ fn container_created_from_an_image_id_has_no_reference_and_says_why() {
     assert_eq!(row.reference, None);
     let why = row.reference_error.as_deref().unwrap_or_default();
     assert!(!why.trim().is_empty(), "reference_error is empty: {row:?}");
+    assert_eq!(row.status, "skipped");
+    assert!(
+        row.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("image ID"),
+        "{row:?}"
+    );
 }
 
 #[test]
@@ -181,6 +203,65 @@ fn local_short_name_normalises_to_docker_hub_and_has_no_repo_digests() {
         Vec::<String>::new(),
         "never pushed or pulled"
     );
+    // Nothing to compare with, so Docker Hub is not asked.
+    assert_eq!(row.status, "skipped");
+    assert!(
+        row.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no digest"),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn a_new_image_behind_the_same_tag_is_an_update_and_a_dead_registry_a_failure() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "app", "1.0.0");
+    let container = run.run("app", &v1.reference, &[]);
+
+    let row = check(&[])
+        .rows
+        .into_iter()
+        .find(|r| r.id == container.id)
+        .expect("listed");
+    assert_eq!(
+        (row.status.as_str(), &row.reason, &row.update),
+        ("up-to-date", &None, &None)
+    );
+
+    let rebuilt = run.push_spec(
+        &registry,
+        "app",
+        "1.0.0",
+        &ImageSpec::version("1.0.0-rebuilt"),
+    );
+    assert_ne!(rebuilt.digest, v1.digest);
+    let listing = check(&[]);
+    let row = listing.row(&container);
+    assert_eq!(row.status, "update-available", "{}", listing.out);
+    assert_eq!(row.reason, None);
+    assert_eq!(
+        row.update,
+        Some(UpdateRow {
+            kind: "digest".into(),
+            tag: "1.0.0".into(),
+            digest: rebuilt.digest.clone(),
+        })
+    );
+    assert_eq!(
+        row.image_id, v1.id,
+        "the container still runs the old image"
+    );
+
+    let address = registry.addr().to_string();
+    drop(registry);
+    let listing = check(&[]);
+    let row = listing.row(&container);
+    assert_eq!(row.status, "failed", "{}", listing.out);
+    let reason = row.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains(&address), "{reason:?}");
 }
 
 #[test]
