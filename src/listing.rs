@@ -150,7 +150,6 @@ fn short_hash(hash: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn up_to_date() -> Finding {
         Finding {
@@ -162,15 +161,8 @@ mod tests {
 
     fn container(image: &str, digests: &[&str]) -> ContainerInfo {
         ContainerInfo {
-            watcher: "local".into(),
-            id: "c0ffee".into(),
-            name: "web".into(),
-            state: "running".into(),
-            image: image.into(),
-            image_id: format!("sha256:{}", "ab".repeat(32)),
             repo_digests: digests.iter().map(|d| d.to_string()).collect(),
-            platform: Default::default(),
-            labels: BTreeMap::new(),
+            ..ContainerInfo::example(image)
         }
     }
 

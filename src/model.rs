@@ -55,6 +55,24 @@ impl ContainerInfo {
     }
 }
 
+#[cfg(test)]
+impl ContainerInfo {
+    /// A running container of `image` for unit tests; override fields with struct update syntax.
+    pub(crate) fn example(image: &str) -> Self {
+        ContainerInfo {
+            watcher: "local".into(),
+            id: "c0ffee".into(),
+            name: "web".into(),
+            state: "running".into(),
+            image: image.into(),
+            image_id: format!("sha256:{}", "ab".repeat(32)),
+            repo_digests: Vec::new(),
+            platform: Platform::default(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
 /// How big a change an update is, from smallest to largest, so thresholds compare with `<=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,15 +115,8 @@ mod tests {
 
     fn container(image: &str, image_id: &str) -> ContainerInfo {
         ContainerInfo {
-            watcher: "local".into(),
-            id: "c0ffee".into(),
-            name: "web".into(),
-            state: "running".into(),
-            image: image.into(),
             image_id: image_id.into(),
-            repo_digests: Vec::new(),
-            platform: Platform::default(),
-            labels: BTreeMap::new(),
+            ..ContainerInfo::example(image)
         }
     }
 

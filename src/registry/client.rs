@@ -11,7 +11,7 @@ use super::error::RegistryError;
 use super::manifest::{self, ACCEPT, MAX_MANIFEST_BYTES};
 use super::providers::{self, Provider};
 use super::tag_list;
-use super::transport::{Limits, Reply, Request, RequestCounts, RequestKind, Transport};
+use super::transport::{Limits, Reply, Request, RequestCounts, RequestKind, TlsOptions, Transport};
 use crate::config::{RegistriesConfig, Secret};
 use crate::model::{ContainerInfo, ImageRef};
 use base64::Engine as _;
@@ -126,8 +126,23 @@ impl RegistryClient {
             Some(dir) => DockerConfig::load(dir).map_err(|err| setup(err.to_string()))?,
             None => None,
         };
+        let mut transport = Transport::new(settings.limits.clone())?;
+        for provider in providers
+            .iter()
+            .filter(|p| p.cafile.is_some() || p.insecure)
+        {
+            let roots = match &provider.cafile {
+                Some(file) => read_roots(file).map_err(setup)?,
+                None => Vec::new(),
+            };
+            let tls = TlsOptions {
+                roots,
+                insecure: provider.insecure,
+            };
+            transport.set_tls(&provider.host, &tls)?;
+        }
         Ok(RegistryClient {
-            transport: Transport::new(settings.limits.clone(), &[])?,
+            transport,
             providers,
             docker_config,
             fallback: settings.fallback,
@@ -676,6 +691,21 @@ impl<K: Eq + Hash, V: Clone> OnceMap<K, V> {
         let cell = lock(&self.cells).entry(key).or_default().clone();
         cell.get_or_init(|| init).await.clone()
     }
+}
+
+/// Certificates from a PEM bundle; an error names the file, never its content.
+fn read_roots(file: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(file)
+        .map_err(|err| format!("cannot read CA file {}: {err}", file.display()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| format!("CA file {} holds no PEM certificate", file.display()))?;
+    if roots.is_empty() {
+        return Err(format!(
+            "CA file {} holds no PEM certificate",
+            file.display()
+        ));
+    }
+    Ok(roots)
 }
 
 /// The digests the engine recorded for this image in `image`'s repository.

@@ -12,6 +12,10 @@ pub struct Provider {
     /// Base URL with scheme, when the configuration gave one.
     pub url: Option<String>,
     pub credential: Option<Credential>,
+    /// Extra CA bundle for a registry with a private certificate authority.
+    pub cafile: Option<std::path::PathBuf>,
+    /// Skip certificate verification, by the user's explicit choice.
+    pub insecure: bool,
 }
 
 /// Builds the providers; an error names the `kind.name` and what is wrong.
@@ -38,6 +42,8 @@ pub fn from_config(config: &RegistriesConfig) -> Result<Vec<Provider>, String> {
                 host,
                 url,
                 credential: basic_credential(registry)?,
+                cafile: registry.cafile.clone(),
+                insecure: registry.insecure,
             });
         }
     }
@@ -66,6 +72,8 @@ pub fn from_config(config: &RegistriesConfig) -> Result<Vec<Provider>, String> {
                 host,
                 url,
                 credential,
+                cafile: None,
+                insecure: false,
             });
         }
     }

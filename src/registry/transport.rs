@@ -82,34 +82,62 @@ struct HostState {
     permits: Arc<Semaphore>,
 }
 
+/// TLS settings for one registry host.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// PEM certificates trusted besides the system's roots.
+    pub roots: Vec<reqwest::Certificate>,
+    /// Accept any certificate: only where the user opted in for that registry.
+    pub insecure: bool,
+}
+
+fn build_client(
+    limits: &Limits,
+    tls: &TlsOptions,
+    host: &str,
+) -> Result<reqwest::Client, RegistryError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(limits.timeout)
+        .connect_timeout(limits.connect_timeout)
+        .user_agent(concat!("tidewatch/", env!("CARGO_PKG_VERSION")))
+        // Registries redirect blob and token requests to CDNs; a few hops are normal.
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .tls_danger_accept_invalid_certs(tls.insecure);
+    for root in &tls.roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder.build().map_err(|err| RegistryError::Transport {
+        host: host.to_string(),
+        detail: format!("cannot set up HTTP: {err}"),
+    })
+}
+
 pub struct Transport {
     client: reqwest::Client,
+    /// Hosts with their own TLS settings; the rest use `client`.
+    tls_clients: HashMap<String, reqwest::Client>,
     limits: Limits,
     hosts: Mutex<HashMap<String, Arc<HostState>>>,
     counts: Mutex<RequestCounts>,
 }
 
 impl Transport {
-    pub fn new(limits: Limits, roots: &[reqwest::Certificate]) -> Result<Self, RegistryError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(limits.timeout)
-            .connect_timeout(limits.connect_timeout)
-            .user_agent(concat!("tidewatch/", env!("CARGO_PKG_VERSION")))
-            // Registries redirect blob and token requests to CDNs; a few hops are normal.
-            .redirect(reqwest::redirect::Policy::limited(5));
-        for root in roots {
-            builder = builder.add_root_certificate(root.clone());
-        }
-        let client = builder.build().map_err(|err| RegistryError::Transport {
-            host: "registry client".into(),
-            detail: format!("cannot set up HTTP: {err}"),
-        })?;
+    pub fn new(limits: Limits) -> Result<Self, RegistryError> {
+        let client = build_client(&limits, &TlsOptions::default(), "registry client")?;
         Ok(Transport {
             client,
+            tls_clients: HashMap::new(),
             limits,
             hosts: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Requests to `host` use their own TLS settings (a private CA, or no verification).
+    pub fn set_tls(&mut self, host: &str, tls: &TlsOptions) -> Result<(), RegistryError> {
+        let client = build_client(&self.limits, tls, host)?;
+        self.tls_clients.insert(host.to_ascii_lowercase(), client);
+        Ok(())
     }
 
     pub fn counts(&self) -> RequestCounts {
@@ -201,8 +229,11 @@ impl Transport {
     }
 
     async fn once(&self, host: &str, request: &Request<'_>) -> Result<Reply, Attempt> {
-        let mut builder = self
-            .client
+        let client = self
+            .tls_clients
+            .get(&host.to_ascii_lowercase())
+            .unwrap_or(&self.client);
+        let mut builder = client
             .request(request.method.clone(), request.url)
             .headers(request.headers.clone());
         if let Some(form) = &request.form {
