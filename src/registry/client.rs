@@ -7,9 +7,10 @@
 
 use super::challenge::{self, Challenge};
 use super::credentials::{Credential, DockerConfig};
+use super::ecr;
 use super::error::RegistryError;
 use super::manifest::{self, ACCEPT, MAX_MANIFEST_BYTES};
-use super::providers::{self, Provider};
+use super::providers::{self, EcrKey, Provider};
 use super::tag_list;
 use super::transport::{Limits, Reply, Request, RequestCounts, RequestKind, TlsOptions, Transport};
 use crate::config::{RegistriesConfig, Secret};
@@ -25,6 +26,9 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+
+/// Renew an ECR token this long before AWS says it expires (it lives 12 hours).
+const ECR_REFRESH_MARGIN: Duration = Duration::from_secs(30 * 60);
 
 /// Token responses are a few KiB at most.
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -107,10 +111,14 @@ pub struct RegistryClient {
     fallback: Option<Credential>,
     max_tags: usize,
     credentials: OnceMap<String, Result<Option<Credential>, RegistryError>>,
+    ecr_keys: Vec<EcrKey>,
+    /// ECR passwords by (access key ID, region), with when to renew them.
+    ecr_tokens: Mutex<HashMap<(String, String), (Credential, Instant)>>,
+    ecr_fetches: Gates<(String, String)>,
     host_auth: Mutex<HashMap<String, HostAuth>>,
     pings: OnceMap<String, Result<HostAuth, RegistryError>>,
     tokens: Mutex<HashMap<TokenKey, Token>>,
-    token_fetches: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
+    token_fetches: Gates<TokenKey>,
     /// (repository, remote index digest, local image ID) → our platform unchanged?
     verdicts: Mutex<HashMap<(String, String, String), bool>>,
 }
@@ -148,10 +156,13 @@ impl RegistryClient {
             fallback: settings.fallback,
             max_tags: settings.max_tags,
             credentials: OnceMap::default(),
+            ecr_keys: providers::ecr_keys(config),
+            ecr_tokens: Mutex::new(HashMap::new()),
+            ecr_fetches: Gates::default(),
             host_auth: Mutex::new(HashMap::new()),
             pings: OnceMap::default(),
             tokens: Mutex::new(HashMap::new()),
-            token_fetches: Mutex::new(HashMap::new()),
+            token_fetches: Gates::default(),
             verdicts: Mutex::new(HashMap::new()),
         })
     }
@@ -431,7 +442,7 @@ impl RegistryClient {
                     .clone()
             }
         };
-        let credential = self.credential(image).await?;
+        let credential = self.credential(image, refresh).await?;
         match mode {
             HostAuth::Anonymous => Ok(None),
             HostAuth::Basic => match credential {
@@ -499,10 +510,7 @@ impl RegistryClient {
         credential: Option<&Credential>,
         refresh: bool,
     ) -> Result<Secret, RegistryError> {
-        let gate = lock(&self.token_fetches)
-            .entry(key.clone())
-            .or_default()
-            .clone();
+        let gate = self.token_fetches.gate(key);
         let _guard = gate.lock().await;
         if refresh {
             lock(&self.tokens).remove(key);
@@ -608,8 +616,18 @@ impl RegistryClient {
         })
     }
 
-    /// Configured registry first, then Docker's config.json, then `REPO_USER`/`REPO_PASS`.
-    async fn credential(&self, image: &ImageRef) -> Result<Option<Credential>, RegistryError> {
+    /// Configured registry first (for ECR, a password from the ECR API), then Docker's
+    /// config.json, then `REPO_USER`/`REPO_PASS`.
+    async fn credential(
+        &self,
+        image: &ImageRef,
+        refresh: bool,
+    ) -> Result<Option<Credential>, RegistryError> {
+        let ecr_key = ecr::ecr_region(&image.registry)
+            .and_then(|region| self.ecr_keys.iter().find(|k| k.region == region));
+        if let Some(key) = ecr_key {
+            return self.ecr_credential(image, key, refresh).await.map(Some);
+        }
         let host = image.registry.clone();
         self.credentials
             .get_or_init(host.clone(), async {
@@ -630,6 +648,59 @@ impl RegistryClient {
                 Ok(self.fallback.clone())
             })
             .await
+    }
+
+    /// An ECR password, cached until shortly before it expires; `refresh` (after a 401) drops it.
+    async fn ecr_credential(
+        &self,
+        image: &ImageRef,
+        key: &EcrKey,
+        refresh: bool,
+    ) -> Result<Credential, RegistryError> {
+        let id = (key.access_key_id.clone(), key.region.clone());
+        let gate = self.ecr_fetches.gate(&id);
+        let _guard = gate.lock().await;
+        if refresh {
+            lock(&self.ecr_tokens).remove(&id);
+        }
+        if let Some((credential, renew_at)) = lock(&self.ecr_tokens).get(&id) {
+            if *renew_at > Instant::now() {
+                return Ok(credential.clone());
+            }
+        }
+        let now = std::time::SystemTime::now();
+        let endpoint = ecr::api_endpoint(&key.region);
+        let token = ecr::authorization_token(
+            self.transport.http(),
+            &endpoint,
+            &key.region,
+            &key.access_key_id,
+            &key.secret,
+            now,
+        )
+        .await
+        .map_err(|err| match err {
+            ecr::EcrError::Rejected { .. } => RegistryError::Unauthorized {
+                host: image.registry.clone(),
+                detail: err.to_string(),
+            },
+            ecr::EcrError::Transport { detail } => RegistryError::Transport {
+                host: "ecr api".into(),
+                detail,
+            },
+            ecr::EcrError::Protocol { detail } => RegistryError::Protocol {
+                host: "ecr api".into(),
+                detail,
+            },
+        })?;
+        let lifetime = token
+            .expires_at
+            .duration_since(now)
+            .unwrap_or_default()
+            .min(ecr::TOKEN_LIFETIME);
+        let renew_at = Instant::now() + lifetime.saturating_sub(ECR_REFRESH_MARGIN);
+        lock(&self.ecr_tokens).insert(id, (token.credential.clone(), renew_at));
+        Ok(token.credential)
     }
 }
 
@@ -670,6 +741,26 @@ impl Session<'_> {
         }
         let remote = self.manifest_digest(image).await?;
         self.client.compare(image, &remote, container).await
+    }
+}
+
+/// One lock per key, so that concurrent callers needing the same token fetch it once and the
+/// others find it cached.
+struct Gates<K> {
+    gates: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<K> Default for Gates<K> {
+    fn default() -> Self {
+        Gates {
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone> Gates<K> {
+    fn gate(&self, key: &K) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.gates).entry(key.clone()).or_default().clone()
     }
 }
 

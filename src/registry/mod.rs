@@ -8,6 +8,7 @@
 pub mod challenge;
 mod client;
 pub mod credentials;
+pub mod ecr;
 mod error;
 pub mod manifest;
 mod providers;

@@ -18,6 +18,31 @@ pub struct Provider {
     pub insecure: bool,
 }
 
+/// Access keys for Amazon ECR. ECR hosts carry the account ID, which the configuration does not
+/// name, so a key serves every ECR registry of its region.
+#[derive(Debug, Clone)]
+pub struct EcrKey {
+    pub access_key_id: String,
+    pub secret: Secret,
+    pub region: String,
+}
+
+/// ECR entries with both keys; one with a region only leaves Docker's credential helper in
+/// charge (`docker-credential-ecr-login` through `config.json`).
+pub fn ecr_keys(config: &RegistriesConfig) -> Vec<EcrKey> {
+    config
+        .ecr
+        .values()
+        .filter_map(|ecr| {
+            Some(EcrKey {
+                access_key_id: ecr.accesskeyid.clone()?,
+                secret: ecr.secretaccesskey.clone()?,
+                region: ecr.region.clone()?,
+            })
+        })
+        .collect()
+}
+
 /// Builds the providers; an error names the `kind.name` and what is wrong.
 pub fn from_config(config: &RegistriesConfig) -> Result<Vec<Provider>, String> {
     let mut providers = Vec::new();
@@ -76,11 +101,6 @@ pub fn from_config(config: &RegistriesConfig) -> Result<Vec<Provider>, String> {
                 insecure: false,
             });
         }
-    }
-    if let Some(name) = config.ecr.keys().next() {
-        return Err(format!(
-            "ecr.{name}: Amazon ECR's token exchange is not supported yet; use a Docker credential helper (docker-credential-ecr-login) through config.json instead"
-        ));
     }
     Ok(providers)
 }

@@ -140,6 +140,12 @@ impl Transport {
         Ok(())
     }
 
+    /// The shared HTTP client, with this transport's timeouts, for calls that are not registry
+    /// requests (the ECR API).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     pub fn counts(&self) -> RequestCounts {
         lock(&self.counts).clone()
     }

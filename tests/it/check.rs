@@ -5,7 +5,7 @@
 //! field name, with no help from the crate's own types. Other tests share the engine, so each
 //! test looks only at rows of its own containers.
 
-use crate::support::{Container, ImageSpec, Output, TestRun, tidewatch};
+use crate::support::{Container, ImageSpec, Output, RegistryOptions, TestRun, tidewatch};
 use serde::Deserialize;
 
 /// One entry of `containers`, as README documents it.
@@ -348,5 +348,46 @@ fn unreachable_engine_is_one_clear_line_and_a_failure() {
     );
     for noise in ["panicked", "backtrace", "RUST_BACKTRACE"] {
         assert!(!out.stderr.contains(noise), "{noise}:\n{out}");
+    }
+}
+
+#[test]
+fn registry_credentials_from_the_environment_are_used_and_never_shown() {
+    let run = TestRun::new();
+    let password = "pw-s3cret-7f3a";
+    let registry = run.registry_with(RegistryOptions::default().basic_auth("ci", password));
+    let v1 = run.push(&registry, "private/app", "2.0.0");
+    let container = run.run("private", &v1.reference, &[]);
+    let url = format!("http://{}", registry.addr());
+    let env = |password: &'static str| {
+        vec![
+            ("TIDEWATCH_REGISTRY_CUSTOM_CI_URL", url.clone()),
+            ("TIDEWATCH_REGISTRY_CUSTOM_CI_LOGIN", "ci".to_string()),
+            (
+                "TIDEWATCH_REGISTRY_CUSTOM_CI_PASSWORD",
+                password.to_string(),
+            ),
+            ("TIDEWATCH_LOG_LEVEL", "trace".to_string()),
+        ]
+    };
+    let as_refs = |env: &[(&'static str, String)]| -> Vec<(&'static str, String)> { env.to_vec() };
+
+    for (given, expected) in [(password, "up-to-date"), ("wrong-s3cret", "failed")] {
+        let env = as_refs(&env(given));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let listing = check(&env);
+        let row = listing.row(&container);
+        assert_eq!(row.status, expected, "{}", listing.out);
+        if expected == "failed" {
+            let reason = row.reason.as_deref().unwrap_or_default();
+            assert!(reason.contains("unauthorized"), "{reason:?}");
+        }
+        for text in [&listing.out.stdout, &listing.out.stderr] {
+            assert!(
+                !text.contains("s3cret"),
+                "a password leaked:\n{}",
+                listing.out
+            );
+        }
     }
 }
