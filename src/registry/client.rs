@@ -32,6 +32,8 @@ const ECR_REFRESH_MARGIN: Duration = Duration::from_secs(30 * 60);
 
 /// Token responses are a few KiB at most.
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// The longest a token is trusted, whatever the registry says.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Tokens without `expires_in` live 60 s, as the token spec says.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
@@ -67,6 +69,13 @@ enum HostAuth {
         realm: String,
         service: Option<String>,
     },
+}
+
+/// What a request carried, so that a 401 tells what is worth renewing.
+enum Sent {
+    Nothing,
+    Login { renewable: bool },
+    Bearer(Secret),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -110,13 +119,13 @@ pub struct RegistryClient {
     docker_config: Option<DockerConfig>,
     fallback: Option<Credential>,
     max_tags: usize,
-    credentials: OnceMap<String, Result<Option<Credential>, RegistryError>>,
+    credentials: OnceMap<String, Option<Credential>>,
     ecr_keys: Vec<EcrKey>,
     /// ECR passwords by (access key ID, region), with when to renew them.
     ecr_tokens: Mutex<HashMap<(String, String), (Credential, Instant)>>,
     ecr_fetches: Gates<(String, String)>,
     host_auth: Mutex<HashMap<String, HostAuth>>,
-    pings: OnceMap<String, Result<HostAuth, RegistryError>>,
+    pings: OnceMap<String, HostAuth>,
     tokens: Mutex<HashMap<TokenKey, Token>>,
     token_fetches: Gates<TokenKey>,
     /// (repository, remote index digest, local image ID) → our platform unchanged?
@@ -342,6 +351,7 @@ impl RegistryClient {
         let base = self.base_url(image);
         let mut url = format!("{base}/v2/{}/tags/list", image.repository);
         let mut tags = Vec::new();
+        let mut visited = std::collections::HashSet::new();
         loop {
             let reply = self
                 .repo_request(
@@ -368,18 +378,28 @@ impl RegistryClient {
                 tags.truncate(self.max_tags);
                 return Ok(tags);
             }
+            visited.insert(url.clone());
             let next = header(&reply.headers, LINK.as_str())
                 .and_then(|link| tag_list::next_page(&link, &base));
             match next {
-                // A registry that links a page to itself must not loop us forever.
-                Some(next) if next != url => url = next,
+                // Our credentials go to this registry only; and pages that link back to one
+                // already read (to itself, or in a circle) end the list.
+                Some(next) if next.starts_with(&format!("{base}/")) && !visited.contains(&next) => {
+                    url = next
+                }
+                Some(next) if !visited.contains(&next) => {
+                    tracing::warn!(image = %image.familiar(), "Tag list links to another host; stopping there.");
+                    return Ok(tags);
+                }
                 _ => return Ok(tags),
             }
         }
     }
 
-    /// A request to a repository, authenticated as its host asks. A 401 with a cached token
-    /// (expired early, revoked) or after the host changed its mind gets one fresh try.
+    /// A request to a repository, authenticated as its host asks. A 401 gets one more try
+    /// only when trying again can change something: a bearer token the registry stopped
+    /// accepting is renewed, an ECR password is renewed, or the host now asks for another kind
+    /// of authentication. A rejected login is not sent twice (accounts lock after failures).
     async fn repo_request(
         &self,
         image: &ImageRef,
@@ -390,11 +410,15 @@ impl RegistryClient {
     ) -> Result<Reply, RegistryError> {
         let host = image.api_host().to_string();
         let scope = format!("repository:{}:pull", image.repository);
-        let mut last_detail = String::new();
-        for attempt in 0..2 {
+        let mut rejected: Option<Secret> = None;
+        let mut renew_login = false;
+        for _ in 0..2 {
             let mut headers = HeaderMap::new();
             headers.insert(ACCEPT_HEADER, HeaderValue::from_static(ACCEPT));
-            if let Some(value) = self.authorization(image, &scope, attempt > 0).await? {
+            let (value, sent) = self
+                .authorization(image, &scope, rejected.take(), renew_login)
+                .await?;
+            if let Some(value) = value {
                 headers.insert(AUTHORIZATION, value);
             }
             let request = Request {
@@ -409,32 +433,46 @@ impl RegistryClient {
             if reply.status != StatusCode::UNAUTHORIZED {
                 return Ok(reply);
             }
-            last_detail = "credentials rejected".into();
-            if let Some(auth) = header(&reply.headers, WWW_AUTHENTICATE.as_str()) {
-                let learnt = host_auth_from(&host, &auth)?;
+            let before = lock(&self.host_auth).get(&host).cloned();
+            let learnt = match header_lossy(&reply.headers, WWW_AUTHENTICATE.as_str()) {
+                Some(auth) => Some(host_auth_from(&host, &auth)?),
+                None => None,
+            };
+            let changed = learnt.is_some() && learnt != before;
+            if let Some(learnt) = learnt {
                 lock(&self.host_auth).insert(host.clone(), learnt);
+            }
+            match sent {
+                Sent::Bearer(token) => rejected = Some(token),
+                Sent::Login { renewable: true } => renew_login = true,
+                _ if changed => {}
+                _ => break,
             }
         }
         Err(RegistryError::Unauthorized {
             host,
-            detail: last_detail,
+            detail: "credentials rejected".into(),
         })
     }
 
+    /// The `Authorization` header for a request, and what it carried. `rejected` is a token the
+    /// registry just refused; `renew_login` asks for a fresh ECR password.
     async fn authorization(
         &self,
         image: &ImageRef,
         scope: &str,
-        refresh: bool,
-    ) -> Result<Option<HeaderValue>, RegistryError> {
+        rejected: Option<Secret>,
+        renew_login: bool,
+    ) -> Result<(Option<HeaderValue>, Sent), RegistryError> {
         let host = image.api_host().to_string();
         let known = lock(&self.host_auth).get(&host).cloned();
         let mode = match known {
             Some(mode) => mode,
             None => {
+                // Only a successful ping is remembered: an outage is asked about again next time.
                 let mode = self
                     .pings
-                    .get_or_init(host.clone(), self.ping(image))
+                    .get_or_try_init(host.clone(), self.ping(image))
                     .await?;
                 lock(&self.host_auth)
                     .entry(host.clone())
@@ -442,13 +480,15 @@ impl RegistryClient {
                     .clone()
             }
         };
-        let credential = self.credential(image, refresh).await?;
+        let credential = self.credential(image, renew_login).await?;
+        let renewable = ecr::ecr_region(&image.registry).is_some();
         match mode {
-            HostAuth::Anonymous => Ok(None),
+            HostAuth::Anonymous => Ok((None, Sent::Nothing)),
             HostAuth::Basic => match credential {
-                Some(Credential::Basic { username, password }) => {
-                    Ok(Some(basic_header(&username, &password)))
-                }
+                Some(Credential::Basic { username, password }) => Ok((
+                    Some(basic_header(&username, &password)),
+                    Sent::Login { renewable },
+                )),
                 _ => Err(RegistryError::Unauthorized {
                     host,
                     detail:
@@ -462,7 +502,9 @@ impl RegistryClient {
                     service,
                     scope: scope.to_string(),
                 };
-                let token = self.token(&key, credential.as_ref(), refresh).await?;
+                let token = self
+                    .token(&key, credential.as_ref(), rejected.as_ref())
+                    .await?;
                 let value =
                     HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                         RegistryError::Protocol {
@@ -470,7 +512,7 @@ impl RegistryClient {
                             detail: "token is not a valid header value".into(),
                         }
                     })?;
-                Ok(Some(sensitive(value)))
+                Ok((Some(sensitive(value)), Sent::Bearer(token)))
             }
         }
     }
@@ -489,13 +531,15 @@ impl RegistryClient {
         let reply = self.transport.send(&host, &request).await?;
         match reply.status {
             StatusCode::OK => Ok(HostAuth::Anonymous),
-            StatusCode::UNAUTHORIZED => match header(&reply.headers, WWW_AUTHENTICATE.as_str()) {
-                Some(auth) => host_auth_from(&host, &auth),
-                None => Err(RegistryError::Protocol {
-                    host,
-                    detail: "401 without a WWW-Authenticate challenge".into(),
-                }),
-            },
+            StatusCode::UNAUTHORIZED => {
+                match header_lossy(&reply.headers, WWW_AUTHENTICATE.as_str()) {
+                    Some(auth) => host_auth_from(&host, &auth),
+                    None => Err(RegistryError::Protocol {
+                        host,
+                        detail: "401 without a WWW-Authenticate challenge".into(),
+                    }),
+                }
+            }
             status => Err(RegistryError::Protocol {
                 host,
                 detail: format!("not a registry: GET /v2/ answered {}", status.as_u16()),
@@ -503,17 +547,22 @@ impl RegistryClient {
         }
     }
 
-    /// A cached token, or a new one. Concurrent callers for one scope wait for one fetch.
+    /// A cached token, or a new one. Concurrent callers for one scope wait for one fetch; a
+    /// `rejected` token is dropped only if it is still the cached one, so callers that were
+    /// refused together renew it once.
     async fn token(
         &self,
         key: &TokenKey,
         credential: Option<&Credential>,
-        refresh: bool,
+        rejected: Option<&Secret>,
     ) -> Result<Secret, RegistryError> {
         let gate = self.token_fetches.gate(key);
         let _guard = gate.lock().await;
-        if refresh {
-            lock(&self.tokens).remove(key);
+        if let Some(rejected) = rejected {
+            let mut tokens = lock(&self.tokens);
+            if tokens.get(key).is_some_and(|t| &t.value == rejected) {
+                tokens.remove(key);
+            }
         }
         if let Some(token) = lock(&self.tokens).get(key) {
             if token.expires > Instant::now() {
@@ -604,15 +653,18 @@ impl RegistryClient {
                 host: realm_host,
                 detail: "token response has no token".into(),
             })?;
+        // A registry's word on lifetime is capped: a day is plenty, and u64::MAX seconds would
+        // overflow the clock.
         let lifetime = parsed
             .expires_in
             .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+            .unwrap_or(DEFAULT_TOKEN_LIFETIME)
+            .min(MAX_TOKEN_LIFETIME);
         // Renew a little early so a token does not expire between cache and registry.
         let margin = (lifetime / 10).min(Duration::from_secs(30));
         Ok(Token {
             value: Secret::new(value),
-            expires: Instant::now() + lifetime - margin,
+            expires: Instant::now() + (lifetime - margin),
         })
     }
 
@@ -629,8 +681,9 @@ impl RegistryClient {
             return self.ecr_credential(image, key, refresh).await.map(Some);
         }
         let host = image.registry.clone();
+        // A helper that failed once is asked again next time; an answer is kept.
         self.credentials
-            .get_or_init(host.clone(), async {
+            .get_or_try_init(host.clone(), async {
                 if let Some(credential) = self.provider(image).and_then(|p| p.credential.clone()) {
                     return Ok(Some(credential));
                 }
@@ -782,6 +835,16 @@ impl<K: Eq + Hash, V: Clone> OnceMap<K, V> {
         let cell = lock(&self.cells).entry(key).or_default().clone();
         cell.get_or_init(|| init).await.clone()
     }
+
+    /// Like `get_or_init`, but an error is returned and not kept: the next caller tries again.
+    async fn get_or_try_init<E>(
+        &self,
+        key: K,
+        init: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        let cell = lock(&self.cells).entry(key).or_default().clone();
+        cell.get_or_try_init(|| init).await.cloned()
+    }
 }
 
 /// Certificates from a PEM bundle; an error names the file, never its content.
@@ -859,6 +922,13 @@ fn reference_of(image: &ImageRef) -> &str {
         .as_deref()
         .or(image.tag.as_deref())
         .unwrap_or("latest")
+}
+
+/// A header that may hold non-ASCII junk: its bytes, lossily, so that the parser can say what is
+/// wrong with it instead of it seeming absent.
+fn header_lossy(headers: &HeaderMap, name: &str) -> Option<String> {
+    let value = headers.get(name)?;
+    Some(String::from_utf8_lossy(value.as_bytes()).trim().to_string())
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

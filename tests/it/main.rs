@@ -8,4 +8,5 @@
 
 mod check;
 mod config_cli;
+mod registry;
 mod support;

@@ -1,5 +1,7 @@
 //! What every integration test stands on: a [`TestRun`] that owns everything a test creates on
-//! the Docker engine, a private [`Registry`], tiny busybox images, and the binary under test.
+//! the Docker engine, a private [`Registry`], tiny busybox images, and the binary under test;
+//! for the registry client's tests also a token service ([`token_server`]) and a registry that
+//! misbehaves on cue ([`rogue`]).
 //!
 //! Tests run in parallel on one engine (nextest: one process per test), so a run names every
 //! object after its unique id and labels it `tidewatch.test.run=<id>`; dropping the run removes
@@ -17,7 +19,10 @@ mod http;
 mod image;
 mod process;
 mod registry;
+pub mod rogue;
+mod server;
 mod tidewatch;
+pub mod token_server;
 
 // The API of this module in one place, whether or not a test uses each part yet.
 #[allow(unused_imports)]
@@ -26,7 +31,9 @@ pub use http::Response;
 pub use image::{Image, ImageSpec, Pushed};
 pub use process::Output;
 #[allow(unused_imports)]
-pub use registry::{Auth, MANIFEST_ACCEPT, Registry, RegistryOptions};
+pub use registry::{
+    Auth, INDEX_ACCEPT, MANIFEST_ACCEPT, Registry, RegistryOptions, TokenAuth, sha256_digest,
+};
 pub use tidewatch::tidewatch;
 
 use std::hash::{BuildHasher, Hasher};

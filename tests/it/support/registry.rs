@@ -2,10 +2,16 @@
 //! distribution) with its storage in a temporary folder, or the `registry:2` image when only that
 //! is at hand. A registry of its own lets a test push, re-push and delete tags without racing
 //! other tests, and is gone, storage included, when the test ends.
+//!
+//! Besides anonymous access it can ask for htpasswd Basic auth or for a bearer token from a
+//! [`super::token_server::TokenServer`] (distribution's `silly` and `token` modes); the test's
+//! own requests ([`Registry::request`]) then authenticate as any client would.
 
 use super::docker::docker;
 use super::http::{self, Response};
 use super::process;
+use super::server::percent_encode;
+use sha2::{Digest as _, Sha256};
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,13 +41,30 @@ pub struct RegistryOptions {
     auth: Auth,
 }
 
-/// Who may push and pull. Token auth (a bearer-token realm) is meant to become a variant here.
+/// Who may push and pull.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Auth {
     #[default]
     Anonymous,
     /// htpasswd (bcrypt, the only hash distribution accepts).
     Basic { user: String, password: String },
+    /// A bearer token from a token service; see [`TokenAuth`].
+    Token(TokenAuth),
+}
+
+/// distribution's bearer-token modes: its 401 names `realm` (the token service) and `service`.
+/// With a `rootcertbundle` it is `auth: token` and verifies each JWT's signature, issuer,
+/// audience, expiry and access list; without, it is `auth: silly` and lets any `Authorization`
+/// header through, so only the challenge is real.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAuth {
+    pub realm: String,
+    pub service: String,
+    pub issuer: String,
+    /// PEM certificate of the key that signs the tokens.
+    pub rootcertbundle: Option<PathBuf>,
+    /// What `docker login` and the test's own requests present to the token service.
+    pub login: Option<(String, String)>,
 }
 
 impl RegistryOptions {
@@ -50,6 +73,12 @@ impl RegistryOptions {
             user: user.to_string(),
             password: password.to_string(),
         };
+        self
+    }
+
+    /// Bearer tokens; [`super::token_server::TokenServer::registry_options`] fills this in.
+    pub fn token_auth(mut self, auth: TokenAuth) -> RegistryOptions {
+        self.auth = Auth::Token(auth);
         self
     }
 }
@@ -74,15 +103,24 @@ impl Registry {
             .expect("create registry temp dir");
         let token = format!("{run_id}-{}", dir_suffix(dir.path()));
         let basic = write_htpasswd(dir.path(), &options.auth);
+        let bearer = write_token_auth(dir.path(), &options.auth);
         let kind = backend_kind();
         for _ in 0..ATTEMPTS {
             let port = free_port();
             let addr = format!("127.0.0.1:{port}");
             let started = match &kind {
-                Kind::Binary(binary) => start_process(binary, dir.path(), &addr, &token, basic),
-                Kind::Image => {
-                    start_container(run_id, docker_config, dir.path(), port, &token, basic)
+                Kind::Binary(binary) => {
+                    start_process(binary, dir.path(), &addr, &token, basic, bearer.as_ref())
                 }
+                Kind::Image => start_container(
+                    run_id,
+                    docker_config,
+                    dir.path(),
+                    port,
+                    &token,
+                    basic,
+                    bearer.as_ref(),
+                ),
             };
             let Ok(mut backend) = started else { continue };
             match backend.wait_ready(&addr, &token) {
@@ -119,23 +157,155 @@ impl Registry {
         format!("{}/{repo}:{tag}", self.addr)
     }
 
-    /// User and password when the registry wants basic auth.
+    /// User and password when the registry wants them: for basic auth, or for the token service
+    /// of a token-auth registry that wants a login.
     pub fn credentials(&self) -> Option<(&str, &str)> {
         match &self.auth {
             Auth::Anonymous => None,
             Auth::Basic { user, password } => Some((user, password)),
+            Auth::Token(TokenAuth { login, .. }) => {
+                login.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
+            }
         }
     }
 
     /// A request to the registry API with the registry's credentials; `path` starts with `/v2/`.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-        let auth = self.credentials().map(|(u, p)| http::basic_auth(u, p));
-        let mut all: Vec<(&str, &str)> = headers.to_vec();
-        if let Some(auth) = &auth {
-            all.push(("Authorization", auth));
+        self.request_with_body(method, path, headers, &[])
+    }
+
+    /// As [`Registry::request`], with a body. A bearer challenge is answered as a client would:
+    /// a token for the challenge's scope from its realm, then the request again.
+    pub fn request_with_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let basic = self.credentials().map(|(u, p)| http::basic_auth(u, p));
+        let send = |authorization: Option<&str>| {
+            let mut all: Vec<(&str, &str)> = headers.to_vec();
+            if let Some(authorization) = authorization {
+                all.push(("Authorization", authorization));
+            }
+            http::request(method, &self.addr, path, &all, body)
+                .unwrap_or_else(|err| panic!("registry {}: {method} {path}: {err}", self.addr))
+        };
+        let direct = matches!(self.auth, Auth::Basic { .. }).then_some(basic.as_deref());
+        let response = send(direct.flatten());
+        if response.status != 401 || !matches!(self.auth, Auth::Token(_)) {
+            return response;
         }
-        http::request(method, &self.addr, path, &all, &[])
-            .unwrap_or_else(|err| panic!("registry {}: {method} {path}: {err}", self.addr))
+        let challenge = response
+            .header("WWW-Authenticate")
+            .unwrap_or_else(|| panic!("{method} {path}: 401 without a challenge"))
+            .to_string();
+        let token = self.token(&challenge, basic.as_deref());
+        send(Some(&format!("Bearer {token}")))
+    }
+
+    /// A token for a `Bearer realm="…",service="…",scope="…"` challenge.
+    fn token(&self, challenge: &str, basic: Option<&str>) -> String {
+        let param = |name: &str| {
+            let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
+            let len = challenge[start..].find('"')?;
+            Some(challenge[start..start + len].to_string())
+        };
+        let realm = param("realm").unwrap_or_else(|| panic!("no realm in {challenge:?}"));
+        let rest = realm
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("realm {realm:?} is not on loopback http"));
+        let (addr, realm_path) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut query = Vec::new();
+        for name in ["service", "scope"] {
+            if let Some(value) = param(name) {
+                query.push(format!("{name}={}", percent_encode(&value)));
+            }
+        }
+        let target = format!("/{realm_path}?{}", query.join("&"));
+        let headers: Vec<(&str, &str)> = basic.map(|b| ("Authorization", b)).into_iter().collect();
+        let response = http::request("GET", addr, &target, &headers, &[])
+            .unwrap_or_else(|err| panic!("token service {addr}: {err}"));
+        assert_eq!(
+            response.status,
+            200,
+            "token for {challenge:?}: {}",
+            response.text()
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&response.body).expect("token response is JSON");
+        json["token"]
+            .as_str()
+            .or(json["access_token"].as_str())
+            .expect("token response has a token")
+            .to_string()
+    }
+
+    /// The manifest `repo:reference` as stored: its media type and exact bytes.
+    pub fn manifest(&self, repo: &str, reference: &str) -> (String, Vec<u8>) {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let accept = format!("{MANIFEST_ACCEPT}, {INDEX_ACCEPT}");
+        let response = self.request("GET", &path, &[("Accept", &accept)]);
+        assert_eq!(response.status, 200, "GET {path}: {}", response.text());
+        let media_type = response
+            .header("Content-Type")
+            .unwrap_or_else(|| panic!("GET {path}: no Content-Type"))
+            .to_string();
+        (media_type, response.body)
+    }
+
+    /// Uploads a blob to `repo` (a POST that opens the upload, a PUT that closes it) and returns
+    /// its digest.
+    pub fn put_blob(&self, repo: &str, content: &[u8]) -> String {
+        let digest = sha256_digest(content);
+        let start = format!("/v2/{repo}/blobs/uploads/");
+        let response = self.request("POST", &start, &[]);
+        assert_eq!(response.status, 202, "POST {start}: {}", response.text());
+        let location = response
+            .header("Location")
+            .unwrap_or_else(|| panic!("POST {start}: no Location"));
+        // Absolute (`http://127.0.0.1:PORT/v2/…`) or a path.
+        let location = match location.find("/v2/") {
+            Some(at) => &location[at..],
+            None => panic!("upload location {location:?}"),
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let finish = format!("{location}{separator}digest={}", percent_encode(&digest));
+        let response = self.request_with_body(
+            "PUT",
+            &finish,
+            &[("Content-Type", "application/octet-stream")],
+            content,
+        );
+        assert_eq!(
+            response.status,
+            201,
+            "PUT blob {digest}: {}",
+            response.text()
+        );
+        digest
+    }
+
+    /// Stores a manifest (or an index) under `reference`; returns the digest the registry gives
+    /// it, checked to be the SHA-256 of `content`.
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        content: &[u8],
+    ) -> String {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let response =
+            self.request_with_body("PUT", &path, &[("Content-Type", media_type)], content);
+        assert_eq!(response.status, 201, "PUT {path}: {}", response.text());
+        let digest = response
+            .header("Docker-Content-Digest")
+            .unwrap_or_else(|| panic!("PUT {path}: no Docker-Content-Digest"))
+            .to_string();
+        assert_eq!(digest, sha256_digest(content), "PUT {path}");
+        digest
     }
 
     /// The digest the registry serves for `repo:reference` (a tag or a digest), or `None` when
@@ -313,6 +483,32 @@ fn dir_suffix(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The media types of multi-platform images, for [`Registry::manifest`].
+pub const INDEX_ACCEPT: &str = "application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
+
+/// `sha256:<hex>` of `content`, as registries name blobs and manifests.
+pub fn sha256_digest(content: &[u8]) -> String {
+    let hex: String = Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// Copies the token certificate to `auth/token.crt` (the folder a registry container mounts)
+/// when the registry wants bearer tokens.
+fn write_token_auth(dir: &Path, auth: &Auth) -> Option<TokenAuth> {
+    let Auth::Token(token) = auth else {
+        return None;
+    };
+    if let Some(cert) = &token.rootcertbundle {
+        let auth_dir = dir.join("auth");
+        fs::create_dir_all(&auth_dir).expect("create auth dir");
+        fs::copy(cert, auth_dir.join("token.crt")).expect("copy token certificate");
+    }
+    Some(token.clone())
+}
+
 /// Writes `auth/htpasswd` when the registry wants basic auth; true if it does.
 fn write_htpasswd(dir: &Path, auth: &Auth) -> bool {
     let Auth::Basic { user, password } = auth else {
@@ -331,8 +527,14 @@ fn write_htpasswd(dir: &Path, auth: &Auth) -> bool {
 }
 
 /// distribution's configuration; paths are as the registry sees them (inside its container, when
-/// it runs in one).
-fn config(addr: &str, storage: &str, token: &str, htpasswd: Option<&str>) -> String {
+/// it runs in one). `bearer` comes with the certificate's path as the registry sees it.
+fn config(
+    addr: &str,
+    storage: &str,
+    token: &str,
+    htpasswd: Option<&str>,
+    bearer: Option<(&TokenAuth, &str)>,
+) -> String {
     let quote = |s: &str| serde_json::to_string(s).expect("a string is JSON");
     let mut yml = format!(
         "version: 0.1\n\
@@ -350,6 +552,21 @@ fn config(addr: &str, storage: &str, token: &str, htpasswd: Option<&str>) -> Str
             quote(path)
         ));
     }
+    if let Some((auth, cert)) = bearer {
+        let realm = quote(&auth.realm);
+        let service = quote(&auth.service);
+        if auth.rootcertbundle.is_some() {
+            yml.push_str(&format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {}\n    rootcertbundle: {}\n",
+                quote(&auth.issuer),
+                quote(cert)
+            ));
+        } else {
+            yml.push_str(&format!(
+                "auth:\n  silly:\n    realm: {realm}\n    service: {service}\n"
+            ));
+        }
+    }
     yml
 }
 
@@ -359,14 +576,18 @@ fn start_process(
     addr: &str,
     token: &str,
     basic: bool,
+    bearer: Option<&TokenAuth>,
 ) -> Result<Backend, Clash> {
     let storage = dir.join("storage");
     let htpasswd = dir.join("auth/htpasswd");
+    let cert = dir.join("auth/token.crt");
+    let cert = cert.to_string_lossy();
     let yml = config(
         addr,
         &storage.to_string_lossy(),
         token,
         basic.then(|| htpasswd.to_string_lossy()).as_deref(),
+        bearer.map(|auth| (auth, cert.as_ref())),
     );
     let config_path = dir.join("config.yml");
     fs::write(&config_path, yml).expect("write registry config");
@@ -390,12 +611,14 @@ fn start_container(
     port: u16,
     token: &str,
     basic: bool,
+    bearer: Option<&TokenAuth>,
 ) -> Result<Backend, Clash> {
     let yml = config(
         ":5000",
         "/var/lib/registry",
         token,
         basic.then_some("/auth/htpasswd"),
+        bearer.map(|auth| (auth, "/auth/token.crt")),
     );
     let config_path = dir.join("config.yml");
     fs::write(&config_path, yml).expect("write registry config");
