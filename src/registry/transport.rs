@@ -255,7 +255,9 @@ impl Transport {
         let status = response.status();
         self.count(host, request.kind, status.as_u16());
         let headers = response.headers().clone();
-        if !status.is_success() {
+        // A HEAD reply has no body, whatever its Content-Length says (over HTTP/2 that header
+        // is reported as-is: the size of the manifest a GET would return).
+        if !status.is_success() || request.method == reqwest::Method::HEAD {
             return Ok(Reply {
                 status,
                 headers,

@@ -12,10 +12,12 @@
 //! - `digests`: what a reference points to, and whether a container runs it (real registry).
 //! - `auth`: Basic, bearer tokens (silly and JWT), expiry, Docker's config.json.
 //! - `misbehaving`: pagination, rate limits, retries, size and time bounds, garbage headers.
+//! - `tls`: a registry with a private CA, trusted by `cafile` or by opt-in `insecure`.
 
 mod auth;
 mod digests;
 mod misbehaving;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

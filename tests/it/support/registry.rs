@@ -145,6 +145,15 @@ impl Registry {
         &self.addr
     }
 
+    /// Where a `docker-registry` process keeps its blobs, so a second instance (over TLS, say)
+    /// can serve the same content; `None` for the `registry:2` container fallback.
+    pub fn storage_dir(&self) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Process { .. } => Some(self._dir.path().join("storage")),
+            Backend::Container { .. } => None,
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.addr
             .rsplit_once(':')
