@@ -613,3 +613,67 @@ async fn a_registry_that_hangs_holds_up_no_other() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_registry_that_refuses_head_is_asked_with_get() {
+    let rogue = Rogue::start();
+    let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"digest":"sha256:00","size":1},"layers":[]}"#;
+    let manifest = |digest: Option<&str>| {
+        let reply = Reply::Fixed {
+            status: 200,
+            headers: vec![("Content-Type".into(), MANIFEST_V2.into())],
+            body: body.to_vec(),
+        };
+        match digest {
+            Some(digest) => reply.header("Docker-Content-Digest", digest),
+            None => reply,
+        }
+    };
+    // HEAD refused outright: one GET, the digest from its header.
+    rogue.route("HEAD", "/v2/app/manifests/1", vec![Reply::status(405)]);
+    rogue.route(
+        "GET",
+        "/v2/app/manifests/1",
+        vec![manifest(Some(&some_digest()))],
+    );
+    // HEAD answered without the digest header: one GET, the digest computed from the body.
+    rogue.route("HEAD", "/v2/app/manifests/2", vec![Reply::status(200)]);
+    rogue.route("GET", "/v2/app/manifests/2", vec![manifest(None)]);
+    let client = anonymous_client();
+    let host = rogue.addr();
+
+    assert_eq!(digest(&client, &rogue, "1").await, Ok(some_digest()));
+    let computed = format!("sha256:{}", sha256_hex(body));
+    assert_eq!(digest(&client, &rogue, "2").await, Ok(computed));
+    assert_counts(
+        &client,
+        &[
+            (&host, Ping, 200, 1),
+            (&host, Head, 405, 1),
+            (&host, Head, 200, 1),
+            (&host, Get, 200, 2),
+        ],
+    );
+}
+
+/// SHA-256 by the `sha256sum` tool, so the expectation does not come from the code under test.
+fn sha256_hex(data: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(data)
+        .expect("write to sha256sum");
+    let out = child.wait_with_output().expect("sha256sum finishes");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a hash")
+        .to_string()
+}
