@@ -19,13 +19,14 @@ mod digests;
 mod misbehaving;
 mod tls;
 
+use crate::support::Pushed;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tidewatch::config::{RegistriesConfig, RegistryConfig, Secret, WatcherConfig};
 use tidewatch::docker::Engine;
 use tidewatch::model::ContainerInfo;
 use tidewatch::registry::reference::ImageRef;
-use tidewatch::registry::{ClientSettings, Limits, RegistryClient, RequestKind};
+use tidewatch::registry::{ClientSettings, Limits, RegistryClient, RegistryError, RequestKind};
 
 /// Short enough that a hung test fails fast, long enough for a loaded two-core machine; backoff
 /// short so retry tests take milliseconds.
@@ -73,6 +74,25 @@ fn configured(host: &str, login: Option<(&str, &str)>) -> RegistriesConfig {
         custom: [("test".to_string(), registry)].into(),
         ..RegistriesConfig::default()
     }
+}
+
+/// Asks for the digest of every pushed reference, concurrently in one session (one check), and
+/// checks each is what was pushed.
+async fn assert_digests_as_pushed(client: &RegistryClient, pushed: &[Pushed]) {
+    let session = client.session();
+    let digests = futures_util::future::join_all(pushed.iter().map(|p| {
+        let session = &session;
+        async move {
+            session
+                .manifest_digest(&image(&p.reference))
+                .await
+                .map(|r| r.digest)
+        }
+    }))
+    .await;
+    let expected: Vec<Result<String, RegistryError>> =
+        pushed.iter().map(|p| Ok(p.digest.clone())).collect();
+    assert_eq!(digests, expected);
 }
 
 #[track_caller]

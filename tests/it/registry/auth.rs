@@ -5,13 +5,15 @@
 //! Tokens are counted twice: by the client's counters, and by the token service's log, which
 //! also shows the scope, the service and the credentials each request carried.
 
-use super::{anonymous_client, assert_counts, client, client_with, configured, image, settings};
+use super::{
+    anonymous_client, assert_counts, assert_digests_as_pushed, client, client_with, configured,
+    image, settings,
+};
 use crate::support::rogue::{Reply, Rogue};
 use crate::support::token_server::{SERVICE, TokenPolicy, TokenRequest, TokenServer};
 use crate::support::{RegistryOptions, TestRun};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use futures_util::future::join_all;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tidewatch::config::{RegistriesConfig, Secret};
 use tidewatch::registry::credentials::Credential;
@@ -169,22 +171,7 @@ async fn silly_token_auth_fetches_one_token_per_repository() {
     let client = anonymous_client();
     let host = registry.addr();
     let token_host = tokens.addr();
-    let check_all = || async {
-        let session = client.session();
-        let digests = join_all(pushed.iter().map(|p| {
-            let session = &session;
-            async move {
-                session
-                    .manifest_digest(&image(&p.reference))
-                    .await
-                    .map(|r| r.digest)
-            }
-        }))
-        .await;
-        let expected: Vec<Result<String, RegistryError>> =
-            pushed.iter().map(|p| Ok(p.digest.clone())).collect();
-        assert_eq!(digests, expected);
-    };
+    let check_all = || assert_digests_as_pushed(&client, &pushed);
 
     check_all().await;
 
@@ -385,22 +372,7 @@ async fn concurrent_rejections_renew_the_token_once() {
     let token_host = scene.tokens.addr();
     let client = client(host, Some((USER, PASSWORD)));
     scene.apply();
-    let check_both = || async {
-        let session = client.session();
-        let digests = join_all(pushed.iter().map(|p| {
-            let session = &session;
-            async move {
-                session
-                    .manifest_digest(&image(&p.reference))
-                    .await
-                    .map(|r| r.digest)
-            }
-        }))
-        .await;
-        let expected: Vec<Result<String, RegistryError>> =
-            pushed.iter().map(|p| Ok(p.digest.clone())).collect();
-        assert_eq!(digests, expected);
-    };
+    let check_both = || assert_digests_as_pushed(&client, &pushed);
     check_both().await;
     assert_eq!(scene.tokens.tidewatch_requests().len(), 1);
 

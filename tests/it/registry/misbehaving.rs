@@ -62,6 +62,25 @@ fn page(tags: &[&str], next: Option<&str>) -> Reply {
     }
 }
 
+/// Tags `a` to `e` over three pages linked by `Link: rel="next"`.
+fn three_pages(rogue: &Rogue) {
+    rogue.route(
+        "GET",
+        TAGS,
+        vec![page(&["a", "b"], Some("/v2/app/tags/list?last=b&n=2"))],
+    );
+    rogue.route(
+        "GET",
+        "/v2/app/tags/list?last=b&n=2",
+        vec![page(&["c", "d"], Some("/v2/app/tags/list?last=d&n=2"))],
+    );
+    rogue.route(
+        "GET",
+        "/v2/app/tags/list?last=d&n=2",
+        vec![page(&["e"], None)],
+    );
+}
+
 fn some_digest() -> String {
     format!("sha256:{}", "cd".repeat(32))
 }
@@ -84,21 +103,7 @@ fn protocol_detail(result: Result<impl std::fmt::Debug, RegistryError>) -> Strin
 #[tokio::test]
 async fn tag_pages_are_followed_in_order() {
     let rogue = Rogue::start();
-    rogue.route(
-        "GET",
-        TAGS,
-        vec![page(&["a", "b"], Some("/v2/app/tags/list?last=b&n=2"))],
-    );
-    rogue.route(
-        "GET",
-        "/v2/app/tags/list?last=b&n=2",
-        vec![page(&["c", "d"], Some("/v2/app/tags/list?last=d&n=2"))],
-    );
-    rogue.route(
-        "GET",
-        "/v2/app/tags/list?last=d&n=2",
-        vec![page(&["e"], None)],
-    );
+    three_pages(&rogue);
     let client = anonymous_client();
     let host = rogue.addr();
 
@@ -112,21 +117,7 @@ async fn tag_pages_are_followed_in_order() {
 #[tokio::test]
 async fn tag_list_stops_at_max_tags() {
     let rogue = Rogue::start();
-    rogue.route(
-        "GET",
-        TAGS,
-        vec![page(&["a", "b"], Some("/v2/app/tags/list?last=b&n=2"))],
-    );
-    rogue.route(
-        "GET",
-        "/v2/app/tags/list?last=b&n=2",
-        vec![page(&["c", "d"], Some("/v2/app/tags/list?last=d&n=2"))],
-    );
-    rogue.route(
-        "GET",
-        "/v2/app/tags/list?last=d&n=2",
-        vec![page(&["e"], None)],
-    );
+    three_pages(&rogue);
     let client = client_for(limits(), 3);
 
     assert_eq!(
