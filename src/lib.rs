@@ -7,5 +7,6 @@ pub mod finding;
 pub mod listing;
 pub mod model;
 pub mod registry;
+pub mod tags;
 pub mod telemetry;
 pub mod trigger;
