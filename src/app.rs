@@ -16,7 +16,8 @@ pub async fn check(loaded: &Loaded) -> anyhow::Result<(Listing, Vec<DockerError>
     let config = &loaded.config;
     let lists = config.watcher.iter().map(|(name, watcher)| async move {
         let engine = Engine::connect(name, watcher).await?;
-        engine.containers(watcher.watchall).await
+        let containers = engine.containers(watcher.watchall).await?;
+        Ok::<_, DockerError>(containers.into_iter().map(|c| (c, watcher.watchbydefault)))
     });
     let mut containers = Vec::new();
     let mut errors = Vec::new();
@@ -31,14 +32,14 @@ pub async fn check(loaded: &Loaded) -> anyhow::Result<(Listing, Vec<DockerError>
     let findings = futures_util::future::join_all(
         containers
             .iter()
-            .map(|c| finding::digest_finding(&session, c)),
+            .map(|(c, watch_by_default)| finding::check(&session, c, *watch_by_default)),
     )
     .await;
     let listing = Listing {
         containers: containers
             .iter()
             .zip(findings)
-            .map(|(c, f)| ListedContainer::new(c, f))
+            .map(|((c, _), f)| ListedContainer::new(c, f))
             .collect(),
     };
     Ok((listing, errors))

@@ -2,13 +2,19 @@
 //! later `run --once` and the events): up to date, update available, skipped with a reason, or
 //! failed with a reason.
 //!
-//! Today a finding compares digests only: a new image behind the same tag. Semver-newer tags
-//! join when the tag policy lands.
+//! As WUD does: a version tag (`1.4.2`, `v2.11.0-alpine`) is compared with the repository's
+//! tags, by the tag policy, and its digest only when `watch.digest` is set; any other tag
+//! (`latest`, `stable`) is watched by digest.
 
-use crate::model::{ContainerInfo, UpdateKind};
+use crate::labels;
+use crate::model::{ContainerInfo, ImageRef, UpdateKind};
 use crate::registry::reference::ReferenceError;
 use crate::registry::{DigestCheck, Session};
+use crate::tags;
 use serde::Serialize;
+
+const NO_LOCAL_DIGEST: &str =
+    "the image has no digest from this registry (built locally, or never pushed or pulled)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -32,7 +38,8 @@ pub struct Finding {
 pub struct Update {
     pub kind: UpdateKind,
     pub tag: String,
-    pub digest: String,
+    /// `null` only when the registry listed the new tag but could not say its digest.
+    pub digest: Option<String>,
 }
 
 impl Finding {
@@ -43,11 +50,39 @@ impl Finding {
             update: None,
         }
     }
+
+    fn failed(reason: impl Into<String>) -> Self {
+        Finding {
+            status: Status::Failed,
+            reason: Some(reason.into()),
+            update: None,
+        }
+    }
+
+    fn up_to_date() -> Self {
+        Finding {
+            status: Status::UpToDate,
+            reason: None,
+            update: None,
+        }
+    }
+
+    fn update(kind: UpdateKind, tag: String, digest: Option<String>) -> Self {
+        Finding {
+            status: Status::UpdateAvailable,
+            reason: None,
+            update: Some(Update { kind, tag, digest }),
+        }
+    }
 }
 
-/// Asks the registry (through the check's shared session) whether `container` runs the image
-/// its tag points to now.
-pub async fn digest_finding(session: &Session<'_>, container: &ContainerInfo) -> Finding {
+/// Checks one container against its registry, through the check's shared session, under the
+/// watcher's `watchbydefault` and the container's labels.
+pub async fn check(
+    session: &Session<'_>,
+    container: &ContainerInfo,
+    watch_by_default: bool,
+) -> Finding {
     let image = match container.reference() {
         Ok(image) => image,
         Err(ReferenceError::ImageId { .. }) => {
@@ -55,32 +90,79 @@ pub async fn digest_finding(session: &Session<'_>, container: &ContainerInfo) ->
         }
         Err(err) => return Finding::skipped(format!("image is not a valid reference: {err}")),
     };
+    let labels = match labels::read(&container.labels) {
+        Ok(labels) => labels,
+        Err(err) => {
+            tracing::warn!(container = %container.name, error = %err, "Container skipped: bad label.");
+            return Finding::skipped(err.to_string());
+        }
+    };
+    if !labels.watch.unwrap_or(watch_by_default) {
+        return Finding::skipped("not watched (label, or the watcher's watchbydefault)");
+    }
     if image.digest.is_some() {
         return Finding::skipped("pinned by digest");
     }
+    // Never pulled from nor pushed to a registry: a local build, nothing to ask about.
+    if container.repo_digests.is_empty() {
+        return Finding::skipped(NO_LOCAL_DIGEST);
+    }
     let tag = image.tag.clone().unwrap_or_else(|| "latest".into());
-    match session.check_digest(&image, container).await {
-        Ok(DigestCheck::UpToDate { .. }) => Finding {
-            status: Status::UpToDate,
-            reason: None,
-            update: None,
-        },
-        Ok(DigestCheck::Changed { remote }) => Finding {
-            status: Status::UpdateAvailable,
-            reason: None,
-            update: Some(Update {
-                kind: UpdateKind::Digest,
-                tag,
-                digest: remote,
-            }),
-        },
-        Ok(DigestCheck::NoLocalDigest) => Finding::skipped(
-            "the image has no digest from this registry (built locally, or never pushed or pulled)",
-        ),
-        Err(err) => Finding {
-            status: Status::Failed,
-            reason: Some(err.to_string()),
-            update: None,
-        },
+    let is_version = labels.tags.version(&tag).is_some();
+    if is_version {
+        match newer_tag(session, &image, &tag, &labels.tags).await {
+            Ok(Some(update)) => return update,
+            Ok(None) => {}
+            Err(failed) => return failed,
+        }
+        if !labels.watch_digest.unwrap_or(false) {
+            return Finding::up_to_date();
+        }
+    }
+    digest_finding(session, &image, &tag, container).await
+}
+
+/// A newer tag of the same kind, with its digest.
+async fn newer_tag(
+    session: &Session<'_>,
+    image: &ImageRef,
+    tag: &str,
+    policy: &tags::TagPolicy,
+) -> Result<Option<Finding>, Finding> {
+    let available = session
+        .tags(image)
+        .await
+        .map_err(|err| Finding::failed(err.to_string()))?;
+    let Some(newer) = tags::newest(tag, available.iter(), policy) else {
+        return Ok(None);
+    };
+    let target = ImageRef {
+        tag: Some(newer.tag.clone()),
+        ..image.clone()
+    };
+    let digest = match session.manifest_digest(&target).await {
+        Ok(remote) => Some(remote.digest),
+        Err(err) => {
+            tracing::warn!(image = %target.familiar(), error = %err, "Newer tag listed, but its digest is unknown.");
+            None
+        }
+    };
+    Ok(Some(Finding::update(newer.kind, newer.tag, digest)))
+}
+
+/// Whether the container runs the image its tag points to now.
+async fn digest_finding(
+    session: &Session<'_>,
+    image: &ImageRef,
+    tag: &str,
+    container: &ContainerInfo,
+) -> Finding {
+    match session.check_digest(image, container).await {
+        Ok(DigestCheck::UpToDate { .. }) => Finding::up_to_date(),
+        Ok(DigestCheck::Changed { remote }) => {
+            Finding::update(UpdateKind::Digest, tag.to_string(), Some(remote))
+        }
+        Ok(DigestCheck::NoLocalDigest) => Finding::skipped(NO_LOCAL_DIGEST),
+        Err(err) => Finding::failed(err.to_string()),
     }
 }

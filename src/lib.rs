@@ -4,6 +4,7 @@ pub mod bus;
 pub mod config;
 pub mod docker;
 pub mod finding;
+pub mod labels;
 pub mod listing;
 pub mod model;
 pub mod registry;

@@ -4,7 +4,7 @@
 //! The JSON shape is a contract scripts depend on: fields are only ever added.
 
 use crate::finding::{Finding, Status, Update};
-use crate::model::ContainerInfo;
+use crate::model::{ContainerInfo, UpdateKind};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -131,9 +131,17 @@ impl Listing {
 /// The status, with what a person needs next to it: the new digest, or the reason.
 fn status_cell(c: &ListedContainer) -> String {
     match (c.status, &c.update, &c.reason) {
-        (Status::UpdateAvailable, Some(update), _) => {
-            format!("update available ({})", short_hash(&update.digest))
-        }
+        (Status::UpdateAvailable, Some(update), _) => match update.kind {
+            UpdateKind::Digest => format!(
+                "update available ({})",
+                short_hash(update.digest.as_deref().unwrap_or("?"))
+            ),
+            kind => format!(
+                "{} update: {}",
+                format!("{kind:?}").to_lowercase(),
+                update.tag
+            ),
+        },
         (Status::UpToDate, ..) => "up to date".into(),
         (Status::Skipped, _, Some(reason)) => format!("skipped: {reason}"),
         (Status::Failed, _, Some(reason)) => format!("failed: {reason}"),
@@ -194,7 +202,7 @@ mod tests {
                     update: Some(Update {
                         kind: crate::model::UpdateKind::Digest,
                         tag: "1.25".into(),
-                        digest: format!("sha256:{}", "12".repeat(32)),
+                        digest: Some(format!("sha256:{}", "12".repeat(32))),
                     }),
                 },
             )],

@@ -1,7 +1,7 @@
 //! Which tag to offer a container instead of the one it runs. Users pin `postgres:16.2`,
 //! `nginx:1.25-alpine` or `linuxserver/sonarr:4.0.2.1183-ls221` and want the next release of the
 //! same kind — never `latest`, never another flavour, never a pre-release they did not ask for.
-//! `RULES.md` beside this file states the rules for users, with examples.
+//! README.md ("Tag updates") states the rules for users, with examples the tests check.
 //!
 //! - `version`: reads a tag as prefix, numbers, pre-release, flavour and build; decides what is
 //!   not a version (watched by digest only).

@@ -598,15 +598,15 @@ fn user_policies() {
     );
 }
 
-/// The examples users read in RULES.md are checked, so the documentation cannot drift.
+/// The examples users read in the README are checked, so the documentation cannot drift.
 #[test]
 fn documented_examples() {
-    let rules = include_str!("RULES.md");
+    let rules = include_str!("../../README.md");
     let table = rules
         .split("### Examples")
         .nth(1)
         .and_then(|rest| rest.split("###").next())
-        .expect("RULES.md has an Examples section");
+        .expect("README.md has an Examples section");
     let ticked = |cell: &str| -> Vec<String> {
         cell.split('`')
             .skip(1)

@@ -9,7 +9,7 @@ use crate::support::{Container, ImageSpec, Output, RegistryOptions, TestRun, tid
 use serde::Deserialize;
 
 /// One entry of `containers`, as README documents it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Row {
     watcher: String,
     id: String,
@@ -26,11 +26,11 @@ struct Row {
     update: Option<UpdateRow>,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 struct UpdateRow {
     kind: String,
     tag: String,
-    digest: String,
+    digest: Option<String>,
 }
 
 /// Every row has all of these, `null` included: a script must not have to guess.
@@ -215,10 +215,10 @@ fn local_short_name_normalises_to_docker_hub_and_has_no_repo_digests() {
 }
 
 #[test]
-fn a_new_image_behind_the_same_tag_is_an_update_and_a_dead_registry_a_failure() {
+fn a_new_image_behind_a_non_version_tag_is_an_update_and_a_dead_registry_a_failure() {
     let run = TestRun::new();
     let registry = run.registry();
-    let v1 = run.push(&registry, "app", "1.0.0");
+    let v1 = run.push(&registry, "app", "stable");
     let container = run.run("app", &v1.reference, &[]);
 
     let row = check(&[])
@@ -231,12 +231,7 @@ fn a_new_image_behind_the_same_tag_is_an_update_and_a_dead_registry_a_failure() 
         ("up-to-date", &None, &None)
     );
 
-    let rebuilt = run.push_spec(
-        &registry,
-        "app",
-        "1.0.0",
-        &ImageSpec::version("1.0.0-rebuilt"),
-    );
+    let rebuilt = run.push_spec(&registry, "app", "stable", &ImageSpec::version("rebuilt"));
     assert_ne!(rebuilt.digest, v1.digest);
     let listing = check(&[]);
     let row = listing.row(&container);
@@ -246,8 +241,8 @@ fn a_new_image_behind_the_same_tag_is_an_update_and_a_dead_registry_a_failure() 
         row.update,
         Some(UpdateRow {
             kind: "digest".into(),
-            tag: "1.0.0".into(),
-            digest: rebuilt.digest.clone(),
+            tag: "stable".into(),
+            digest: Some(rebuilt.digest.clone()),
         })
     );
     assert_eq!(
@@ -390,4 +385,126 @@ fn registry_credentials_from_the_environment_are_used_and_never_shown() {
             );
         }
     }
+}
+
+/// The row of `container` after one `check`, with `env`.
+#[track_caller]
+fn row_of(container: &Container, env: &[(&str, &str)]) -> Row {
+    check(env).row(container).clone()
+}
+
+#[test]
+fn a_newer_version_tag_of_the_same_kind_is_an_update_with_its_kind_and_digest() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let current = run.push(&registry, "web", "1.4.2");
+    let patch = run.push(&registry, "web", "1.4.3");
+    let minor = run.push(&registry, "web", "1.5.0");
+    for noise in ["2.0.0-rc1", "1.5.0-alpine", "latest", "1.6"] {
+        run.push(&registry, "web", noise);
+    }
+    let plain = run.run("plain", &current.reference, &[]);
+    let patches_only = run.run_with(
+        "patches",
+        &["--label", r"tidewatch.tag.include=^1\.4\."],
+        &current.reference,
+        &[],
+    );
+    // A newer tag wins over a digest check; an up-to-date version tag is not digest-watched.
+    let newest = run.run("newest", &minor.reference, &[]);
+
+    let listing = check(&[]);
+    let expect = |container: &Container, kind: &str, pushed: &crate::support::Pushed| {
+        let row = listing.row(container);
+        assert_eq!(row.status, "update-available", "{}", listing.out);
+        assert_eq!(
+            row.update,
+            Some(UpdateRow {
+                kind: kind.into(),
+                tag: pushed
+                    .reference
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or_default()
+                    .into(),
+                digest: Some(pushed.digest.clone()),
+            }),
+            "{}",
+            listing.out
+        );
+    };
+    expect(&plain, "minor", &minor);
+    expect(&patches_only, "patch", &patch);
+    assert_eq!(listing.row(&newest).status, "up-to-date", "{}", listing.out);
+}
+
+#[test]
+fn labels_opt_out_watch_the_digest_of_a_version_tag_or_skip_with_the_reason() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "api", "3.1.0");
+    let digest_watched = run.run_with(
+        "digest",
+        &[
+            "--label",
+            "wud.watch.digest=true",
+            "--label",
+            "tidewatch.watch=true",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let tags_only = run.run("tags", &v1.reference, &[]);
+    let opted_out = run.run_with(
+        "optout",
+        &["--label", "com.centurylinklabs.watchtower.enable=false"],
+        &v1.reference,
+        &[],
+    );
+    let bad = run.run_with(
+        "bad",
+        &["--label", "tidewatch.tag.include=^(3"],
+        &v1.reference,
+        &[],
+    );
+    let rebuilt = run.push_spec(
+        &registry,
+        "api",
+        "3.1.0",
+        &ImageSpec::version("3.1.0-rebuilt"),
+    );
+
+    let row = row_of(&digest_watched, &[]);
+    assert_eq!(row.status, "update-available");
+    assert_eq!(
+        row.update,
+        Some(UpdateRow {
+            kind: "digest".into(),
+            tag: "3.1.0".into(),
+            digest: Some(rebuilt.digest.clone())
+        })
+    );
+    assert_eq!(row_of(&tags_only, &[]).status, "up-to-date");
+    let row = row_of(&opted_out, &[]);
+    assert_eq!(
+        (
+            row.status.as_str(),
+            row.reason.as_deref().map(|r| r.starts_with("not watched"))
+        ),
+        ("skipped", Some(true))
+    );
+    let row = row_of(&bad, &[]);
+    assert_eq!(row.status, "skipped");
+    assert!(
+        row.reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("label tidewatch.tag.include: "),
+        "{row:?}"
+    );
+
+    // Watching is opt-in when the watcher says so: only the container labelled watch=true is.
+    let opt_in = [("TIDEWATCH_WATCHER_LOCAL_WATCHBYDEFAULT", "false")];
+    assert_eq!(row_of(&tags_only, &opt_in).status, "skipped");
+    assert_eq!(row_of(&digest_watched, &opt_in).status, "update-available");
 }

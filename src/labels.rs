@@ -1,0 +1,143 @@
+//! The container labels tidewatch reads, and the one place that knows their names: native
+//! `tidewatch.*`, with WUD's `wud.*` and Watchtower's `com.centurylinklabs.watchtower.*` as
+//! aliases so a container labelled for those tools needs no change. Where two are set, the
+//! native name wins, then WUD's, then Watchtower's.
+//!
+//! A label that cannot be understood is an error for that container only: it is skipped with
+//! the reason, and every other container is checked as usual.
+
+use crate::tags::{PolicyError, TagPolicy};
+use std::collections::BTreeMap;
+
+const NATIVE: &str = "tidewatch.";
+const WUD: &str = "wud.";
+const WATCHTOWER: &str = "com.centurylinklabs.watchtower.";
+
+/// What the labels of one container ask for.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerLabels {
+    /// `watch` (WUD), `enable` (Watchtower): overrides the watcher's `watchbydefault`.
+    pub watch: Option<bool>,
+    /// `watch.digest`: also watch the digest of a version tag (non-version tags always are).
+    pub watch_digest: Option<bool>,
+    /// `tag.include`, `tag.exclude`, `tag.transform`, compiled.
+    pub tags: TagPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    #[error("label {label}: expected true or false")]
+    NotABool { label: String },
+    #[error("label {label}: {reason}")]
+    Invalid { label: String, reason: String },
+}
+
+/// Reads the labels tidewatch understands; others are ignored.
+pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelError> {
+    let find = |key: &str, watchtower: Option<&str>| -> Option<(String, String)> {
+        let names = [
+            Some(format!("{NATIVE}{key}")),
+            Some(format!("{WUD}{key}")),
+            watchtower.map(|w| format!("{WATCHTOWER}{w}")),
+        ];
+        names
+            .into_iter()
+            .flatten()
+            .find_map(|name| labels.get(&name).map(|v| (name, v.trim().to_string())))
+    };
+    let boolean = |key: &str, watchtower: Option<&str>| -> Result<Option<bool>, LabelError> {
+        match find(key, watchtower) {
+            None => Ok(None),
+            Some((label, value)) => match value.to_ascii_lowercase().as_str() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(LabelError::NotABool { label }),
+            },
+        }
+    };
+    let include = find("tag.include", None);
+    let exclude = find("tag.exclude", None);
+    let transform = find("tag.transform", None);
+    let tags = TagPolicy::new(
+        include.as_ref().map(|(_, v)| v.as_str()),
+        exclude.as_ref().map(|(_, v)| v.as_str()),
+        transform.as_ref().map(|(_, v)| v.as_str()),
+    )
+    .map_err(|err: PolicyError| {
+        // Name the label as the user wrote it, not the option.
+        let label = [&include, &exclude, &transform]
+            .into_iter()
+            .flatten()
+            .find(|(name, _)| name.ends_with(err.option))
+            .map(|(name, _)| name.clone())
+            .unwrap_or_else(|| format!("{NATIVE}{}", err.option));
+        LabelError::Invalid {
+            label,
+            reason: err.reason.clone(),
+        }
+    })?;
+    Ok(ContainerLabels {
+        watch: boolean("watch", Some("enable"))?,
+        watch_digest: boolean("watch.digest", None)?,
+        tags,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(labels: &[(&str, &str)]) -> Result<ContainerLabels, LabelError> {
+        read(
+            &labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn native_wud_and_watchtower_names_are_read_in_that_order() {
+        assert_eq!(check(&[]).unwrap().watch, None);
+        assert_eq!(check(&[("wud.watch", "false")]).unwrap().watch, Some(false));
+        let enable = "com.centurylinklabs.watchtower.enable";
+        assert_eq!(check(&[(enable, "false")]).unwrap().watch, Some(false));
+        let both = check(&[
+            ("tidewatch.watch", "true"),
+            ("wud.watch", "false"),
+            (enable, "false"),
+        ]);
+        assert_eq!(both.unwrap().watch, Some(true));
+        assert_eq!(
+            check(&[("wud.watch.digest", "TRUE")]).unwrap().watch_digest,
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn tag_labels_compile_into_the_policy() {
+        let labels = check(&[
+            ("wud.tag.include", r"^\d+\.\d+$"),
+            ("tidewatch.tag.exclude", "^9"),
+        ])
+        .unwrap();
+        assert!(labels.tags.admits("1.2"));
+        assert!(!labels.tags.admits("1.2.3"));
+        assert!(!labels.tags.admits("9.1"));
+    }
+
+    #[test]
+    fn a_bad_label_names_itself() {
+        assert_eq!(
+            check(&[("tidewatch.watch", "yes please")])
+                .unwrap_err()
+                .to_string(),
+            "label tidewatch.watch: expected true or false"
+        );
+        let err = check(&[("wud.tag.include", "^(1|2")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("label wud.tag.include: "),
+            "{err}"
+        );
+    }
+}
