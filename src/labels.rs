@@ -20,7 +20,8 @@ pub struct ContainerLabels {
     pub watch: Option<bool>,
     /// `watch.digest`: also watch the digest of a version tag (non-version tags always are).
     pub watch_digest: Option<bool>,
-    /// `tag.include`, `tag.exclude`, `tag.transform`, compiled.
+    /// `tag.include`, `tag.exclude`, `tag.transform`, compiled, with `tag.prerelease` (offer
+    /// pre-releases to a release) and `tag.morenumbers` (let `1.25` move to `1.25.3`).
     pub tags: TagPolicy,
 }
 
@@ -76,6 +77,10 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
             reason: err.reason.clone(),
         }
     })?;
+    // tidewatch's own switches (no WUD equivalent); the aliases are harmless.
+    let tags = tags
+        .with_prerelease(boolean("tag.prerelease", None)?.unwrap_or(false))
+        .with_more_parts(boolean("tag.morenumbers", None)?.unwrap_or(false));
     Ok(ContainerLabels {
         watch: boolean("watch", Some("enable"))?,
         watch_digest: boolean("watch.digest", None)?,
@@ -124,6 +129,24 @@ mod tests {
         assert!(labels.tags.admits("1.2"));
         assert!(!labels.tags.admits("1.2.3"));
         assert!(!labels.tags.admits("9.1"));
+    }
+
+    #[test]
+    fn switches_widen_the_competition() {
+        let tags = |labels: &[(&str, &str)]| {
+            let policy = check(labels).unwrap().tags;
+            let available = ["1.25.3", "1.26-rc1", "1.25"];
+            crate::tags::newest("1.24", available, &policy).map(|n| n.tag)
+        };
+        assert_eq!(tags(&[]).as_deref(), Some("1.25"));
+        assert_eq!(
+            tags(&[("tidewatch.tag.prerelease", "true")]).as_deref(),
+            Some("1.26-rc1")
+        );
+        assert_eq!(
+            tags(&[("tidewatch.tag.morenumbers", "true")]).as_deref(),
+            Some("1.25.3")
+        );
     }
 
     #[test]
