@@ -8,26 +8,11 @@ use std::hint::black_box;
 use std::time::Instant;
 use tidewatch::tags::{TagPolicy, newest};
 
-/// A fixed-seed generator (SplitMix64), so every run measures the same list.
-struct Rng(u64);
+#[allow(dead_code)]
+#[path = "../src/tags/rng.rs"]
+mod rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+use rng::Rng;
 
 const FLAVOURS: &[&str] = &[
     "",

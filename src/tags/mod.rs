@@ -19,6 +19,8 @@ mod threshold;
 mod version;
 
 #[cfg(test)]
+mod rng;
+#[cfg(test)]
 mod tests;
 
 pub use policy::{PolicyError, TagPolicy, Transform};

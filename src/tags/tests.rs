@@ -1,6 +1,7 @@
 //! Selection against tag lists of real images, and properties over generated ones. Every case
 //! goes through `check`, the one caller of [`newest`] here.
 
+use super::rng::Rng;
 use super::*;
 use crate::model::UpdateKind::{self, *};
 use std::cmp::Ordering;
@@ -639,32 +640,6 @@ fn documented_examples() {
         .collect();
     report(failures);
     assert!(rows >= 25, "{rows} documented examples");
-}
-
-/// A fixed-seed generator (SplitMix64): reproducible failures without a property-testing
-/// dependency, which would cost more build time than these few properties are worth.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
 }
 
 /// What a generated tag was built from, to check the parser against.
