@@ -1,48 +1,101 @@
 //! What each command does with a loaded configuration. Like `main.rs`, this is the edge where
 //! typed errors become one line for a person.
 
+use crate::bus::{Bus, Event, Subscriber};
 use crate::config::{Loaded, Origin};
-use crate::docker::{DockerError, Engine};
-use crate::finding;
-use crate::listing::{ListedContainer, Listing};
 use crate::registry::credentials::Credential;
 use crate::registry::{ClientSettings, RegistryClient};
+use crate::schedule;
+use crate::watcher::{self, Outcome};
 use std::io::Write;
+use std::sync::Arc;
 
-/// One pass: lists the containers of every watcher and asks the registries about each. Engines
-/// that cannot be reached are returned as errors beside the containers of those that could, so
-/// one bad host does not hide the others; a registry problem is a finding of its containers.
-pub async fn check(loaded: &Loaded) -> anyhow::Result<(Listing, Vec<DockerError>)> {
-    let config = &loaded.config;
-    let lists = config.watcher.iter().map(|(name, watcher)| async move {
-        let engine = Engine::connect(name, watcher).await?;
-        let containers = engine.containers(watcher.watchall).await?;
-        Ok::<_, DockerError>(containers.into_iter().map(|c| (c, watcher.watchbydefault)))
-    });
-    let mut containers = Vec::new();
-    let mut errors = Vec::new();
-    for result in futures_util::future::join_all(lists).await {
-        match result {
-            Ok(found) => containers.extend(found),
-            Err(err) => errors.push(err),
+/// `tidewatch check`: one pass over every watcher, nothing else started. Engines that cannot be
+/// reached are reported beside the containers of those that could, so one bad host does not
+/// hide the others; a registry problem is a finding of its containers.
+pub async fn check(loaded: &Loaded) -> anyhow::Result<Outcome> {
+    let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+    Ok(watcher::cycle(&loaded.config.watcher, &client, &Bus::default()).await)
+}
+
+/// `tidewatch run --once`: one cycle of the daemon, with everything that subscribes to the bus
+/// running and allowed to finish before the report is returned.
+pub async fn run_once(loaded: &Loaded) -> anyhow::Result<Outcome> {
+    let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+    let bus = Bus::default();
+    let log = tokio::spawn(log_events(bus.subscribe("log")));
+    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
+    drop(bus);
+    let _ = log.await;
+    Ok(outcome)
+}
+
+/// `tidewatch run`: every watcher on its schedule until `shutdown` resolves. A cycle under way
+/// when it does is finished; nothing starts after.
+pub async fn run(loaded: &Loaded, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let client = Arc::new(RegistryClient::new(
+        &loaded.config.registry,
+        client_settings(loaded),
+    )?);
+    let bus = Bus::default();
+    let log = tokio::spawn(log_events(bus.subscribe("log")));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut watchers = tokio::task::JoinSet::new();
+    for (name, watcher) in &loaded.config.watcher {
+        let schedule = schedule::Schedule::new(&watcher.cron, watcher.jitter)?;
+        let (name, watcher) = (name.clone(), watcher.clone());
+        let (client, bus, mut stopped) = (client.clone(), bus.clone(), stopped.clone());
+        watchers.spawn(async move {
+            tracing::info!(watcher = %name, cron = %watcher.cron, "Watcher started.");
+            // As WUD's watchatstart: a first check now, then on the schedule.
+            let mut next = Some(tokio::time::Instant::now());
+            while let Some(at) = next {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = stopped.changed() => break,
+                }
+                let outcome = watcher::cycle([(&name, &watcher)], &client, &bus).await;
+                for err in &outcome.errors {
+                    tracing::error!(watcher = %name, error = %err, "Engine not reachable; its containers were not checked.");
+                }
+                next = schedule.next();
+            }
+            tracing::info!(watcher = %name, "Watcher stopped.");
+        });
+    }
+    shutdown.await;
+    tracing::info!("Shutting down: finishing cycles under way.");
+    let _ = stop.send(true);
+    while watchers.join_next().await.is_some() {}
+    drop(bus);
+    let _ = log.await;
+    Ok(())
+}
+
+/// The one place findings become log lines, so what is logged and counted stays together.
+async fn log_events(mut events: Subscriber) {
+    while let Some(event) = events.recv().await {
+        match event.as_ref() {
+            Event::UpdateAvailable(update) => tracing::info!(
+                watcher = %update.container.watcher,
+                container = %update.container.name,
+                from = %update.current.familiar(),
+                to = %update.target.familiar(),
+                kind = ?update.kind,
+                "Update available."
+            ),
+            Event::CheckCompleted(report) => tracing::info!(
+                watcher = %report.watcher,
+                scanned = report.scanned,
+                updates = report.updates,
+                up_to_date = report.up_to_date,
+                skipped = report.skipped,
+                failed = report.failed,
+                "Check completed."
+            ),
+            _ => {}
         }
     }
-    let client = RegistryClient::new(&config.registry, client_settings(loaded))?;
-    let session = client.session();
-    let findings = futures_util::future::join_all(
-        containers
-            .iter()
-            .map(|(c, watch_by_default)| finding::check(&session, c, *watch_by_default)),
-    )
-    .await;
-    let listing = Listing {
-        containers: containers
-            .iter()
-            .zip(findings)
-            .map(|((c, _), f)| ListedContainer::new(c, f))
-            .collect(),
-    };
-    Ok((listing, errors))
 }
 
 fn client_settings(loaded: &Loaded) -> ClientSettings {

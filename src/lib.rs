@@ -8,6 +8,8 @@ pub mod labels;
 pub mod listing;
 pub mod model;
 pub mod registry;
+pub mod schedule;
 pub mod tags;
 pub mod telemetry;
 pub mod trigger;
+pub mod watcher;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tidewatch::watcher::Outcome;
 use tidewatch::{app, config, telemetry};
 
 /// Exit status for a configuration a user must fix, as promised in the README.
@@ -15,12 +16,24 @@ struct Cli {
     /// TOML configuration file; environment variables override it. Also TIDEWATCH_CONFIG.
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// What to do; `run` when none is given.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Watch: check every watcher on its cron schedule (and once at start) until SIGTERM or
+    /// SIGINT.
+    Run {
+        /// One cycle across all watchers, print the report, exit: 0 when every check worked,
+        /// 1 when one failed.
+        #[arg(long)]
+        once: bool,
+        /// With --once: print the report as JSON (logs stay on stderr).
+        #[arg(long, requires = "once")]
+        json: bool,
+    },
     /// Check every watched container once: its image, its digests, and whether the registry has
     /// a newer image behind its tag.
     Check {
@@ -45,34 +58,72 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&loaded.config.log);
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Run {
+        once: false,
+        json: false,
+    });
+    match command {
         Command::Config => finish(app::print_config(&loaded, &mut std::io::stdout().lock())),
-        Command::Check { json } => {
-            let (listing, errors) = match app::check(&loaded).await {
-                Ok(result) => result,
-                Err(err) => {
-                    eprintln!("tidewatch: {err:#}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let mut out = std::io::stdout().lock();
-            let written = if json {
-                listing.write_json(&mut out)
-            } else if listing.containers.is_empty() && !errors.is_empty() {
-                // Nothing answered: a bare table header would only look like an empty host.
-                Ok(())
-            } else {
-                listing.write_table(&mut out)
-            };
-            let _ = out.flush();
-            for error in &errors {
-                eprintln!("tidewatch: {error}");
+        Command::Check { json } => report(app::check(&loaded).await, json, false),
+        Command::Run { once: true, json } => report(app::run_once(&loaded).await, json, true),
+        Command::Run { once: false, .. } => match app::run(&loaded, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("tidewatch: {err:#}");
+                ExitCode::FAILURE
             }
-            match (finish(written), errors.is_empty()) {
-                (code, true) => code,
-                (_, false) => ExitCode::FAILURE,
-            }
+        },
+    }
+}
+
+/// Prints a cycle's report. Exit 1 when an engine could not be reached, and, when
+/// `failed_checks_fail`, also when a container's check failed.
+fn report(outcome: anyhow::Result<Outcome>, json: bool, failed_checks_fail: bool) -> ExitCode {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!("tidewatch: {err:#}");
+            return ExitCode::FAILURE;
         }
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        outcome.listing.write_json(&mut out)
+    } else if outcome.listing.containers.is_empty() && !outcome.errors.is_empty() {
+        // Nothing answered: a bare table header would only look like an empty host.
+        Ok(())
+    } else {
+        outcome.listing.write_table(&mut out)
+    };
+    let _ = out.flush();
+    for error in &outcome.errors {
+        eprintln!("tidewatch: {error}");
+    }
+    let failed = if failed_checks_fail {
+        outcome.failed()
+    } else {
+        !outcome.errors.is_empty()
+    };
+    match (finish(written), failed) {
+        (code, false) => code,
+        (_, true) => ExitCode::FAILURE,
+    }
+}
+
+/// Resolves on SIGTERM (`docker stop`) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            // Without SIGTERM handling, Ctrl-C still works.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
 }
 

@@ -9,4 +9,5 @@
 mod check;
 mod config_cli;
 mod registry;
+mod run;
 mod support;

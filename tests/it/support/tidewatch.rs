@@ -15,6 +15,12 @@ const OWN_PREFIXES: [&str; 3] = ["TIDEWATCH_", "WUD_", "WATCHTOWER_"];
 /// `WUD_*` and `WATCHTOWER_*` variable, and waits at most a minute. `DOCKER_HOST` and the like
 /// stay, so the binary talks to the same engine as the tests' `docker` CLI.
 pub fn tidewatch(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(args, env);
+    process::run(&mut cmd, None, TIMEOUT).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// The same command, not started: for tests that run the daemon and stop it themselves.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidewatch"));
     cmd.args(args);
     for (key, _) in std::env::vars_os() {
@@ -24,5 +30,5 @@ pub fn tidewatch(args: &[&str], env: &[(&str, &str)]) -> Output {
         }
     }
     cmd.envs(env.iter().copied());
-    process::run(&mut cmd, None, TIMEOUT).unwrap_or_else(|why| panic!("{why}"))
+    cmd
 }

@@ -1,0 +1,122 @@
+//! `tidewatch run`: one cycle with `--once`, and the daemon on its schedule until SIGTERM.
+
+use crate::support::{ImageSpec, TestRun, tidewatch, tidewatch_command};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `status` of `name` in a `--json` report.
+fn status_of(report: &serde_json::Value, name: &str) -> Option<String> {
+    report["containers"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["status"].as_str().map(String::from))
+}
+
+#[test]
+fn run_once_prints_the_report_and_exits_1_only_when_a_check_failed() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "svc", "stable");
+    let container = run.run("svc", &v1.reference, &[]);
+    run.push_spec(&registry, "svc", "stable", &ImageSpec::version("newer"));
+
+    let out = tidewatch(&["run", "--once", "--json"], &[]);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{out}"));
+    assert_eq!(
+        status_of(&report, &container.name).as_deref(),
+        Some("update-available"),
+        "{out}"
+    );
+    // No assertion on this exit status: other tests' registries come and go on this engine,
+    // and their containers' checks may fail.
+    assert!(
+        out.stderr.contains("Update available."),
+        "the finding is logged:\n{out}"
+    );
+
+    drop(registry);
+    let out = tidewatch(&["run", "--once", "--json"], &[]);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    assert_eq!(
+        status_of(&report, &container.name).as_deref(),
+        Some("failed"),
+        "{out}"
+    );
+    assert_eq!(out.status.code(), Some(1), "a failed check exits 1:\n{out}");
+}
+
+#[test]
+fn the_daemon_checks_at_start_and_on_schedule_and_stops_cleanly_on_sigterm() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "daemon", "stable");
+    run.run("daemon", &v1.reference, &[]);
+    let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "*/1 * * * * *"),
+        ("TIDEWATCH_WATCHER_LOCAL_JITTER", "0"),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+    ];
+    let mut child = tidewatch_command(&["run"], &env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tidewatch run");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |message: &str, count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen
+            .iter()
+            .filter(|l: &&String| l.contains(message))
+            .count()
+            < count
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!(
+                    "no {count}× {message:?} within 30 s; got:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+    };
+    // One at start, then at least two more on the every-second schedule.
+    wait_for("Check completed.", 3);
+
+    // SAFETY: kill only sends a signal to the child we started.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM sent");
+    wait_for("Watcher stopped.", 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for tidewatch") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+    for line in &seen {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(
+            parsed.is_ok(),
+            "TIDEWATCH_LOG_FORMAT=json, yet a line is not JSON: {line}"
+        );
+    }
+}
