@@ -2,13 +2,16 @@
 //! typed errors become one line for a person.
 
 use crate::bus::{Bus, Event, Subscriber};
-use crate::config::{Loaded, Origin};
+use crate::config::{Loaded, Origin, WatcherConfig};
+use crate::docker::{Engine, EngineEvent};
 use crate::registry::credentials::Credential;
 use crate::registry::{ClientSettings, RegistryClient};
 use crate::schedule;
 use crate::watcher::{self, Outcome};
+use futures_util::StreamExt;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `tidewatch check`: one pass over every watcher, nothing else started. Engines that cannot be
 /// reached are reported beside the containers of those that could, so one bad host does not
@@ -63,6 +66,13 @@ pub async fn run(loaded: &Loaded, shutdown: impl Future<Output = ()>) -> anyhow:
             tracing::info!(watcher = %name, "Watcher stopped.");
         });
     }
+    for (name, watcher) in &loaded.config.watcher {
+        if watcher.watchevents {
+            let (name, watcher) = (name.clone(), watcher.clone());
+            let (client, bus, stopped) = (client.clone(), bus.clone(), stopped.clone());
+            watchers.spawn(follow_events(name, watcher, client, bus, stopped));
+        }
+    }
     shutdown.await;
     tracing::info!("Shutting down: finishing cycles under way.");
     let _ = stop.send(true);
@@ -70,6 +80,69 @@ pub async fn run(loaded: &Loaded, shutdown: impl Future<Output = ()>) -> anyhow:
     drop(bus);
     let _ = log.await;
     Ok(())
+}
+
+/// Checks containers as the engine reports them started, and re-checks the watcher when an image
+/// is tagged. A lost stream (engine restart) is reconnected with backoff, and the watcher is
+/// re-listed then, since events were missed meanwhile.
+async fn follow_events(
+    name: String,
+    watcher: WatcherConfig,
+    client: Arc<RegistryClient>,
+    bus: Bus,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    let mut backoff = Duration::from_secs(1);
+    let mut reconnecting = false;
+    loop {
+        match Engine::connect(&name, &watcher).await {
+            Ok(engine) => {
+                if reconnecting {
+                    tracing::info!(watcher = %name, "Event stream back; re-checking the watcher.");
+                    watcher::cycle([(&name, &watcher)], &client, &bus).await;
+                }
+                backoff = Duration::from_secs(1);
+                let mut events = std::pin::pin!(engine.events());
+                loop {
+                    let event = tokio::select! {
+                        event = events.next() => event,
+                        _ = stopped.changed() => return,
+                    };
+                    match event {
+                        Some(Ok(EngineEvent::ContainerStarted(id))) => {
+                            let checked =
+                                watcher::check_container(&engine, &watcher, &id, &client, &bus)
+                                    .await;
+                            if let Err(err) = checked {
+                                tracing::warn!(watcher = %name, container = %id, error = %err, "Started container not checked.");
+                            }
+                        }
+                        Some(Ok(EngineEvent::ImageTagged)) => {
+                            watcher::cycle([(&name, &watcher)], &client, &bus).await;
+                        }
+                        Some(Err(err)) => {
+                            tracing::warn!(watcher = %name, error = %err, "Event stream lost; reconnecting.");
+                            break;
+                        }
+                        None => {
+                            tracing::warn!(watcher = %name, "Event stream ended; reconnecting.");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(watcher = %name, error = %err, retry_in_s = backoff.as_secs(), "Engine not reachable for events.");
+            }
+        }
+        reconnecting = true;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped.changed() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
 }
 
 /// The one place findings become log lines, so what is logged and counted stays together.

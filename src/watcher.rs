@@ -100,6 +100,26 @@ pub async fn cycle<'w>(
     Outcome { listing, errors }
 }
 
+/// Checks one container the engine just reported started, as a cycle would have, and publishes
+/// the finding. `None` when it is gone again or, stopped, outside what the watcher lists.
+pub async fn check_container(
+    engine: &Engine,
+    watcher: &WatcherConfig,
+    id: &str,
+    client: &RegistryClient,
+    bus: &Bus,
+) -> Result<Option<Finding>, DockerError> {
+    let Some(container) = engine.container(id).await? else {
+        return Ok(None);
+    };
+    if container.state != "running" && !watcher.watchall {
+        return Ok(None);
+    }
+    let finding = finding::check(&client.session(), &container, watcher.watchbydefault).await;
+    publish(bus, &container, &finding);
+    Ok(Some(finding))
+}
+
 fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {
     bus.publish(Event::ContainerSeen(container.clone()));
     let (Some(update), Ok(current)) = (&finding.update, container.reference()) else {

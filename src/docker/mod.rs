@@ -5,7 +5,8 @@ use crate::config::{Endpoint, WatcherConfig};
 use crate::model::{ContainerInfo, Platform};
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::ListContainersOptions;
+use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
 
 /// Seconds a request to the engine may take. Listing and inspecting are quick; a stuck engine
@@ -24,6 +25,18 @@ pub enum DockerError {
     /// The engine answered with an error.
     #[error("Docker engine of watcher `{watcher}`: {reason}")]
     Api { watcher: String, reason: String },
+}
+
+/// Image details by image ID, so containers sharing an image cost one inspect.
+type ImageCache = HashMap<String, (Vec<String>, Platform)>;
+
+/// Engine events tidewatch acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// A container started: its ID.
+    ContainerStarted(String),
+    /// An image was tagged (pulled or built under a tag a container may use).
+    ImageTagged,
 }
 
 /// A connection to one watcher's engine.
@@ -96,67 +109,113 @@ impl Engine {
             .list_containers(Some(options))
             .await
             .map_err(|err| self.api_error(&err))?;
-        let mut images: HashMap<String, (Vec<String>, Platform)> = HashMap::new();
+        let mut images = ImageCache::new();
         let mut containers = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let Some(id) = summary.id else { continue };
-            // The list shows an image ID instead of the name once the tag moved on; only
-            // inspect has the reference the container was created with.
-            let inspect = match self.docker.inspect_container(&id, None).await {
-                Ok(inspect) => inspect,
-                Err(err) if is_not_found(&err) => {
-                    tracing::debug!(container = %id, "Container vanished while listing.");
-                    continue;
-                }
-                Err(err) => return Err(self.api_error(&err)),
-            };
-            let config = inspect.config.unwrap_or_default();
-            let image_id = inspect.image.unwrap_or_default();
-            // An engine that reports no image for a container leaves nothing to inspect.
-            if image_id.is_empty() {
-                images.entry(String::new()).or_default();
-            } else if !images.contains_key(&image_id) {
-                let image = match self.docker.inspect_image(&image_id).await {
-                    Ok(image) => (
-                        image.repo_digests.unwrap_or_default(),
-                        Platform {
-                            os: image.os.unwrap_or_default(),
-                            architecture: image.architecture.unwrap_or_default(),
-                            variant: image.variant.filter(|v| !v.is_empty()),
-                        },
-                    ),
-                    // The image can be gone while a container still runs it (`rmi -f`).
-                    Err(err) if is_not_found(&err) => (Vec::new(), Platform::default()),
-                    Err(err) => return Err(self.api_error(&err)),
-                };
-                images.insert(image_id.clone(), image);
+            match self.inspect(&id, &mut images).await? {
+                Some(container) => containers.push(container),
+                None => tracing::debug!(container = %id, "Container vanished while listing."),
             }
-            let (repo_digests, platform) = images[&image_id].clone();
-            let name = inspect
-                .name
-                .as_deref()
-                .or(summary
-                    .names
-                    .as_ref()
-                    .and_then(|n| n.first())
-                    .map(String::as_str))
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string();
-            containers.push(ContainerInfo {
-                watcher: self.watcher.clone(),
-                id,
-                name,
-                state: summary.state.map(|s| s.to_string()).unwrap_or_default(),
-                image: config.image.unwrap_or_default(),
-                repo_digests,
-                platform,
-                image_id,
-                labels: config.labels.unwrap_or_default().into_iter().collect(),
-            });
         }
         containers.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(containers)
+    }
+
+    /// One container, by ID or name; `None` when it no longer exists.
+    pub async fn container(&self, id: &str) -> Result<Option<ContainerInfo>, DockerError> {
+        self.inspect(id, &mut ImageCache::new()).await
+    }
+
+    /// What tidewatch needs of a container. The list shows an image ID instead of the name once
+    /// the tag moved on; only inspect has the reference the container was created with.
+    async fn inspect(
+        &self,
+        id: &str,
+        images: &mut ImageCache,
+    ) -> Result<Option<ContainerInfo>, DockerError> {
+        let inspect = match self.docker.inspect_container(id, None).await {
+            Ok(inspect) => inspect,
+            Err(err) if is_not_found(&err) => return Ok(None),
+            Err(err) => return Err(self.api_error(&err)),
+        };
+        let config = inspect.config.unwrap_or_default();
+        let image_id = inspect.image.unwrap_or_default();
+        // An engine that reports no image for a container leaves nothing to inspect.
+        if image_id.is_empty() {
+            images.entry(String::new()).or_default();
+        } else if !images.contains_key(&image_id) {
+            let image = match self.docker.inspect_image(&image_id).await {
+                Ok(image) => (
+                    image.repo_digests.unwrap_or_default(),
+                    Platform {
+                        os: image.os.unwrap_or_default(),
+                        architecture: image.architecture.unwrap_or_default(),
+                        variant: image.variant.filter(|v| !v.is_empty()),
+                    },
+                ),
+                // The image can be gone while a container still runs it (`rmi -f`).
+                Err(err) if is_not_found(&err) => (Vec::new(), Platform::default()),
+                Err(err) => return Err(self.api_error(&err)),
+            };
+            images.insert(image_id.clone(), image);
+        }
+        let (repo_digests, platform) = images[&image_id].clone();
+        Ok(Some(ContainerInfo {
+            watcher: self.watcher.clone(),
+            id: inspect.id.unwrap_or_else(|| id.to_string()),
+            name: inspect
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            state: inspect
+                .state
+                .and_then(|s| s.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            image: config.image.unwrap_or_default(),
+            repo_digests,
+            platform,
+            image_id,
+            labels: config.labels.unwrap_or_default().into_iter().collect(),
+        }))
+    }
+
+    /// What the engine reports that is worth a check now rather than at the next cron: a
+    /// container started (new, re-created or restarted) and an image tagged. The stream ends
+    /// when the connection does (engine restart); the caller reconnects.
+    pub fn events(&self) -> impl Stream<Item = Result<EngineEvent, DockerError>> + '_ {
+        let filters = HashMap::from([
+            (
+                "type".to_string(),
+                vec!["container".to_string(), "image".to_string()],
+            ),
+            (
+                "event".to_string(),
+                vec!["start".to_string(), "tag".to_string()],
+            ),
+        ]);
+        let options = EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        self.docker.events(Some(options)).filter_map(move |event| {
+            let event = match event {
+                Ok(event) => event,
+                Err(err) => return std::future::ready(Some(Err(self.api_error(&err)))),
+            };
+            let id = event.actor.and_then(|a| a.id).unwrap_or_default();
+            let mapped = match (
+                event.typ.map(|t| t.to_string()).as_deref(),
+                event.action.as_deref(),
+            ) {
+                (Some("container"), Some("start")) => Some(Ok(EngineEvent::ContainerStarted(id))),
+                (Some("image"), Some("tag")) => Some(Ok(EngineEvent::ImageTagged)),
+                _ => None,
+            };
+            std::future::ready(mapped)
+        })
     }
 
     fn api_error(&self, err: &BollardError) -> DockerError {

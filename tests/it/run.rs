@@ -60,63 +60,134 @@ fn the_daemon_checks_at_start_and_on_schedule_and_stops_cleanly_on_sigterm() {
         ("TIDEWATCH_WATCHER_LOCAL_JITTER", "0"),
         ("TIDEWATCH_LOG_FORMAT", "json"),
     ];
-    let mut child = tidewatch_command(&["run"], &env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tidewatch run");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut wait_for = |message: &str, count: usize| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while seen
-            .iter()
-            .filter(|l: &&String| l.contains(message))
-            .count()
-            < count
-        {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match received.recv_timeout(left) {
-                Ok(line) => seen.push(line),
-                Err(_) => panic!(
-                    "no {count}× {message:?} within 30 s; got:\n{}",
-                    seen.join("\n")
-                ),
-            }
-        }
-    };
+    let mut daemon = Daemon::start(&env);
     // One at start, then at least two more on the every-second schedule.
-    wait_for("Check completed.", 3);
+    daemon_wait(&mut daemon, "Check completed.", 3);
 
-    // SAFETY: kill only sends a signal to the child we started.
-    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(sent, 0, "SIGTERM sent");
-    wait_for("Watcher stopped.", 1);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for tidewatch") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 20 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = daemon.terminate();
     assert!(status.success(), "exit after SIGTERM: {status:?}");
-    for line in &seen {
+    for line in &daemon.seen {
         let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
         assert!(
             parsed.is_ok(),
             "TIDEWATCH_LOG_FORMAT=json, yet a line is not JSON: {line}"
         );
     }
+}
+
+/// `tidewatch run` in the background, its stderr collected line by line; killed on drop.
+struct Daemon {
+    child: std::process::Child,
+    received: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    fn start(env: &[(&str, &str)]) -> Daemon {
+        let mut child = tidewatch_command(&["run"], env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tidewatch run");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon {
+            child,
+            received,
+            seen: Vec::new(),
+        }
+    }
+
+    /// SIGTERM, then the exit status once it has stopped (at most 20 s).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill only sends a signal to the child we started.
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(sent, 0, "SIGTERM sent");
+        daemon_wait(self, "Watcher stopped.", 1);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for tidewatch") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 20 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (30 s at most) until `count` log lines contain `message`; the time it took.
+#[track_caller]
+fn daemon_wait(daemon: &mut Daemon, message: &str, count: usize) -> Duration {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(30);
+    while daemon.seen.iter().filter(|l| l.contains(message)).count() < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match daemon.received.recv_timeout(left) {
+            Ok(line) => daemon.seen.push(line),
+            Err(_) => panic!(
+                "no {count}× {message:?} within 30 s; got:\n{}",
+                daemon.seen.join("\n")
+            ),
+        }
+    }
+    start.elapsed()
+}
+
+#[test]
+fn a_container_started_while_the_daemon_runs_is_checked_within_seconds() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "events", "1.0.0");
+    run.push(&registry, "events", "1.1.0");
+    // A schedule that does not fire during the test: only the start-up check and events.
+    let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, "Check completed.", 1);
+
+    let started = Instant::now();
+    let container = run.run("late", &old.reference, &[]);
+    let needle = format!("\"container\":\"{}\"", container.name);
+    loop {
+        let line = daemon
+            .received
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} never reported:\n{}",
+                    container.name,
+                    daemon.seen.join("\n")
+                )
+            });
+        daemon.seen.push(line.clone());
+        if line.contains(&needle) && line.contains("Update available.") {
+            break;
+        }
+    }
+    // The bound: an event, not the next cron, brought the check.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(daemon.terminate().success());
 }
