@@ -1,5 +1,6 @@
 //! `tidewatch run`: one cycle with `--once`, and the daemon on its schedule until SIGTERM.
 
+use crate::support::engine::PrivateEngine;
 use crate::support::{ImageSpec, TestRun, tidewatch, tidewatch_command};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -190,4 +191,77 @@ fn a_container_started_while_the_daemon_runs_is_checked_within_seconds() {
         started.elapsed()
     );
     assert!(daemon.terminate().success());
+}
+
+/// Puts `reference` (pushed to a loopback registry) on `engine` and runs it, without a network.
+fn run_on(engine: &PrivateEngine, name: &str, reference: &str) -> String {
+    engine.docker(&["pull", "-q", reference]);
+    engine.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        name,
+        reference,
+        "sleep",
+        "3600",
+    ])
+}
+
+#[test]
+fn an_engine_restart_is_survived_and_events_resume() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "restart", "1.0.0");
+    run.push(&registry, "restart", "1.1.0");
+    let mut engine = PrivateEngine::start();
+    let socket = engine.socket().display().to_string();
+    let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_SOCKET", socket.as_str()),
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, "Check completed.", 1);
+
+    engine.restart();
+    daemon_wait(&mut daemon, "Event stream back", 1);
+    // Events flow again: a container started after the restart is checked without the cron.
+    let name = run.name("after-restart");
+    run_on(&engine, &name, &old.reference);
+    daemon_wait(&mut daemon, &format!("\"container\":\"{name}\""), 1);
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn two_watchers_on_one_engine_report_under_their_names() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let pushed = run.push(&registry, "twice", "stable");
+    let engine = PrivateEngine::start();
+    let name = run.name("twice");
+    run_on(&engine, &name, &pushed.reference);
+    let socket = engine.socket().display().to_string();
+    let port = engine.tcp_port().to_string();
+    let env = [
+        ("TIDEWATCH_WATCHER_BYSOCKET_SOCKET", socket.as_str()),
+        ("TIDEWATCH_WATCHER_BYTCP_HOST", "127.0.0.1"),
+        ("TIDEWATCH_WATCHER_BYTCP_PORT", port.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once", "--json"], &env);
+    assert!(out.success(), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    let mut watchers: Vec<&str> = report["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .filter(|c| c["name"] == name.as_str())
+        .map(|c| {
+            assert_eq!(c["status"], "up-to-date", "{out}");
+            c["watcher"].as_str().unwrap_or_default()
+        })
+        .collect();
+    watchers.sort();
+    assert_eq!(watchers, ["bysocket", "bytcp"], "{out}");
 }

@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 mod docker;
+pub mod engine;
 mod http;
 mod image;
 mod process;
