@@ -91,7 +91,7 @@ fn main() {
     );
     let mut before = RequestCounts::new();
     for cycle in 1..=5 {
-        let cpu_start = cpu_ms();
+        let cpu_start = support::cpu_ms();
         let start = Instant::now();
         let results = runtime.block_on(async {
             let session = client.session();
@@ -101,7 +101,7 @@ fn main() {
             futures_util::future::join_all(checks).await
         });
         let wall = start.elapsed().as_secs_f64() * 1000.0;
-        let cpu = cpu_ms() - cpu_start;
+        let cpu = support::cpu_ms() - cpu_start;
         let up_to_date = results
             .iter()
             .filter(|r| matches!(r, Ok(DigestCheck::UpToDate { .. })))
@@ -144,16 +144,4 @@ fn delta(before: &RequestCounts, after: &RequestCounts) -> BTreeMap<String, u64>
         *by_kind.entry(name).or_default() += count - prior;
     }
     by_kind
-}
-
-/// User plus system CPU time of this process, all threads, in milliseconds.
-fn cpu_ms() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
-    ms(usage.ru_utime) + ms(usage.ru_stime)
 }

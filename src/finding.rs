@@ -31,6 +31,8 @@ pub struct Finding {
     /// Why a container was skipped or its check failed; `null` otherwise.
     pub reason: Option<String>,
     pub update: Option<Update>,
+    /// The `display.name` label, when set.
+    pub display_name: Option<String>,
 }
 
 /// The newer image: its tag (the same tag for a digest update) and digest.
@@ -40,6 +42,8 @@ pub struct Update {
     pub tag: String,
     /// `null` only when the registry listed the new tag but could not say its digest.
     pub digest: Option<String>,
+    /// The container's `link.template` filled in for the new tag.
+    pub link: Option<String>,
 }
 
 impl Finding {
@@ -48,6 +52,7 @@ impl Finding {
             status: Status::Skipped,
             reason: Some(reason.into()),
             update: None,
+            display_name: None,
         }
     }
 
@@ -56,6 +61,7 @@ impl Finding {
             status: Status::Failed,
             reason: Some(reason.into()),
             update: None,
+            display_name: None,
         }
     }
 
@@ -64,6 +70,7 @@ impl Finding {
             status: Status::UpToDate,
             reason: None,
             update: None,
+            display_name: None,
         }
     }
 
@@ -71,8 +78,23 @@ impl Finding {
         Finding {
             status: Status::UpdateAvailable,
             reason: None,
-            update: Some(Update { kind, tag, digest }),
+            update: Some(Update {
+                kind,
+                tag,
+                digest,
+                link: None,
+            }),
+            display_name: None,
         }
+    }
+
+    /// Adds what the labels say of presentation: the display name, and the link to the new tag.
+    fn presented(mut self, labels: &labels::ContainerLabels) -> Self {
+        self.display_name = labels.display_name.clone();
+        if let (Some(update), Some(template)) = (&mut self.update, &labels.link_template) {
+            update.link = Some(labels::render_link(template, &update.tag, &labels.tags));
+        }
+        self
     }
 }
 
@@ -97,6 +119,19 @@ pub async fn check(
             return Finding::skipped(err.to_string());
         }
     };
+    decide(session, container, &image, &labels, watch_by_default)
+        .await
+        .presented(&labels)
+}
+
+/// Everything after the labels are read: watched or not, which check applies, its answer.
+async fn decide(
+    session: &Session<'_>,
+    container: &ContainerInfo,
+    image: &ImageRef,
+    labels: &labels::ContainerLabels,
+    watch_by_default: bool,
+) -> Finding {
     if !labels.watch.unwrap_or(watch_by_default) {
         return Finding::skipped("not watched (label, or the watcher's watchbydefault)");
     }
@@ -110,7 +145,7 @@ pub async fn check(
     let tag = image.tag.clone().unwrap_or_else(|| "latest".into());
     let is_version = labels.tags.version(&tag).is_some();
     if is_version {
-        match newer_tag(session, &image, &tag, &labels.tags).await {
+        match newer_tag(session, image, &tag, &labels.tags).await {
             Ok(Some(update)) => return update,
             Ok(None) => {}
             Err(failed) => return failed,
@@ -119,7 +154,7 @@ pub async fn check(
             return Finding::up_to_date();
         }
     }
-    digest_finding(session, &image, &tag, container).await
+    digest_finding(session, image, &tag, container).await
 }
 
 /// A newer tag of the same kind, with its digest.

@@ -20,6 +20,10 @@ pub struct ContainerLabels {
     pub watch: Option<bool>,
     /// `watch.digest`: also watch the digest of a version tag (non-version tags always are).
     pub watch_digest: Option<bool>,
+    /// `display.name`: how reports and notifications call the container.
+    pub display_name: Option<String>,
+    /// `link.template`: where to read about a version, e.g. release notes (see [`render_link`]).
+    pub link_template: Option<String>,
     /// `tag.include`, `tag.exclude`, `tag.transform`, compiled, with `tag.prerelease` (offer
     /// pre-releases to a release) and `tag.morenumbers` (let `1.25` move to `1.25.3`).
     pub tags: TagPolicy,
@@ -84,8 +88,54 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
     Ok(ContainerLabels {
         watch: boolean("watch", Some("enable"))?,
         watch_digest: boolean("watch.digest", None)?,
+        display_name: find("display.name", None)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty()),
+        link_template: find("link.template", None)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty()),
         tags,
     })
+}
+
+/// A `link.template` for `tag`, with WUD's placeholders: `${original}` (the tag),
+/// `${transformed}` (after `tag.transform`), and `${major}`, `${minor}`, `${patch}`,
+/// `${prerelease}` read from it (empty when the tag has no such part).
+pub fn render_link(template: &str, tag: &str, policy: &TagPolicy) -> String {
+    let transformed = match policy.transform() {
+        Some(transform) => transform.apply(tag).into_owned(),
+        None => tag.to_string(),
+    };
+    let version = policy.version(tag);
+    let number = |i: usize| {
+        version
+            .as_ref()
+            .and_then(|v| v.numbers().get(i).map(u64::to_string))
+            .unwrap_or_default()
+    };
+    let prerelease = version
+        .as_ref()
+        .filter(|v| v.is_prerelease())
+        .map(|v| {
+            // What follows the numbers, less the flavour: `rc1` of `1.2.0-rc1-alpine`.
+            let numbers: Vec<String> = v.numbers().iter().map(u64::to_string).collect();
+            let rest = v
+                .raw()
+                .split_once(numbers.join(".").as_str())
+                .map(|(_, rest)| rest)
+                .unwrap_or_default();
+            rest.trim_end_matches(v.flavour())
+                .trim_start_matches(['-', '.', '_'])
+                .to_string()
+        })
+        .unwrap_or_default();
+    template
+        .replace("${original}", tag)
+        .replace("${transformed}", &transformed)
+        .replace("${major}", &number(0))
+        .replace("${minor}", &number(1))
+        .replace("${patch}", &number(2))
+        .replace("${prerelease}", &prerelease)
 }
 
 #[cfg(test)]
@@ -146,6 +196,32 @@ mod tests {
         assert_eq!(
             tags(&[("tidewatch.tag.morenumbers", "true")]).as_deref(),
             Some("1.25.3")
+        );
+    }
+
+    #[test]
+    fn link_templates_take_wuds_placeholders() {
+        let labels = check(&[(
+            "wud.link.template",
+            "https://example.com/releases/v${major}.${minor}.${patch}?t=${original}",
+        )])
+        .unwrap();
+        let template = labels.link_template.unwrap();
+        let policy = TagPolicy::default();
+        assert_eq!(
+            render_link(&template, "1.25.3-alpine", &policy),
+            "https://example.com/releases/v1.25.3?t=1.25.3-alpine"
+        );
+        assert_eq!(
+            render_link("${major}|${minor}|${patch}", "16", &policy),
+            "16||"
+        );
+        assert_eq!(render_link("${prerelease}", "3.0.0-rc1", &policy), "rc1");
+        let transform =
+            TagPolicy::new(None, None, Some(r"^(\d+\.\d+\.\d+)-ls(\d+)$ => $1.$2")).unwrap();
+        assert_eq!(
+            render_link("${transformed}", "4.0.2-ls221", &transform),
+            "4.0.2.221"
         );
     }
 

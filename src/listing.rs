@@ -26,6 +26,8 @@ pub struct ListedContainer {
     pub reference_error: Option<String>,
     pub image_id: String,
     pub repo_digests: Vec<String>,
+    /// The `display.name` label, when set.
+    pub display_name: Option<String>,
     pub status: Status,
     /// Why the container was skipped or its check failed.
     pub reason: Option<String>,
@@ -48,6 +50,7 @@ impl ListedContainer {
             reference_error,
             image_id: c.image_id.clone(),
             repo_digests: c.repo_digests.clone(),
+            display_name: finding.display_name,
             status: finding.status,
             reason: finding.reason,
             update: finding.update,
@@ -164,6 +167,7 @@ mod tests {
             status: Status::UpToDate,
             reason: None,
             update: None,
+            display_name: None,
         }
     }
 
@@ -203,7 +207,9 @@ mod tests {
                         kind: crate::model::UpdateKind::Digest,
                         tag: "1.25".into(),
                         digest: Some(format!("sha256:{}", "12".repeat(32))),
+                        link: None,
                     }),
+                    display_name: None,
                 },
             )],
         };

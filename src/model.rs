@@ -96,6 +96,10 @@ pub struct UpdateCandidate {
     /// Digest of `target` in the registry.
     pub digest: Option<String>,
     pub kind: UpdateKind,
+    /// The `display.name` label, else the container's name.
+    pub display_name: String,
+    /// The `link.template` label filled in for `target`.
+    pub link: Option<String>,
 }
 
 /// What one check cycle of one watcher found.

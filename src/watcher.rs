@@ -135,5 +135,10 @@ fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {
         target,
         digest: update.digest.clone(),
         kind: update.kind,
+        display_name: finding
+            .display_name
+            .clone()
+            .unwrap_or_else(|| container.name.clone()),
+        link: update.link.clone(),
     }));
 }

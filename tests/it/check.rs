@@ -20,6 +20,7 @@ struct Row {
     reference_error: Option<String>,
     image_id: String,
     repo_digests: Vec<String>,
+    display_name: Option<String>,
     /// `update-available`, `up-to-date`, `skipped` or `failed`.
     status: String,
     reason: Option<String>,
@@ -31,10 +32,12 @@ struct UpdateRow {
     kind: String,
     tag: String,
     digest: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
 }
 
 /// Every row has all of these, `null` included: a script must not have to guess.
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 13] = [
     "watcher",
     "id",
     "name",
@@ -44,6 +47,7 @@ const FIELDS: [&str; 12] = [
     "reference_error",
     "image_id",
     "repo_digests",
+    "display_name",
     "status",
     "reason",
     "update",
@@ -243,6 +247,7 @@ fn a_new_image_behind_a_non_version_tag_is_an_update_and_a_dead_registry_a_failu
             kind: "digest".into(),
             tag: "stable".into(),
             digest: Some(rebuilt.digest.clone()),
+            link: None
         })
     );
     assert_eq!(
@@ -403,7 +408,17 @@ fn a_newer_version_tag_of_the_same_kind_is_an_update_with_its_kind_and_digest() 
     for noise in ["2.0.0-rc1", "1.5.0-alpine", "latest", "1.6"] {
         run.push(&registry, "web", noise);
     }
-    let plain = run.run("plain", &current.reference, &[]);
+    let plain = run.run_with(
+        "plain",
+        &[
+            "--label",
+            "tidewatch.display.name=Web front",
+            "--label",
+            "wud.link.template=https://example.com/releases/v${major}.${minor}.${patch}",
+        ],
+        &current.reference,
+        &[],
+    );
     let patches_only = run.run_with(
         "patches",
         &["--label", r"tidewatch.tag.include=^1\.4\."],
@@ -414,27 +429,38 @@ fn a_newer_version_tag_of_the_same_kind_is_an_update_with_its_kind_and_digest() 
     let newest = run.run("newest", &minor.reference, &[]);
 
     let listing = check(&[]);
-    let expect = |container: &Container, kind: &str, pushed: &crate::support::Pushed| {
-        let row = listing.row(container);
-        assert_eq!(row.status, "update-available", "{}", listing.out);
-        assert_eq!(
-            row.update,
-            Some(UpdateRow {
-                kind: kind.into(),
-                tag: pushed
-                    .reference
-                    .rsplit(':')
-                    .next()
-                    .unwrap_or_default()
-                    .into(),
-                digest: Some(pushed.digest.clone()),
-            }),
-            "{}",
-            listing.out
-        );
-    };
-    expect(&plain, "minor", &minor);
-    expect(&patches_only, "patch", &patch);
+    let expect =
+        |container: &Container, kind: &str, pushed: &crate::support::Pushed, link: Option<&str>| {
+            let row = listing.row(container);
+            assert_eq!(row.status, "update-available", "{}", listing.out);
+            assert_eq!(
+                row.update,
+                Some(UpdateRow {
+                    kind: kind.into(),
+                    tag: pushed
+                        .reference
+                        .rsplit(':')
+                        .next()
+                        .unwrap_or_default()
+                        .into(),
+                    digest: Some(pushed.digest.clone()),
+                    link: link.map(String::from),
+                }),
+                "{}",
+                listing.out
+            );
+        };
+    expect(
+        &plain,
+        "minor",
+        &minor,
+        Some("https://example.com/releases/v1.5.0"),
+    );
+    assert_eq!(
+        listing.row(&plain).display_name.as_deref(),
+        Some("Web front")
+    );
+    expect(&patches_only, "patch", &patch, None);
     assert_eq!(listing.row(&newest).status, "up-to-date", "{}", listing.out);
 }
 
@@ -481,7 +507,8 @@ fn labels_opt_out_watch_the_digest_of_a_version_tag_or_skip_with_the_reason() {
         Some(UpdateRow {
             kind: "digest".into(),
             tag: "3.1.0".into(),
-            digest: Some(rebuilt.digest.clone())
+            digest: Some(rebuilt.digest.clone()),
+            link: None
         })
     );
     assert_eq!(row_of(&tags_only, &[]).status, "up-to-date");

@@ -364,3 +364,15 @@ fn unique_id() -> String {
     let random = hasher.finish() & 0xff_ffff;
     format!("tw-{}-{n}-{random:06x}", std::process::id())
 }
+
+/// For benches: user plus system CPU time of this process, all threads, in milliseconds.
+pub fn cpu_ms() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
+}
