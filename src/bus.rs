@@ -7,7 +7,8 @@
 //! capacity loses the oldest events; that is logged and counted, and is safe because a check is
 //! idempotent: the next cycle finds the same update again.
 
-use crate::model::{ContainerInfo, Report, UpdateCandidate};
+use crate::listing::ListedContainer;
+use crate::model::{ContainerInfo, ContainerKey, Report, UpdateCandidate};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
@@ -19,6 +20,8 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub enum Event {
     /// A watcher listed this container (on its schedule or after a Docker event).
     ContainerSeen(ContainerInfo),
+    /// What checking a container found, as `check` reports it.
+    ContainerChecked(Box<ListedContainer>),
     /// A container the watcher knew is gone.
     ContainerRemoved {
         watcher: String,
@@ -41,6 +44,12 @@ pub enum Event {
     RolledBack {
         candidate: UpdateCandidate,
         reason: String,
+    },
+    /// A trigger sent a message about these containers, or gave up (`failure`).
+    Notified {
+        trigger: String,
+        containers: Vec<ContainerKey>,
+        failure: Option<String>,
     },
     /// One watcher finished a cycle.
     CheckCompleted(Report),
@@ -76,6 +85,12 @@ impl Bus {
         }
     }
 
+    /// A handle that publishes without keeping the bus open: subscribers still see the end
+    /// when every `Bus` is dropped. For triggers, which report on the bus they listen to.
+    pub fn weak(&self) -> WeakBus {
+        WeakBus(self.sender.downgrade())
+    }
+
     /// Events dropped across all subscribers because they fell behind.
     pub fn lagged_total(&self) -> u64 {
         self.lagged.load(Ordering::Relaxed)
@@ -85,6 +100,19 @@ impl Bus {
 impl Default for Bus {
     fn default() -> Self {
         Bus::new(DEFAULT_CAPACITY)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WeakBus(broadcast::WeakSender<Arc<Event>>);
+
+impl WeakBus {
+    /// Publishes when the bus is still open; after shutdown the event goes nowhere.
+    pub fn publish(&self, event: Event) -> usize {
+        match self.0.upgrade() {
+            Some(sender) => sender.send(Arc::new(event)).unwrap_or(0),
+            None => 0,
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! A label that cannot be understood is an error for that container only: it is skipped with
 //! the reason, and every other container is checked as usual.
 
-use crate::tags::{PolicyError, TagPolicy};
+use crate::tags::{PolicyError, TagPolicy, Threshold};
 use std::collections::BTreeMap;
 
 const NATIVE: &str = "tidewatch.";
@@ -27,6 +27,46 @@ pub struct ContainerLabels {
     /// `tag.include`, `tag.exclude`, `tag.transform`, compiled, with `tag.prerelease` (offer
     /// pre-releases to a release) and `tag.morenumbers` (let `1.25` move to `1.25.3`).
     pub tags: TagPolicy,
+    /// `trigger.include`: only these triggers act on the container (WUD's
+    /// `smtp.ops:minor,slack.team`); `None` when unset, meaning every trigger.
+    pub trigger_include: Option<Vec<TriggerRule>>,
+    /// `trigger.exclude`: these triggers do not act on it (for the kinds their threshold
+    /// allows, when one is given).
+    pub trigger_exclude: Vec<TriggerRule>,
+}
+
+/// One entry of a `trigger.include`/`trigger.exclude` label: `kind.name[:threshold]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerRule {
+    /// Lowercase `kind.name`.
+    pub trigger: String,
+    pub threshold: Option<Threshold>,
+}
+
+fn trigger_rules(label: &str, value: &str) -> Result<Vec<TriggerRule>, LabelError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (trigger, threshold) = match entry.split_once(':') {
+                Some((trigger, threshold)) => {
+                    let threshold = threshold.trim().parse::<Threshold>().map_err(|err| {
+                        LabelError::Invalid {
+                            label: label.to_string(),
+                            reason: err.to_string(),
+                        }
+                    })?;
+                    (trigger, Some(threshold))
+                }
+                None => (entry, None),
+            };
+            Ok(TriggerRule {
+                trigger: trigger.trim().to_ascii_lowercase(),
+                threshold,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +135,13 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
             .map(|(_, v)| v)
             .filter(|v| !v.is_empty()),
         tags,
+        trigger_include: find("trigger.include", None)
+            .map(|(label, value)| trigger_rules(&label, &value))
+            .transpose()?,
+        trigger_exclude: find("trigger.exclude", None)
+            .map(|(label, value)| trigger_rules(&label, &value))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

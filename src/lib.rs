@@ -9,6 +9,7 @@ pub mod listing;
 pub mod model;
 pub mod registry;
 pub mod schedule;
+pub mod store;
 pub mod tags;
 pub mod telemetry;
 pub mod trigger;

@@ -73,6 +73,23 @@ impl ContainerInfo {
     }
 }
 
+/// A container as the watcher it runs on names it: names are unique per host and survive the
+/// re-create of an update, which IDs do not.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ContainerKey {
+    pub watcher: String,
+    pub name: String,
+}
+
+impl ContainerInfo {
+    pub fn key(&self) -> ContainerKey {
+        ContainerKey {
+            watcher: self.watcher.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// How big a change an update is, from smallest to largest, so thresholds compare with `<=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -111,6 +128,10 @@ pub struct Report {
     pub up_to_date: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Names of every container listed, when the engine answered: what is not among them is
+    /// gone. `None` when the engine could not be reached, which says nothing about them.
+    #[serde(skip)]
+    pub listed: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -50,9 +50,19 @@ pub async fn cycle<'w>(
     });
     let mut containers = Vec::new();
     let mut errors = Vec::new();
-    for result in futures_util::future::join_all(lists).await {
+    let mut listed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for ((name, _), result) in watchers
+        .iter()
+        .zip(futures_util::future::join_all(lists).await)
+    {
         match result {
-            Ok(found) => containers.extend(found),
+            Ok(found) => {
+                listed.insert(
+                    name.to_string(),
+                    found.iter().map(|(c, _)| c.name.clone()).collect(),
+                );
+                containers.extend(found)
+            }
             // Reported by the caller: one line for `check`, a log line for the daemon.
             Err(err) => errors.push(err),
         }
@@ -70,6 +80,7 @@ pub async fn cycle<'w>(
         .map(|(name, _)| {
             let report = Report {
                 watcher: name.to_string(),
+                listed: listed.remove(name.as_str()),
                 ..Report::default()
             };
             (name.to_string(), report)
@@ -122,6 +133,10 @@ pub async fn check_container(
 
 fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {
     bus.publish(Event::ContainerSeen(container.clone()));
+    bus.publish(Event::ContainerChecked(Box::new(ListedContainer::new(
+        container,
+        finding.clone(),
+    ))));
     let (Some(update), Ok(current)) = (&finding.update, container.reference()) else {
         return;
     };

@@ -17,7 +17,10 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, Origin, load, load_from_process};
 pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};
 pub use secret::Secret;
-pub use trigger::TriggersConfig;
+pub use trigger::{
+    CommonConfig, HttpAuthConfig, HttpConfig, Mode, SlackConfig, SmtpConfig, SmtpTlsConfig,
+    TeamsCard, TeamsConfig, TriggersConfig,
+};
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig};
 
 use serde::{Deserialize, Serialize};

@@ -1,12 +1,206 @@
 //! Trigger instances, one map per kind (`TIDEWATCH_TRIGGER_<KIND>_<NAME>_<KEY>`).
 //!
 //! Each kind adds a field here and a constructor in `crate::trigger::build_all`; the compiler
-//! then shows every other place to edit. No kind ships yet: notifiers and the docker trigger
-//! arrive with their issues, and until then a trigger variable is reported as an unknown kind
-//! rather than silently ignored.
+//! then shows every other place to edit. Key names are WUD's wherever WUD has the option, so a
+//! WUD setup keeps working once its prefix is changed.
+//!
+//! The options every notifier shares are written once, in [`notifier_config!`], rather than
+//! through `#[serde(flatten)]`: flattening disables `deny_unknown_fields`, and a misspelt key
+//! must stay an error that names the variable.
 
+use super::secret::Secret;
+use crate::tags::Threshold;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct TriggersConfig {}
+pub struct TriggersConfig {
+    pub smtp: BTreeMap<String, SmtpConfig>,
+    pub slack: BTreeMap<String, SlackConfig>,
+    pub teams: BTreeMap<String, TeamsConfig>,
+    pub http: BTreeMap<String, HttpConfig>,
+}
+
+/// One message per update found, or one per check cycle listing them all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Simple,
+    Batch,
+}
+
+/// What every notifier accepts besides its own keys, as the shared runner reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CommonConfig {
+    pub threshold: Threshold,
+    pub mode: Mode,
+    pub once: Option<bool>,
+    pub simpletitle: Option<String>,
+    pub simplebody: Option<String>,
+    pub batchtitle: Option<String>,
+    pub batchbody: Option<String>,
+    pub templates: Option<PathBuf>,
+    pub include: Option<String>,
+    pub exclude: Option<String>,
+    pub ratelimit: Option<u32>,
+    pub timeout: Option<u64>,
+    pub retries: Option<u32>,
+}
+
+/// Declares a notifier's configuration struct: its own fields, then the common ones.
+macro_rules! notifier_config {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// Which update kinds are sent (WUD's values: all, major, major-only, minor, …).
+            pub threshold: Threshold,
+            pub mode: Mode,
+            /// Send a given new version of a container once, remembered across restarts
+            /// (default true).
+            pub once: Option<bool>,
+            pub simpletitle: Option<String>,
+            pub simplebody: Option<String>,
+            pub batchtitle: Option<String>,
+            pub batchbody: Option<String>,
+            /// A folder with `simple-title.hbs`, `simple-body.hbs`, `batch-title.hbs`,
+            /// `batch-body.hbs` (any subset) replacing the shipped templates.
+            pub templates: Option<PathBuf>,
+            /// Comma-separated: a container-name regex, or `key=value` for a label.
+            pub include: Option<String>,
+            pub exclude: Option<String>,
+            /// At most this many messages a minute; 0 or unset for no limit.
+            pub ratelimit: Option<u32>,
+            /// Seconds for one delivery attempt (default 10).
+            pub timeout: Option<u64>,
+            /// Further attempts after a transient failure (default 3).
+            pub retries: Option<u32>,
+        }
+
+        impl $name {
+            pub fn common(&self) -> CommonConfig {
+                CommonConfig {
+                    threshold: self.threshold,
+                    mode: self.mode,
+                    once: self.once,
+                    simpletitle: self.simpletitle.clone(),
+                    simplebody: self.simplebody.clone(),
+                    batchtitle: self.batchtitle.clone(),
+                    batchbody: self.batchbody.clone(),
+                    templates: self.templates.clone(),
+                    include: self.include.clone(),
+                    exclude: self.exclude.clone(),
+                    ratelimit: self.ratelimit,
+                    timeout: self.timeout,
+                    retries: self.retries,
+                }
+            }
+        }
+    };
+}
+
+notifier_config! {
+    /// Email through an SMTP server (lettre).
+    SmtpConfig {
+        host: Option<String>,
+        /// Default 465 with `tls.enabled`, else 25.
+        port: Option<u16>,
+        user: Option<String>,
+        pass: Option<Secret>,
+        from: Option<String>,
+        /// Comma-separated recipients.
+        to: Option<String>,
+        tls: SmtpTlsConfig,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpTlsConfig {
+    /// Implicit TLS from the first byte (port 465), as WUD's `TLS_ENABLED`.
+    pub enabled: bool,
+    /// Verify the server's certificate (default true).
+    pub verify: Option<bool>,
+    /// Upgrade a plain connection with STARTTLS when the server offers it (default true).
+    pub starttls: Option<bool>,
+    /// Extra CA bundle for a server with a private certificate authority.
+    pub cafile: Option<PathBuf>,
+}
+
+notifier_config! {
+    /// Slack: an incoming webhook, or a bot token posting to a channel.
+    SlackConfig {
+        /// Incoming webhook URL (it is a credential: masked everywhere).
+        url: Option<Secret>,
+        /// Bot token (`xoxb-…`) for chat.postMessage, with `channel`.
+        token: Option<Secret>,
+        channel: Option<String>,
+        /// Slack's API base, for tests and Slack-compatible servers (default https://slack.com/api).
+        api: Option<String>,
+    }
+}
+
+/// Which card a Teams webhook receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TeamsCard {
+    /// For Teams Workflows (Power Automate) webhooks.
+    #[default]
+    Adaptive,
+    /// The legacy Office 365 connector format.
+    Messagecard,
+}
+
+notifier_config! {
+    /// Microsoft Teams through a Workflows webhook.
+    TeamsConfig {
+        url: Option<Secret>,
+        card: TeamsCard,
+    }
+}
+
+notifier_config! {
+    /// A generic webhook.
+    HttpConfig {
+        url: Option<Secret>,
+        /// POST (default), PUT or PATCH.
+        method: Option<String>,
+        auth: HttpAuthConfig,
+        /// Extra headers, `Name: value` entries separated by `;` or new lines.
+        headers: Option<Secret>,
+        /// Sign the body with HMAC-SHA256 under this key, in `X-Tidewatch-Signature`.
+        secret: Option<Secret>,
+        /// A handlebars template for the body; the JSON document when unset.
+        body: Option<String>,
+        /// Content-Type of a templated body (default `text/plain; charset=utf-8`).
+        contenttype: Option<String>,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpAuthConfig {
+    /// `basic` or `bearer`, as WUD's `AUTH_TYPE`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub bearer: Option<Secret>,
+}
+
+/// Every notifier instance with its shared options, for code that treats them alike.
+impl TriggersConfig {
+    pub fn commons(&self) -> Vec<(&'static str, &String, CommonConfig)> {
+        let mut all = Vec::new();
+        all.extend(self.smtp.iter().map(|(n, c)| ("smtp", n, c.common())));
+        all.extend(self.slack.iter().map(|(n, c)| ("slack", n, c.common())));
+        all.extend(self.teams.iter().map(|(n, c)| ("teams", n, c.common())));
+        all.extend(self.http.iter().map(|(n, c)| ("http", n, c.common())));
+        all
+    }
+}

@@ -1,0 +1,41 @@
+//! The store's schema, as a list of migrations applied in order. SQLite's `user_version` holds
+//! how many have run, so a newer tidewatch upgrades an older file at start-up and an older one
+//! refuses a file it does not understand instead of corrupting it.
+//!
+//! A migration is never edited once released: changes are new entries at the end.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: container state, the audit log, and what each trigger has already sent.
+    "
+    CREATE TABLE containers (
+        watcher       TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        image         TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        reason        TEXT,
+        update_kind   TEXT,
+        update_tag    TEXT,
+        update_digest TEXT,
+        checked_at    TEXT NOT NULL,
+        PRIMARY KEY (watcher, name)
+    );
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        TEXT NOT NULL,
+        watcher   TEXT,
+        container TEXT,
+        event     TEXT NOT NULL,
+        detail    TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_container ON audit (container, seq);
+    CREATE TABLE notified (
+        trigger   TEXT NOT NULL,
+        watcher   TEXT NOT NULL,
+        container TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        PRIMARY KEY (trigger, watcher, container, target)
+    );
+    ",
+];

@@ -1,0 +1,1 @@
+//! Unit tests of the store, on a temporary file.

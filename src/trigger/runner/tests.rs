@@ -1,0 +1,1 @@
+//! Unit tests of the runner with an in-memory notifier.

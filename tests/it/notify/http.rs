@@ -1,0 +1,1 @@
+//! The http notifier against a real peer (being written).

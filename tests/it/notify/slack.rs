@@ -1,0 +1,1 @@
+//! The slack notifier against a real peer (being written).

@@ -1,0 +1,1 @@
+//! The smtp notifier against a real peer (being written).

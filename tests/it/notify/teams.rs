@@ -1,0 +1,1 @@
+//! The teams notifier against a real peer (being written).
