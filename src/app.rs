@@ -2,11 +2,13 @@
 //! typed errors become one line for a person.
 
 use crate::bus::{Bus, Event, Subscriber};
-use crate::config::{Loaded, Origin, WatcherConfig};
+use crate::config::{ConfigError, ConfigErrors, Loaded, Origin, WatcherConfig};
 use crate::docker::{Engine, EngineEvent};
 use crate::registry::credentials::Credential;
 use crate::registry::{ClientSettings, RegistryClient};
 use crate::schedule;
+use crate::store::Store;
+use crate::trigger::{self, NotifierTrigger, runner};
 use crate::watcher::{self, Outcome};
 use futures_util::StreamExt;
 use std::io::Write;
@@ -21,27 +23,92 @@ pub async fn check(loaded: &Loaded) -> anyhow::Result<Outcome> {
     Ok(watcher::cycle(&loaded.config.watcher, &client, &Bus::default()).await)
 }
 
+/// Every configured trigger, or every problem with them as configuration errors naming the
+/// variable to fix (exit status 2, as any other configuration error).
+pub fn triggers(loaded: &Loaded) -> Result<Vec<NotifierTrigger>, ConfigErrors> {
+    trigger::build_all(&loaded.config.trigger).map_err(|problems| {
+        ConfigErrors(
+            problems
+                .iter()
+                .map(|p| {
+                    let path = p.path();
+                    let origin = match loaded.origin(&path.join(".")) {
+                        // Unset: name the variable that would set it.
+                        Origin::Default => format!(
+                            "{}{}",
+                            crate::config::ENV_PREFIX,
+                            path.join("_").to_ascii_uppercase()
+                        ),
+                        origin => origin.to_string(),
+                    };
+                    ConfigError::new(origin, p.problem.message.clone())
+                })
+                .collect(),
+        )
+    })
+}
+
+/// What runs beside the watchers and lives off the bus: the log, the store, the triggers.
+/// Each ends when the bus closes, after finishing what it holds.
+struct Subscribers(tokio::task::JoinSet<()>);
+
+impl Subscribers {
+    fn start(bus: &Bus, store: &Store, triggers: Vec<NotifierTrigger>) -> Self {
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(log_events(bus.subscribe("log")));
+        tasks.spawn(crate::store::record(store.clone(), bus.subscribe("store")));
+        for trigger in triggers {
+            let events = bus.subscribe(trigger.id().to_string());
+            let context = runner::Context {
+                store: Some(store.clone()),
+                bus: bus.weak(),
+            };
+            tasks.spawn(trigger.run(events, context));
+        }
+        Subscribers(tasks)
+    }
+
+    /// Waits for every subscriber; call after dropping the last `Bus`.
+    async fn finish(mut self) {
+        while self.0.join_next().await.is_some() {}
+    }
+}
+
+fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
+    let store = Store::open(&loaded.config.store.location())?;
+    tracing::debug!(path = %store.path().display(), "Store open.");
+    Ok(store)
+}
+
 /// `tidewatch run --once`: one cycle of the daemon, with everything that subscribes to the bus
-/// running and allowed to finish before the report is returned.
-pub async fn run_once(loaded: &Loaded) -> anyhow::Result<Outcome> {
+/// running and allowed to finish (notifications sent, the store written) before the report is
+/// returned.
+pub async fn run_once(loaded: &Loaded, triggers: Vec<NotifierTrigger>) -> anyhow::Result<Outcome> {
     let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+    let store = open_store(loaded)?;
     let bus = Bus::default();
-    let log = tokio::spawn(log_events(bus.subscribe("log")));
+    let subscribers = Subscribers::start(&bus, &store, triggers);
     let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
     drop(bus);
-    let _ = log.await;
+    subscribers.finish().await;
     Ok(outcome)
 }
 
 /// `tidewatch run`: every watcher on its schedule until `shutdown` resolves. A cycle under way
-/// when it does is finished; nothing starts after.
-pub async fn run(loaded: &Loaded, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// when it does is finished, then the triggers and the store finish what they hold; nothing
+/// starts after.
+pub async fn run(
+    loaded: &Loaded,
+    triggers: Vec<NotifierTrigger>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let client = Arc::new(RegistryClient::new(
         &loaded.config.registry,
         client_settings(loaded),
     )?);
+    let store = open_store(loaded)?;
     let bus = Bus::default();
-    let log = tokio::spawn(log_events(bus.subscribe("log")));
+    let subscribers = Subscribers::start(&bus, &store, triggers);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut watchers = tokio::task::JoinSet::new();
     for (name, watcher) in &loaded.config.watcher {
@@ -78,7 +145,8 @@ pub async fn run(loaded: &Loaded, shutdown: impl Future<Output = ()>) -> anyhow:
     let _ = stop.send(true);
     while watchers.join_next().await.is_some() {}
     drop(bus);
-    let _ = log.await;
+    subscribers.finish().await;
+    tracing::info!("Stopped.");
     Ok(())
 }
 
@@ -120,6 +188,16 @@ async fn follow_events(
                         }
                         Some(Ok(EngineEvent::ImageTagged)) => {
                             watcher::cycle([(&name, &watcher)], &client, &bus).await;
+                        }
+                        Some(Ok(EngineEvent::ContainerDestroyed {
+                            id,
+                            name: container,
+                        })) => {
+                            bus.publish(Event::ContainerRemoved {
+                                watcher: name.clone(),
+                                id,
+                                name: container,
+                            });
                         }
                         Some(Err(err)) => {
                             tracing::warn!(watcher = %name, error = %err, "Event stream lost; reconnecting.");
@@ -197,4 +275,61 @@ pub fn print_config(loaded: &Loaded, out: &mut impl Write) -> std::io::Result<()
         writeln!(out, "{line:<width$}  # {origin}")?;
     }
     Ok(())
+}
+
+/// `tidewatch history [NAME]`: the audit log, oldest first. Reads the store the daemon writes
+/// (WAL lets both work at once); a store that does not exist yet is an empty history, not an
+/// error, and is not created.
+pub fn history(
+    loaded: &Loaded,
+    name: Option<&str>,
+    limit: usize,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let location = loaded.config.store.location();
+    let entries = if location.exists() {
+        Store::open(&location)?.history(name, limit)?
+    } else {
+        Vec::new()
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &entries)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if entries.is_empty() {
+        writeln!(out, "No history yet ({}).", location.display())?;
+        return Ok(());
+    }
+    for e in &entries {
+        let who = match (&e.watcher, &e.container) {
+            (Some(w), Some(c)) => format!("{w}/{c}"),
+            (None, Some(c)) => c.clone(),
+            _ => "-".into(),
+        };
+        writeln!(out, "{}  {:<24}  {:<16}  {}", e.at, who, e.event, e.detail)?;
+    }
+    Ok(())
+}
+
+/// `tidewatch notify-test TRIGGER`: a sample update through one trigger, filters aside.
+pub async fn notify_test(triggers: Vec<NotifierTrigger>, wanted: &str) -> anyhow::Result<String> {
+    let known: Vec<String> = triggers.iter().map(|t| t.id().to_string()).collect();
+    let wanted = wanted.to_ascii_lowercase();
+    let Some(trigger) = triggers.into_iter().find(|t| t.id().to_string() == wanted) else {
+        anyhow::bail!(
+            "no trigger {wanted}; configured: {}",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let message = trigger
+        .send_test()
+        .await
+        .map_err(|err| anyhow::anyhow!("{}: {err}", trigger.id()))?;
+    Ok(format!("{}: sent \"{}\"", trigger.id(), message.title))
 }

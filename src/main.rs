@@ -43,6 +43,18 @@ enum Command {
     },
     /// Print the effective configuration, secrets masked, and where each value came from.
     Config,
+    /// Print the audit log: findings as they changed, notifications, updates.
+    History {
+        /// Only this container.
+        name: Option<String>,
+        /// At most this many entries, the newest.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a sample update through one trigger (`kind.name`, e.g. smtp.ops).
+    NotifyTest { trigger: String },
 }
 
 #[tokio::main]
@@ -62,17 +74,57 @@ async fn main() -> ExitCode {
         once: false,
         json: false,
     });
+    // Triggers are built (templates compiled, settings checked) before anything runs, so a
+    // mistake in one is a configuration error now, not a failed send at the first update.
+    // `config` builds them too, to check them, and drops them.
+    let needs_triggers = matches!(
+        command,
+        Command::Run { .. } | Command::NotifyTest { .. } | Command::Config
+    );
+    let triggers = if needs_triggers {
+        match app::triggers(&loaded) {
+            Ok(triggers) => triggers,
+            Err(errors) => {
+                for error in &errors.0 {
+                    eprintln!("tidewatch: configuration error: {error}");
+                }
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    } else {
+        Vec::new()
+    };
     match command {
         Command::Config => finish(app::print_config(&loaded, &mut std::io::stdout().lock())),
         Command::Check { json } => report(app::check(&loaded).await, json, false),
-        Command::Run { once: true, json } => report(app::run_once(&loaded).await, json, true),
-        Command::Run { once: false, .. } => match app::run(&loaded, shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("tidewatch: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Run { once: true, json } => {
+            report(app::run_once(&loaded, triggers).await, json, true)
+        }
+        Command::Run { once: false, .. } => {
+            failure_line(app::run(&loaded, triggers, shutdown_signal()).await)
+        }
+        Command::History { name, limit, json } => failure_line(app::history(
+            &loaded,
+            name.as_deref(),
+            limit,
+            json,
+            &mut std::io::stdout().lock(),
+        )),
+        Command::NotifyTest { trigger } => failure_line(
+            app::notify_test(triggers, &trigger)
+                .await
+                .map(|line| println!("{line}")),
+        ),
+    }
+}
+
+fn failure_line(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tidewatch: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

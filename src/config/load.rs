@@ -580,7 +580,7 @@ mod tests {
                 ("TIDEWATCH_WATCHER_LOCAL_WATCHALL", "maybe"),
                 ("TIDEWATCH_WATCHER_EDGE_CRON", "every hour"),
                 ("TIDEWATCH_LOG_FORMAT", "jsn"),
-                ("TIDEWATCH_TRIGGER_SMTP_OPS_HOST", "smtp.example.com"),
+                ("TIDEWATCH_TRIGGER_SMPT_OPS_HOST", "smtp.example.com"),
                 ("TIDEWATCH_REGISTRY_DOCKERHUB_MAIN_LOGIN", "me"),
             ],
         );
@@ -591,7 +591,7 @@ mod tests {
             "TIDEWATCH_WATCHER_LOCAL_PORT: expected a whole number from 0 to 65535, found a string",
             "TIDEWATCH_WATCHER_LOCAL_WATCHALL: expected true or false, found a string",
             "TIDEWATCH_LOG_FORMAT: unknown value `jsn`, did you mean `json`?",
-            "TIDEWATCH_TRIGGER_SMTP_OPS_HOST: unknown trigger kind `smtp` (this version has none)",
+            "TIDEWATCH_TRIGGER_SMPT_OPS_HOST: unknown trigger kind `smpt`, did you mean `smtp`?",
         ] {
             assert!(
                 errors.iter().any(|e| e == expected),

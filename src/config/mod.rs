@@ -13,6 +13,7 @@ mod secret;
 mod trigger;
 mod watcher;
 
+pub use env::PREFIX as ENV_PREFIX;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, Origin, load, load_from_process};
 pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};
@@ -37,6 +38,31 @@ pub struct Config {
     pub watcher: BTreeMap<String, WatcherConfig>,
     pub registry: RegistriesConfig,
     pub trigger: TriggersConfig,
+    pub store: StoreConfig,
+}
+
+/// Where the state and audit log live, as WUD's `STORE_PATH` (a folder) and `STORE_FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The folder; `/store` in the container image.
+    pub path: std::path::PathBuf,
+    pub file: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: "./data".into(),
+            file: "tidewatch.db".into(),
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn location(&self) -> std::path::PathBuf {
+        self.path.join(&self.file)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

@@ -37,6 +37,8 @@ pub enum EngineEvent {
     ContainerStarted(String),
     /// An image was tagged (pulled or built under a tag a container may use).
     ImageTagged,
+    /// A container was removed: its ID and name.
+    ContainerDestroyed { id: String, name: String },
 }
 
 /// A connection to one watcher's engine.
@@ -182,9 +184,9 @@ impl Engine {
         }))
     }
 
-    /// What the engine reports that is worth a check now rather than at the next cron: a
-    /// container started (new, re-created or restarted) and an image tagged. The stream ends
-    /// when the connection does (engine restart); the caller reconnects.
+    /// What the engine reports that is worth acting on now rather than at the next cron: a
+    /// container started (new, re-created or restarted), an image tagged, a container removed.
+    /// The stream ends when the connection does (engine restart); the caller reconnects.
     pub fn events(&self) -> impl Stream<Item = Result<EngineEvent, DockerError>> + '_ {
         let filters = HashMap::from([
             (
@@ -193,7 +195,11 @@ impl Engine {
             ),
             (
                 "event".to_string(),
-                vec!["start".to_string(), "tag".to_string()],
+                vec![
+                    "start".to_string(),
+                    "tag".to_string(),
+                    "destroy".to_string(),
+                ],
             ),
         ]);
         let options = EventsOptions {
@@ -205,13 +211,25 @@ impl Engine {
                 Ok(event) => event,
                 Err(err) => return std::future::ready(Some(Err(self.api_error(&err)))),
             };
-            let id = event.actor.and_then(|a| a.id).unwrap_or_default();
+            let (id, name) = match event.actor {
+                Some(actor) => (
+                    actor.id.unwrap_or_default(),
+                    actor
+                        .attributes
+                        .and_then(|mut a| a.remove("name"))
+                        .unwrap_or_default(),
+                ),
+                None => Default::default(),
+            };
             let mapped = match (
                 event.typ.map(|t| t.to_string()).as_deref(),
                 event.action.as_deref(),
             ) {
                 (Some("container"), Some("start")) => Some(Ok(EngineEvent::ContainerStarted(id))),
                 (Some("image"), Some("tag")) => Some(Ok(EngineEvent::ImageTagged)),
+                (Some("container"), Some("destroy")) => {
+                    Some(Ok(EngineEvent::ContainerDestroyed { id, name }))
+                }
                 _ => None,
             };
             std::future::ready(mapped)

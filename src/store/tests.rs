@@ -1,1 +1,210 @@
 //! Unit tests of the store, on a temporary file.
+
+use super::*;
+use crate::finding::Update;
+use crate::model::UpdateKind;
+
+fn listed(name: &str, status: Status, update: Option<(&str, UpdateKind)>) -> ListedContainer {
+    ListedContainer {
+        watcher: "local".into(),
+        id: format!("id-{name}"),
+        name: name.into(),
+        state: "running".into(),
+        image: "nginx:1.25.3".into(),
+        reference: Some("docker.io/library/nginx:1.25.3".into()),
+        reference_error: None,
+        image_id: "sha256:00".into(),
+        repo_digests: Vec::new(),
+        display_name: None,
+        status,
+        reason: match status {
+            Status::Skipped => Some("watch label is false".into()),
+            _ => None,
+        },
+        update: update.map(|(tag, kind)| Update {
+            kind,
+            tag: tag.into(),
+            digest: Some(format!("sha256:{}", "a".repeat(64))),
+            link: None,
+        }),
+    }
+}
+
+fn key(name: &str) -> ContainerKey {
+    ContainerKey {
+        watcher: "local".into(),
+        name: name.into(),
+    }
+}
+
+#[test]
+fn a_new_store_is_created_with_its_folder_and_reopened_without_migrating_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/data/tidewatch.db");
+    let store = Store::open(&path).unwrap();
+    store
+        .record_finding(&listed("web", Status::UpToDate, None))
+        .unwrap();
+    drop(store);
+    let again = Store::open(&path).unwrap();
+    assert_eq!(again.containers().unwrap().len(), 1);
+    let version: i64 = again
+        .with(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+        .unwrap();
+    assert_eq!(version as usize, schema::MIGRATIONS.len());
+}
+
+#[test]
+fn a_store_from_a_newer_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tidewatch.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer tidewatch"));
+}
+
+#[test]
+fn the_audit_log_gets_a_line_only_when_a_finding_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let up = listed("web", Status::UpToDate, None);
+    let update = listed(
+        "web",
+        Status::UpdateAvailable,
+        Some(("1.25.4", UpdateKind::Patch)),
+    );
+    let newer = listed(
+        "web",
+        Status::UpdateAvailable,
+        Some(("1.26.0", UpdateKind::Minor)),
+    );
+    assert!(store.record_finding(&up).unwrap());
+    assert!(!store.record_finding(&up).unwrap());
+    assert!(store.record_finding(&update).unwrap());
+    assert!(!store.record_finding(&update).unwrap());
+    assert!(store.record_finding(&newer).unwrap());
+    assert!(store.record_finding(&up).unwrap());
+    let events: Vec<String> = store
+        .history(None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.event, e.detail))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "up-to-date nginx:1.25.3".to_string(),
+            format!(
+                "update-available nginx:1.25.3 → 1.25.4 (patch), sha256:{}",
+                "a".repeat(12)
+            ),
+            format!(
+                "update-available nginx:1.25.3 → 1.26.0 (minor), sha256:{}",
+                "a".repeat(12)
+            ),
+            "up-to-date nginx:1.25.3".to_string(),
+        ]
+    );
+    let state = &store.containers().unwrap()[0];
+    assert_eq!(state.status, "up-to-date");
+    assert_eq!(state.update_tag, None);
+}
+
+#[test]
+fn containers_missing_from_a_full_listing_are_forgotten_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    for name in ["a", "b", "c"] {
+        store
+            .record_finding(&listed(name, Status::UpToDate, None))
+            .unwrap();
+    }
+    let gone = store.forget_missing("local", &["b".to_string()]).unwrap();
+    assert_eq!(gone, ["a", "c"]);
+    let names: Vec<String> = store
+        .containers()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["b"]);
+    assert_eq!(
+        store.history(Some("a"), 10).unwrap().last().unwrap().event,
+        "removed"
+    );
+    // Another watcher's containers are not touched by this one's listing.
+    assert!(store.forget_missing("edge", &[]).unwrap().is_empty());
+}
+
+#[test]
+fn what_was_sent_is_remembered_across_a_reopen_per_trigger_and_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    let target = "docker.io/library/nginx:1.25.4@sha256:aa".to_string();
+    assert!(
+        !store
+            .already_sent("smtp.ops", &key("web"), &target)
+            .unwrap()
+    );
+    store
+        .mark_sent("smtp.ops", &[(key("web"), target.clone())])
+        .unwrap();
+    // Marking twice is harmless.
+    store
+        .mark_sent("smtp.ops", &[(key("web"), target.clone())])
+        .unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert!(
+        store
+            .already_sent("smtp.ops", &key("web"), &target)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .already_sent("slack.team", &key("web"), &target)
+            .unwrap()
+    );
+    assert!(!store.already_sent("smtp.ops", &key("db"), &target).unwrap());
+    assert!(
+        !store
+            .already_sent("smtp.ops", &key("web"), "other")
+            .unwrap()
+    );
+}
+
+#[test]
+fn history_is_oldest_first_limited_to_the_newest_and_filtered_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    for i in 0..5 {
+        store
+            .log(Some(&key("web")), "notified", &format!("n{i}"))
+            .unwrap();
+        store
+            .log(Some(&key("db")), "notified", &format!("d{i}"))
+            .unwrap();
+    }
+    let details: Vec<String> = store
+        .history(Some("web"), 3)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(details, ["n2", "n3", "n4"]);
+    assert_eq!(store.history(None, 100).unwrap().len(), 10);
+}
+
+#[test]
+fn short_digests_keep_the_algorithm_and_twelve_digits() {
+    assert_eq!(
+        short_digest(&format!("sha256:{}", "0123456789abcdef".repeat(4))),
+        "sha256:0123456789ab"
+    );
+    assert_eq!(short_digest("sha256:abc"), "sha256:abc");
+}

@@ -135,3 +135,39 @@ fn the_effective_configuration_says_where_each_value_came_from() {
         "watcher.edge.port = 2375 # default"
     );
 }
+
+#[test]
+fn trigger_mistakes_stop_start_up_naming_the_variable_before_anything_runs() {
+    let env = [
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_URL", "http://127.0.0.1:9/hook"),
+        (
+            "TIDEWATCH_TRIGGER_HTTP_HOOK_SIMPLETITLE",
+            "{{contianer}} updated",
+        ),
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_INCLUDE", "web("),
+    ];
+    for args in [&["config"][..], &["run", "--once"][..]] {
+        let out = crate::support::tidewatch(args, &env);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out}");
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("TIDEWATCH_TRIGGER_HTTP_HOOK_SIMPLETITLE: ")
+                    && l.contains("contianer")),
+            "{out}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("TIDEWATCH_TRIGGER_HTTP_HOOK_INCLUDE: ")
+                    && l.contains("not a regular expression")),
+            "{out}"
+        );
+        assert!(
+            !out.stderr.contains("127.0.0.1:9"),
+            "the webhook URL is a secret:\n{out}"
+        );
+    }
+}

@@ -11,4 +11,5 @@ mod config_cli;
 mod notify;
 mod registry;
 mod run;
+mod store;
 mod support;

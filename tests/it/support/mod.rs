@@ -35,7 +35,7 @@ pub use process::Output;
 pub use registry::{
     Auth, INDEX_ACCEPT, MANIFEST_ACCEPT, Registry, RegistryOptions, TokenAuth, sha256_digest,
 };
-pub use tidewatch::{command as tidewatch_command, tidewatch};
+pub use tidewatch::{command as tidewatch_command, fresh_store_dir, tidewatch};
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;

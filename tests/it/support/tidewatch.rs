@@ -29,6 +29,20 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
             cmd.env_remove(&key);
         }
     }
+    // The store goes to a folder of its own under target/tmp, never into the checkout, unless
+    // the test chooses one (to run twice on the same store).
+    if !env.iter().any(|(k, _)| *k == "TIDEWATCH_STORE_PATH") {
+        cmd.env("TIDEWATCH_STORE_PATH", fresh_store_dir());
+    }
     cmd.envs(env.iter().copied());
     cmd
+}
+
+/// A folder no other run uses, under cargo's scratch space for integration tests.
+pub fn fresh_store_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("store-{}-{n}", std::process::id()))
 }
