@@ -16,6 +16,7 @@ pub mod slack;
 pub mod smtp;
 pub mod teams;
 pub mod template;
+mod webhook;
 
 use crate::config::{CommonConfig, TriggersConfig};
 use async_trait::async_trait;

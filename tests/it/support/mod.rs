@@ -19,6 +19,7 @@ pub mod engine;
 mod http;
 mod image;
 mod process;
+pub mod receiver;
 mod registry;
 pub mod rogue;
 mod server;

@@ -1,0 +1,279 @@
+//! What the three HTTP notifiers (`http`, `slack`, `teams`) share: how their client is set up,
+//! how their URLs are checked, one bounded exchange, and what an answer's status means.
+//!
+//! Webhook URLs are credentials (whoever holds one can post), so nothing made here quotes one:
+//! reqwest's errors carry the URL, so they are stripped of it (`without_url`) and reduced to
+//! their innermost cause before they become text. Answers are read up to [`MAX_REPLY`] and no
+//! further, so a peer that streams forever can neither hold a delivery nor grow our memory.
+//!
+//! What a status means, for all three kinds alike:
+//!
+//! | answer                                   | outcome                        |
+//! |------------------------------------------|--------------------------------|
+//! | 2xx (Teams Workflows answers 202)         | delivered                      |
+//! | 408, 425, 429, 5xx                       | `Transient`: the runner retries |
+//! | no connection, time-out, connection lost | `Transient`                    |
+//! | any other status (3xx, 4xx)              | `Permanent`                    |
+//!
+//! Redirects are not followed: a webhook that moved is a configuration to fix, and following a
+//! 302 would turn the POST into a GET that "succeeds" without delivering anything.
+
+use super::{BuildProblem, TriggerError};
+use crate::config::Secret;
+use reqwest::{RequestBuilder, StatusCode, Url};
+use std::time::Duration;
+
+/// The most of an answer that is read. Webhooks answer `ok`, `1` or nothing; Slack's API
+/// answers a JSON object whose first field is `ok`.
+pub(super) const MAX_REPLY: usize = 64 * 1024;
+
+/// Reaching a webhook host takes milliseconds; this only bounds a black-holed address within
+/// the attempt's own time-out.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One attempt's time-out: the trigger's `timeout` (default 10 s), as the runner reads it.
+pub(super) fn attempt_timeout(configured: Option<u64>) -> Duration {
+    Duration::from_secs(configured.unwrap_or(10).max(1))
+}
+
+/// The client of one notifier: rustls, a time-out on every request, no redirects.
+pub(super) fn client(timeout: Duration) -> Result<reqwest::Client, BuildProblem> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .user_agent(concat!("tidewatch/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|err| BuildProblem::new("url", format!("cannot set up HTTP: {err}")))
+}
+
+/// An `http` or `https` URL with a host. The message names what is wrong, never the value.
+pub(super) fn url(key: &str, value: &Secret) -> Result<Url, BuildProblem> {
+    let parsed = Url::parse(value.expose().trim())
+        // ParseError's texts are fixed phrases ("relative URL without a base"), never the input.
+        .map_err(|err| BuildProblem::new(key, format!("not a valid URL ({err})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(BuildProblem::new(key, "must be an http or https URL"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(BuildProblem::new(key, "has no host"));
+    }
+    Ok(parsed)
+}
+
+/// A status and the first [`MAX_REPLY`] bytes of what came with it.
+#[derive(Debug)]
+pub(super) struct Reply {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+/// Sends `request` and reads at most [`MAX_REPLY`] of the answer. `what` names the exchange in
+/// errors (`POST to the webhook`), since the URL may not. Only a failure to get a status at all
+/// is an error here; what the status means is [`check`]'s.
+pub(super) async fn exchange(request: RequestBuilder, what: &str) -> Result<Reply, TriggerError> {
+    let mut response = request
+        .send()
+        .await
+        .map_err(|err| transport_error(what, err))?;
+    let status = response.status();
+    let mut body = Vec::new();
+    while body.len() < MAX_REPLY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_REPLY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) => break,
+            // The status is the answer; a body cut short after it does not undo a delivery.
+            Err(_) => break,
+        }
+    }
+    Ok(Reply { status, body })
+}
+
+/// What a status means; see the table in the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Class {
+    Delivered,
+    Transient,
+    Permanent,
+}
+
+pub(super) fn classify(status: StatusCode) -> Class {
+    match status.as_u16() {
+        200..=299 => Class::Delivered,
+        408 | 425 | 429 | 500..=599 => Class::Transient,
+        _ => Class::Permanent,
+    }
+}
+
+/// `Ok` for a 2xx, else the error its class calls for: `POST to the webhook failed: 500
+/// Internal Server Error`, with `detail` (a peer's error code) appended when there is one.
+pub(super) fn check(
+    what: &str,
+    status: StatusCode,
+    detail: Option<&str>,
+) -> Result<(), TriggerError> {
+    let text = || match detail {
+        Some(detail) => format!("{what} failed: {status} ({detail})"),
+        None => format!("{what} failed: {status}"),
+    };
+    match classify(status) {
+        Class::Delivered => Ok(()),
+        Class::Transient => Err(TriggerError::Transient(text())),
+        Class::Permanent if status.is_redirection() => Err(TriggerError::Permanent(format!(
+            "{} (redirects are not followed: configure the final URL)",
+            text()
+        ))),
+        Class::Permanent => Err(TriggerError::Permanent(text())),
+    }
+}
+
+/// A failure before any status: no connection, a time-out, a connection lost mid-exchange are
+/// worth retrying; anything else (a request reqwest could not even build) is not.
+fn transport_error(what: &str, err: reqwest::Error) -> TriggerError {
+    let err = err.without_url();
+    let detail = if err.is_timeout() {
+        "timed out".to_string()
+    } else if err.is_connect() {
+        format!("cannot connect: {}", root_cause(&err))
+    } else {
+        root_cause(&err)
+    };
+    let text = format!("{what} failed: {detail}");
+    if err.is_timeout() || err.is_connect() || err.is_request() || err.is_body() {
+        TriggerError::Transient(text)
+    } else {
+        TriggerError::Permanent(text)
+    }
+}
+
+/// The innermost cause (`Connection refused (os error 111)`): what a user can act on, and free
+/// of the URL that reqwest's outer layers mention.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A peer's error code (Slack's `channel_not_found`), only when it is a plain identifier, so a
+/// hostile or chatty answer cannot put arbitrary text (or an echoed secret) in our messages.
+pub(super) fn error_code(text: &str) -> Option<&str> {
+    let code = text.trim();
+    let plain = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    plain.then_some(code)
+}
+
+/// At most `max` characters of `text`, the last one `…` when it was cut.
+pub(super) fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_as_the_table_says() {
+        let cases = [
+            (200, Class::Delivered),
+            (201, Class::Delivered),
+            (202, Class::Delivered),
+            (204, Class::Delivered),
+            (301, Class::Permanent),
+            (302, Class::Permanent),
+            (400, Class::Permanent),
+            (401, Class::Permanent),
+            (403, Class::Permanent),
+            (404, Class::Permanent),
+            (408, Class::Transient),
+            (410, Class::Permanent),
+            (413, Class::Permanent),
+            (425, Class::Transient),
+            (429, Class::Transient),
+            (500, Class::Transient),
+            (502, Class::Transient),
+            (503, Class::Transient),
+            (599, Class::Transient),
+        ];
+        for (status, class) in cases {
+            assert_eq!(
+                classify(StatusCode::from_u16(status).unwrap()),
+                class,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn check_names_the_exchange_and_status_and_says_why_redirects_fail() {
+        let what = "POST to the webhook";
+        assert_eq!(check(what, StatusCode::ACCEPTED, None), Ok(()));
+        assert_eq!(
+            check(what, StatusCode::INTERNAL_SERVER_ERROR, None),
+            Err(TriggerError::Transient(
+                "POST to the webhook failed: 500 Internal Server Error".into()
+            ))
+        );
+        assert_eq!(
+            check(what, StatusCode::NOT_FOUND, Some("channel_not_found")),
+            Err(TriggerError::Permanent(
+                "POST to the webhook failed: 404 Not Found (channel_not_found)".into()
+            ))
+        );
+        let Err(TriggerError::Permanent(moved)) = check(what, StatusCode::FOUND, None) else {
+            panic!("a redirect is permanent");
+        };
+        assert!(moved.contains("redirects are not followed"), "{moved}");
+    }
+
+    #[test]
+    fn urls_must_be_http_with_a_host_and_problems_never_quote_them() {
+        let secret = "https://hooks.example.com/services/T0/B0/SECRETPART";
+        assert!(url("url", &Secret::new(secret)).is_ok());
+        assert!(url("url", &Secret::new(format!("  {secret}\n"))).is_ok());
+        for bad in [
+            "hooks.example.com/SECRETPART",
+            "ftp://hooks.example.com/SECRETPART",
+            "file:///SECRETPART",
+            "",
+        ] {
+            let problem = url("url", &Secret::new(bad)).unwrap_err();
+            assert_eq!(problem.key, "url");
+            assert!(!problem.message.contains("SECRETPART"), "{problem:?}");
+        }
+    }
+
+    #[test]
+    fn error_codes_are_plain_identifiers_or_nothing() {
+        assert_eq!(error_code("invalid_payload\n"), Some("invalid_payload"));
+        assert_eq!(
+            error_code("channel_is_archived"),
+            Some("channel_is_archived")
+        );
+        assert_eq!(error_code(""), None);
+        assert_eq!(error_code("<html>nope</html>"), None);
+        assert_eq!(error_code("bad token xoxb-123"), None);
+        assert_eq!(error_code(&"a".repeat(65)), None);
+    }
+
+    #[test]
+    fn truncate_counts_characters_and_marks_the_cut() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("ééééé", 5), "ééééé");
+        assert_eq!(truncate("éééééé", 5), "éééé…");
+        assert_eq!(truncate("abcdef", 5).chars().count(), 5);
+    }
+}
