@@ -1,8 +1,10 @@
 //! The http notifier against a real peer ([`Receiver`]): what it sends (body, headers, auth,
 //! signature), what its failures say, and — through the real runner, with no Docker — retries,
-//! giving up, the rate limit, batch mode and `once` across restarts.
+//! giving up, the rate limit, batch mode and `once` across restarts. Last, the whole way: the
+//! binary finds an update in a real registry and the webhook hears of it, once.
 
 use crate::support::receiver::{Answer, Receiver, Recorded};
+use crate::support::{TestRun, fresh_store_dir, tidewatch};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::BTreeMap;
@@ -438,4 +440,63 @@ async fn once_holds_across_runner_runs_on_the_same_store() {
     let seen = hook.requests();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(seen[1].json()["new_tag"], "1.25.5");
+}
+
+#[test]
+fn run_once_tells_the_webhook_and_once_survives_a_restart() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "hooked", "1.0.0");
+    let container = run.run("hooked", &v1.reference, &[]);
+    run.push(&registry, "hooked", "1.1.0");
+    let hook = Receiver::start();
+    let url = hook.url("/e2e/SECRET-PATH");
+    let store = fresh_store_dir();
+    let env = [
+        ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_URL", url.as_str()),
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_SECRET", "SECRET-KEY"),
+        // Other tests' containers share the engine: only this one's updates are wanted.
+        (
+            "TIDEWATCH_TRIGGER_HTTP_HOOK_INCLUDE",
+            container.name.as_str(),
+        ),
+    ];
+
+    // No assertion on the exit status: other tests' registries come and go on this engine.
+    let out = tidewatch(&["run", "--once"], &env);
+    let seen = hook.requests();
+    assert_eq!(seen.len(), 1, "one update, one message:\n{out}");
+    let request = &seen[0];
+    assert_eq!(request.path(), "/e2e/SECRET-PATH");
+    assert_eq!(
+        request.header("x-tidewatch-event"),
+        Some("update-available")
+    );
+    let expected = format!("sha256={}", hmac_hex("SECRET-KEY", &request.body));
+    assert_eq!(
+        request.header("x-tidewatch-signature"),
+        Some(expected.as_str())
+    );
+    let body = request.json();
+    assert_eq!(body["name"], container.name.as_str());
+    assert_eq!(body["current_tag"], "1.0.0");
+    assert_eq!(body["new_tag"], "1.1.0");
+    assert_eq!(body["kind"], "minor");
+    assert!(
+        body["title"].as_str().is_some_and(|t| t.contains("1.1.0")),
+        "{body}"
+    );
+    assert!(
+        !out.stderr.contains("SECRET"),
+        "a secret in the log:\n{out}"
+    );
+
+    // A restart on the same store: the update is still there, and already told.
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(
+        out.stderr.contains("Update available."),
+        "the second run finds the update again:\n{out}"
+    );
+    assert_eq!(hook.requests().len(), 1, "told once:\n{out}");
 }
