@@ -23,6 +23,7 @@ pub mod receiver;
 mod registry;
 pub mod rogue;
 mod server;
+pub mod smtp;
 mod tidewatch;
 pub mod token_server;
 
