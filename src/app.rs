@@ -128,6 +128,8 @@ pub async fn run(
                 for err in &outcome.errors {
                     tracing::error!(watcher = %name, error = %err, "Engine not reachable; its containers were not checked.");
                 }
+                drop(outcome);
+                crate::memory::trim();
                 next = schedule.next();
             }
             tracing::info!(watcher = %name, "Watcher stopped.");
@@ -234,6 +236,11 @@ async fn log_events(mut events: Subscriber) {
                 to = %update.target.familiar(),
                 kind = ?update.kind,
                 "Update available."
+            ),
+            Event::ContainerRemoved { watcher, name, .. } => tracing::info!(
+                watcher = %watcher,
+                container = %name,
+                "Container removed."
             ),
             Event::CheckCompleted(report) => tracing::info!(
                 watcher = %report.watcher,

@@ -6,6 +6,7 @@ pub mod docker;
 pub mod finding;
 pub mod labels;
 pub mod listing;
+pub mod memory;
 pub mod model;
 pub mod registry;
 pub mod schedule;

@@ -786,6 +786,7 @@ mod tests {
         let example = load(Some(&root.join("tidewatch.toml")), vec![]);
         let loaded = example.expect("config/tidewatch.toml loads");
         assert_eq!(loaded.config.watcher.len(), 2);
+        crate::trigger::build_all(&loaded.config.trigger).expect("its triggers build");
         let secret = tempfile::NamedTempFile::new().unwrap();
         let env: Vec<(String, String)> = std::fs::read_to_string(root.join("tidewatch.env"))
             .unwrap()
@@ -797,8 +798,9 @@ mod tests {
                 false => (k.to_string(), v.to_string()),
             })
             .collect();
-        assert_eq!(env.len(), 5);
-        load(None, env).expect("config/tidewatch.env loads");
+        assert!(env.len() >= 6, "{env:?}");
+        let loaded = load(None, env).expect("config/tidewatch.env loads");
+        crate::trigger::build_all(&loaded.config.trigger).expect("its triggers build");
     }
 
     #[test]

@@ -177,7 +177,8 @@ notifier_config! {
         secret: Option<Secret>,
         /// A handlebars template for the body; the JSON document when unset.
         body: Option<String>,
-        /// Content-Type of a templated body (default `text/plain; charset=utf-8`).
+        /// Content-Type sent: default `application/json`, or `text/plain; charset=utf-8` for a
+        /// `body` template.
         contenttype: Option<String>,
     }
 }

@@ -3,7 +3,8 @@
 //! One message per [`Message`]: the subject is its title, the body a `multipart/alternative` of
 //! the rendered text and an HTML version derived here (see `html`). TLS as WUD configures it:
 //! `tls.enabled` is implicit TLS from the first byte (port 465); otherwise a plain connection
-//! that upgrades with STARTTLS when the server offers it, unless `tls.starttls=false`.
+//! that upgrades with STARTTLS when the server offers it (and must offer it when tidewatch logs
+//! in), unless `tls.starttls=false`.
 //!
 //! Every failure is classified for the runner (4xx replies, refused connections and time-outs
 //! are worth retrying; 5xx replies, rejected credentials and certificate errors are not), and
@@ -127,9 +128,9 @@ impl Smtp {
             }
             (None, None) => None,
         };
-        let tls = host
-            .as_deref()
-            .map(|host| tls(host, &config.tls).map_err(|p| problems.push(p)));
+        let tls = host.as_deref().map(|host| {
+            tls(host, &config.tls, config.user.is_some()).map_err(|p| problems.push(p))
+        });
 
         let (Some(host), Some(from), Ok(to), Some(Ok(tls))) = (host, from, to, tls) else {
             return Err(problems);
@@ -267,8 +268,15 @@ fn split_addresses(text: &str) -> Vec<&str> {
     parts
 }
 
-/// How the connection is secured: implicit TLS, opportunistic STARTTLS, or plain text.
-fn tls(host: &str, config: &crate::config::SmtpTlsConfig) -> Result<Tls, BuildProblem> {
+/// How the connection is secured: implicit TLS, STARTTLS, or plain text. STARTTLS is taken
+/// when offered; with credentials it is required, since a server (or someone in between) that
+/// does not offer it would otherwise receive the password in clear. `tls.starttls=false` is
+/// the explicit way to send in plain text.
+fn tls(
+    host: &str,
+    config: &crate::config::SmtpTlsConfig,
+    credentials: bool,
+) -> Result<Tls, BuildProblem> {
     let verify = config.verify.unwrap_or(true);
     let starttls = config.starttls.unwrap_or(true);
     let mut params =
@@ -288,6 +296,8 @@ fn tls(host: &str, config: &crate::config::SmtpTlsConfig) -> Result<Tls, BuildPr
     })?;
     Ok(if config.enabled {
         Tls::Wrapper(params)
+    } else if credentials {
+        Tls::Required(params)
     } else {
         Tls::Opportunistic(params)
     })

@@ -1,7 +1,7 @@
 //! `tidewatch run`: one cycle with `--once`, and the daemon on its schedule until SIGTERM.
 
 use crate::support::engine::PrivateEngine;
-use crate::support::{ImageSpec, TestRun, tidewatch, tidewatch_command};
+use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch, tidewatch_command};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -157,10 +157,12 @@ fn a_container_started_while_the_daemon_runs_is_checked_within_seconds() {
     let registry = run.registry();
     let old = run.push(&registry, "events", "1.0.0");
     run.push(&registry, "events", "1.1.0");
+    let store = fresh_store_dir();
     // A schedule that does not fire during the test: only the start-up check and events.
     let env = [
         ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
         ("TIDEWATCH_LOG_FORMAT", "json"),
+        ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
     ];
     let mut daemon = Daemon::start(&env);
     daemon_wait(&mut daemon, "Check completed.", 1);
@@ -190,7 +192,19 @@ fn a_container_started_while_the_daemon_runs_is_checked_within_seconds() {
         "took {:?}",
         started.elapsed()
     );
+
+    // Removed: forgotten at once, from the destroy event.
+    run.docker(&["rm", "-f", &container.id]);
+    daemon_wait(&mut daemon, "Container removed.", 1);
     assert!(daemon.terminate().success());
+    let out = tidewatch(
+        &["history", &container.name, "--json"],
+        &[("TIDEWATCH_STORE_PATH", store.to_str().unwrap())],
+    );
+    let history: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
+    let events: Vec<&str> = history.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(events, ["update-available", "removed"], "{out}");
+    assert_eq!(history[1]["detail"], "destroyed", "{out}");
 }
 
 /// Puts `reference` (pushed to a loopback registry) on `engine` and runs it, without a network.

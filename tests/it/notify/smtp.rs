@@ -355,3 +355,14 @@ fn run_once_emails_the_update_it_finds() {
     assert!(email.html().contains(&container.name), "{}", email.html());
     assert!(out.stderr.contains("Notification sent."), "{out}");
 }
+
+#[tokio::test]
+async fn credentials_are_never_sent_to_a_server_without_starttls() {
+    let sink = SmtpSink::plain();
+    let mut config = config(&sink);
+    config.user = Some(USER.into());
+    config.pass = Some(Secret::new(PASSWORD));
+    let err = send(&config, &sample_message(&config)).await.unwrap_err();
+    assert!(!err.to_string().contains(PASSWORD), "{err}");
+    assert!(sink.messages().is_empty(), "nothing delivered in clear");
+}
