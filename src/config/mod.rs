@@ -19,8 +19,9 @@ pub use load::{Loaded, Origin, load, load_from_process};
 pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};
 pub use secret::Secret;
 pub use trigger::{
-    CommonConfig, HttpAuthConfig, HttpConfig, Mode, SlackConfig, SmtpConfig, SmtpTlsConfig,
-    TeamsCard, TeamsConfig, TriggersConfig,
+    CommonConfig, DiscordConfig, GotifyConfig, HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig,
+    NtfyConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig,
+    TriggersConfig,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig};
 

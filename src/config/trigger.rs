@@ -21,6 +21,10 @@ pub struct TriggersConfig {
     pub slack: BTreeMap<String, SlackConfig>,
     pub teams: BTreeMap<String, TeamsConfig>,
     pub http: BTreeMap<String, HttpConfig>,
+    pub discord: BTreeMap<String, DiscordConfig>,
+    pub telegram: BTreeMap<String, TelegramConfig>,
+    pub ntfy: BTreeMap<String, NtfyConfig>,
+    pub gotify: BTreeMap<String, GotifyConfig>,
 }
 
 /// One message per update found, or one per check cycle listing them all.
@@ -194,6 +198,64 @@ pub struct HttpAuthConfig {
     pub bearer: Option<Secret>,
 }
 
+notifier_config! {
+    /// Discord through a channel webhook.
+    DiscordConfig {
+        /// The webhook URL (a credential: masked everywhere).
+        url: Option<Secret>,
+        /// The name the message is posted under (default the webhook's own).
+        botusername: Option<String>,
+        /// The embed's colour, `#rrggbb` or a decimal number.
+        cardcolor: Option<String>,
+    }
+}
+
+notifier_config! {
+    /// Telegram through a bot (sendMessage).
+    TelegramConfig {
+        bottoken: Option<Secret>,
+        chatid: Option<String>,
+        /// A forum topic to post in.
+        messagethreadid: Option<i64>,
+        /// The Bot API's base, for tests and local Bot API servers (default
+        /// https://api.telegram.org).
+        api: Option<String>,
+    }
+}
+
+notifier_config! {
+    /// ntfy (ntfy.sh or self-hosted).
+    NtfyConfig {
+        /// The server (default https://ntfy.sh).
+        url: Option<String>,
+        topic: Option<String>,
+        /// 1 (min) to 5 (max); default 3.
+        priority: Option<u8>,
+        auth: NtfyAuthConfig,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NtfyAuthConfig {
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// An access token (`tk_…`), sent as a bearer token.
+    pub token: Option<Secret>,
+}
+
+notifier_config! {
+    /// Gotify.
+    GotifyConfig {
+        /// The server.
+        url: Option<String>,
+        /// An application token.
+        token: Option<Secret>,
+        /// Default 5.
+        priority: Option<u8>,
+    }
+}
+
 /// Every notifier instance with its shared options, for code that treats them alike.
 impl TriggersConfig {
     pub fn commons(&self) -> Vec<(&'static str, &String, CommonConfig)> {
@@ -202,6 +264,14 @@ impl TriggersConfig {
         all.extend(self.slack.iter().map(|(n, c)| ("slack", n, c.common())));
         all.extend(self.teams.iter().map(|(n, c)| ("teams", n, c.common())));
         all.extend(self.http.iter().map(|(n, c)| ("http", n, c.common())));
+        all.extend(self.discord.iter().map(|(n, c)| ("discord", n, c.common())));
+        all.extend(
+            self.telegram
+                .iter()
+                .map(|(n, c)| ("telegram", n, c.common())),
+        );
+        all.extend(self.ntfy.iter().map(|(n, c)| ("ntfy", n, c.common())));
+        all.extend(self.gotify.iter().map(|(n, c)| ("gotify", n, c.common())));
         all
     }
 }

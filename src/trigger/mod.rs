@@ -9,12 +9,16 @@
 //! [`build_all`] is the one place that maps a configured kind to its constructor. Adding a kind
 //! is a file in this folder, a field in `config::TriggersConfig`, and a line there.
 
+pub mod discord;
 pub mod filter;
+pub mod gotify;
 pub mod http;
+pub mod ntfy;
 pub mod runner;
 pub mod slack;
 pub mod smtp;
 pub mod teams;
+pub mod telegram;
 pub mod template;
 mod webhook;
 
@@ -116,6 +120,10 @@ pub fn build_all(config: &TriggersConfig) -> Result<Vec<NotifierTrigger>, Vec<Tr
         slack,
         teams,
         http,
+        discord,
+        telegram,
+        ntfy,
+        gotify,
     } = config;
     let mut built = Vec::new();
     let mut problems = Vec::new();
@@ -160,6 +168,22 @@ pub fn build_all(config: &TriggersConfig) -> Result<Vec<NotifierTrigger>, Vec<Tr
     for (name, c) in http {
         let notifier = http::Http::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
         add("http", name, c.common(), http::TEMPLATES, notifier);
+    }
+    for (name, c) in discord {
+        let notifier = discord::Discord::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("discord", name, c.common(), discord::TEMPLATES, notifier);
+    }
+    for (name, c) in telegram {
+        let notifier = telegram::Telegram::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("telegram", name, c.common(), telegram::TEMPLATES, notifier);
+    }
+    for (name, c) in ntfy {
+        let notifier = ntfy::Ntfy::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("ntfy", name, c.common(), ntfy::TEMPLATES, notifier);
+    }
+    for (name, c) in gotify {
+        let notifier = gotify::Gotify::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("gotify", name, c.common(), gotify::TEMPLATES, notifier);
     }
     if problems.is_empty() {
         Ok(built)
