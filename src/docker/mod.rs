@@ -1,6 +1,8 @@
 //! The Docker engine, through bollard. The only module that imports bollard: everything else
 //! sees [`ContainerInfo`], so the engine's API version and wire types stay in here.
 
+pub mod spec;
+
 use crate::config::{Endpoint, WatcherConfig};
 use crate::model::{ContainerInfo, Platform};
 use bollard::Docker;

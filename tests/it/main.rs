@@ -11,5 +11,6 @@ mod config_cli;
 mod notify;
 mod registry;
 mod run;
+mod spec;
 mod store;
 mod support;
