@@ -8,7 +8,7 @@ use crate::registry::credentials::Credential;
 use crate::registry::{ClientSettings, RegistryClient};
 use crate::schedule;
 use crate::store::Store;
-use crate::trigger::{self, NotifierTrigger, runner};
+use crate::trigger::{self, Triggers, docker as docker_trigger, runner};
 use crate::watcher::{self, Outcome};
 use futures_util::StreamExt;
 use std::io::Write;
@@ -25,7 +25,7 @@ pub async fn check(loaded: &Loaded) -> anyhow::Result<Outcome> {
 
 /// Every configured trigger, or every problem with them as configuration errors naming the
 /// variable to fix (exit status 2, as any other configuration error).
-pub fn triggers(loaded: &Loaded) -> Result<Vec<NotifierTrigger>, ConfigErrors> {
+pub fn triggers(loaded: &Loaded) -> Result<Triggers, ConfigErrors> {
     trigger::build_all(&loaded.config.trigger).map_err(|problems| {
         ConfigErrors(
             problems
@@ -50,14 +50,32 @@ pub fn triggers(loaded: &Loaded) -> Result<Vec<NotifierTrigger>, ConfigErrors> {
 
 /// What runs beside the watchers and lives off the bus: the log, the store, the triggers.
 /// Each ends when the bus closes, after finishing what it holds.
-struct Subscribers(tokio::task::JoinSet<()>);
+struct Subscribers {
+    tasks: tokio::task::JoinSet<()>,
+    docker: Vec<Arc<docker_trigger::DockerTrigger>>,
+}
 
 impl Subscribers {
-    fn start(bus: &Bus, store: &Store, triggers: Vec<NotifierTrigger>) -> Self {
+    fn start(
+        bus: &Bus,
+        store: &Store,
+        triggers: Triggers,
+        loaded: &Loaded,
+        registry: Arc<RegistryClient>,
+    ) -> Self {
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(log_events(bus.subscribe("log")));
         tasks.spawn(crate::store::record(store.clone(), bus.subscribe("store")));
-        for trigger in triggers {
+        let docker_context = docker_trigger::Context {
+            bus: bus.weak(),
+            watchers: loaded.config.watcher.clone(),
+            registry,
+        };
+        for trigger in &triggers.docker {
+            let events = bus.subscribe(trigger.id().to_string());
+            tasks.spawn(trigger.clone().run(events, docker_context.clone()));
+        }
+        for trigger in triggers.notifiers {
             let events = bus.subscribe(trigger.id().to_string());
             let context = runner::Context {
                 store: Some(store.clone()),
@@ -65,12 +83,27 @@ impl Subscribers {
             };
             tasks.spawn(trigger.run(events, context));
         }
-        Subscribers(tasks)
+        Subscribers {
+            tasks,
+            docker: triggers.docker,
+        }
     }
 
-    /// Waits for every subscriber; call after dropping the last `Bus`.
-    async fn finish(mut self) {
-        while self.0.join_next().await.is_some() {}
+    /// Waits until the triggers that act (the docker trigger) have finished what was found so
+    /// far, so that what they report still reaches the store and the notifiers.
+    async fn settle(&self, bus: &Bus) {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let waits: Vec<_> = self.docker.iter().map(|t| t.barrier(n)).collect();
+        bus.publish(Event::Barrier(n));
+        futures_util::future::join_all(waits).await;
+    }
+
+    /// Settles, closes the bus and waits for every subscriber to drain.
+    async fn finish(mut self, bus: Bus) {
+        self.settle(&bus).await;
+        drop(bus);
+        while self.tasks.join_next().await.is_some() {}
     }
 }
 
@@ -83,14 +116,16 @@ fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
 /// `tidewatch run --once`: one cycle of the daemon, with everything that subscribes to the bus
 /// running and allowed to finish (notifications sent, the store written) before the report is
 /// returned.
-pub async fn run_once(loaded: &Loaded, triggers: Vec<NotifierTrigger>) -> anyhow::Result<Outcome> {
-    let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Outcome> {
+    let client = Arc::new(RegistryClient::new(
+        &loaded.config.registry,
+        client_settings(loaded),
+    )?);
     let store = open_store(loaded)?;
     let bus = Bus::default();
-    let subscribers = Subscribers::start(&bus, &store, triggers);
+    let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
-    drop(bus);
-    subscribers.finish().await;
+    subscribers.finish(bus).await;
     Ok(outcome)
 }
 
@@ -99,7 +134,7 @@ pub async fn run_once(loaded: &Loaded, triggers: Vec<NotifierTrigger>) -> anyhow
 /// starts after.
 pub async fn run(
     loaded: &Loaded,
-    triggers: Vec<NotifierTrigger>,
+    triggers: Triggers,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let client = Arc::new(RegistryClient::new(
@@ -108,7 +143,7 @@ pub async fn run(
     )?);
     let store = open_store(loaded)?;
     let bus = Bus::default();
-    let subscribers = Subscribers::start(&bus, &store, triggers);
+    let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut watchers = tokio::task::JoinSet::new();
     for (name, watcher) in &loaded.config.watcher {
@@ -146,8 +181,7 @@ pub async fn run(
     tracing::info!("Shutting down: finishing cycles under way.");
     let _ = stop.send(true);
     while watchers.join_next().await.is_some() {}
-    drop(bus);
-    subscribers.finish().await;
+    subscribers.finish(bus).await;
     tracing::info!("Stopped.");
     Ok(())
 }
@@ -321,10 +355,14 @@ pub fn history(
 }
 
 /// `tidewatch notify-test TRIGGER`: a sample update through one trigger, filters aside.
-pub async fn notify_test(triggers: Vec<NotifierTrigger>, wanted: &str) -> anyhow::Result<String> {
-    let known: Vec<String> = triggers.iter().map(|t| t.id().to_string()).collect();
+pub async fn notify_test(triggers: Triggers, wanted: &str) -> anyhow::Result<String> {
+    let known = triggers.ids();
     let wanted = wanted.to_ascii_lowercase();
-    let Some(trigger) = triggers.into_iter().find(|t| t.id().to_string() == wanted) else {
+    let Some(trigger) = triggers
+        .notifiers
+        .into_iter()
+        .find(|t| t.id().to_string() == wanted)
+    else {
         anyhow::bail!(
             "no trigger {wanted}; configured: {}",
             if known.is_empty() {
@@ -339,4 +377,155 @@ pub async fn notify_test(triggers: Vec<NotifierTrigger>, wanted: &str) -> anyhow
         .await
         .map_err(|err| anyhow::anyhow!("{}: {err}", trigger.id()))?;
     Ok(format!("{}: sent \"{}\"", trigger.id(), message.title))
+}
+
+/// Collects what the docker triggers did, for `tidewatch update`'s report.
+async fn collect_actions(mut events: Subscriber) -> Vec<(String, Result<String, String>)> {
+    let mut done = Vec::new();
+    while let Some(event) = events.recv().await {
+        let line = |c: &crate::model::UpdateCandidate| {
+            format!("{} → {}", c.current.familiar(), c.target.familiar())
+        };
+        match event.as_ref() {
+            Event::UpdateApplied { candidate, .. } => {
+                done.push((candidate.container.name.clone(), Ok(line(candidate))));
+            }
+            Event::RolledBack { candidate, reason } => done.push((
+                candidate.container.name.clone(),
+                Err(format!("{}: rolled back: {reason}", line(candidate))),
+            )),
+            Event::UpdateFailed { candidate, reason } => done.push((
+                candidate.container.name.clone(),
+                Err(format!("{}: failed: {reason}", line(candidate))),
+            )),
+            _ => {}
+        }
+    }
+    done
+}
+
+/// `tidewatch update [NAME…]`: one cycle, and the docker trigger updates the named containers
+/// (every container with an update when none is named) now, whatever its `auto`. Without a
+/// configured docker trigger, one with default options does it. Returns a line per container
+/// and whether every update worked.
+pub async fn update(
+    loaded: &Loaded,
+    mut triggers: Triggers,
+    names: Vec<String>,
+) -> anyhow::Result<(Vec<String>, bool)> {
+    if triggers.docker.is_empty() {
+        triggers
+            .docker
+            .push(Arc::new(docker_trigger::DockerTrigger::command_line()));
+    }
+    for trigger in &triggers.docker {
+        trigger.force(names.clone());
+    }
+    let client = Arc::new(RegistryClient::new(
+        &loaded.config.registry,
+        client_settings(loaded),
+    )?);
+    let store = open_store(loaded)?;
+    let bus = Bus::default();
+    let collector = tokio::spawn(collect_actions(bus.subscribe("update")));
+    let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
+    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
+    subscribers.finish(bus).await;
+    let done = collector.await.unwrap_or_default();
+    let mut ok = outcome.errors.is_empty();
+    let mut lines: Vec<String> = done
+        .iter()
+        .map(|(name, result)| match result {
+            Ok(what) => format!("{name}: updated, {what}"),
+            Err(why) => {
+                ok = false;
+                format!("{name}: {why}")
+            }
+        })
+        .collect();
+    for name in &names {
+        if done.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let found = outcome.listing.containers.iter().find(|c| &c.name == name);
+        let why = match found {
+            None => {
+                ok = false;
+                "no such container".to_string()
+            }
+            Some(c) => match (&c.status, &c.reason) {
+                (crate::finding::Status::UpdateAvailable, _) => {
+                    "not updated (see `tidewatch plan`)".to_string()
+                }
+                (_, Some(reason)) => format!("no update: {reason}"),
+                _ => "up to date".to_string(),
+            },
+        };
+        lines.push(format!("{name}: {why}"));
+    }
+    if lines.is_empty() {
+        lines.push("Nothing to update.".into());
+    }
+    for err in &outcome.errors {
+        lines.push(err.to_string());
+    }
+    Ok((lines, ok))
+}
+
+/// `tidewatch plan`: what the docker triggers would update now, and why not the others;
+/// changes nothing (no store, no trigger runs).
+pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<String>> {
+    let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+    let bus = Bus::default();
+    let mut events = bus.subscribe("plan");
+    let collector = tokio::spawn(async move {
+        let mut found = Vec::new();
+        while let Some(event) = events.recv().await {
+            if let Event::UpdateAvailable(candidate) = event.as_ref() {
+                found.push(candidate.clone());
+            }
+        }
+        found
+    });
+    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
+    drop(bus);
+    let found = collector.await.unwrap_or_default();
+    let mut lines = Vec::new();
+    if triggers.docker.is_empty() {
+        lines.push(
+            "No docker trigger is configured: tidewatch only reports (monitor only).".to_string(),
+        );
+    }
+    for c in &found {
+        let what = format!(
+            "{}/{}: {} → {} ({})",
+            c.container.watcher,
+            c.container.name,
+            c.current.familiar(),
+            c.target.familiar(),
+            serde_json::to_value(c.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        );
+        let verdicts: Vec<String> = triggers
+            .docker
+            .iter()
+            .map(|t| match t.wants(c) {
+                Ok(()) => format!("update by {}", t.id()),
+                Err(why) => format!("{}: not updated, {why}", t.id()),
+            })
+            .collect();
+        match verdicts.is_empty() {
+            true => lines.push(format!("{what}: reported only")),
+            false => lines.push(format!("{what}: {}", verdicts.join("; "))),
+        }
+    }
+    if found.is_empty() {
+        lines.push("No updates available.".into());
+    }
+    for err in &outcome.errors {
+        lines.push(err.to_string());
+    }
+    Ok(lines)
 }

@@ -51,6 +51,10 @@ pub enum Event {
         containers: Vec<ContainerKey>,
         failure: Option<String>,
     },
+    /// Sent after a cycle when its consequences must finish before going on (`run --once`,
+    /// shutdown): a trigger that acts inline has finished everything before it once it sees
+    /// this.
+    Barrier(u64),
     /// One watcher finished a cycle.
     CheckCompleted(Report),
 }

@@ -27,6 +27,8 @@ pub struct ContainerLabels {
     /// `tag.include`, `tag.exclude`, `tag.transform`, compiled, with `tag.prerelease` (offer
     /// pre-releases to a release) and `tag.morenumbers` (let `1.25` move to `1.25.3`).
     pub tags: TagPolicy,
+    /// `monitor-only` (Watchtower's name too): notify, never update this container.
+    pub monitor_only: Option<bool>,
     /// `trigger.include`: only these triggers act on the container (WUD's
     /// `smtp.ops:minor,slack.team`); `None` when unset, meaning every trigger.
     pub trigger_include: Option<Vec<TriggerRule>>,
@@ -135,6 +137,7 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
             .map(|(_, v)| v)
             .filter(|v| !v.is_empty()),
         tags,
+        monitor_only: boolean("monitor-only", Some("monitor-only"))?,
         trigger_include: find("trigger.include", None)
             .map(|(label, value)| trigger_rules(&label, &value))
             .transpose()?,

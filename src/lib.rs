@@ -14,4 +14,5 @@ pub mod store;
 pub mod tags;
 pub mod telemetry;
 pub mod trigger;
+pub mod update;
 pub mod watcher;

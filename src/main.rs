@@ -55,6 +55,11 @@ enum Command {
     },
     /// Send a sample update through one trigger (`kind.name`, e.g. smtp.ops).
     NotifyTest { trigger: String },
+    /// Update these containers now (every container with an update when none is named),
+    /// through the docker trigger, whatever its `auto`. Exit 1 when an update failed.
+    Update { names: Vec<String> },
+    /// Show what would be updated now, and why the others would not; change nothing.
+    Plan,
 }
 
 #[tokio::main]
@@ -79,7 +84,11 @@ async fn main() -> ExitCode {
     // `config` builds them too, to check them, and drops them.
     let needs_triggers = matches!(
         command,
-        Command::Run { .. } | Command::NotifyTest { .. } | Command::Config
+        Command::Run { .. }
+            | Command::NotifyTest { .. }
+            | Command::Config
+            | Command::Update { .. }
+            | Command::Plan
     );
     let triggers = if needs_triggers {
         match app::triggers(&loaded) {
@@ -92,7 +101,7 @@ async fn main() -> ExitCode {
             }
         }
     } else {
-        Vec::new()
+        Default::default()
     };
     match command {
         Command::Config => finish(app::print_config(&loaded, &mut std::io::stdout().lock())),
@@ -115,6 +124,24 @@ async fn main() -> ExitCode {
                 .await
                 .map(|line| println!("{line}")),
         ),
+        Command::Update { names } => match app::update(&loaded, triggers, names).await {
+            Ok((lines, ok)) => {
+                for line in lines {
+                    println!("{line}");
+                }
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(err) => failure_line(Err(err)),
+        },
+        Command::Plan => failure_line(app::plan(&loaded, &triggers).await.map(|lines| {
+            for line in lines {
+                println!("{line}");
+            }
+        })),
     }
 }
 

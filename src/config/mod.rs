@@ -19,7 +19,7 @@ pub use load::{Loaded, Origin, load, load_from_process};
 pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};
 pub use secret::Secret;
 pub use trigger::{
-    CommonConfig, DiscordConfig, GotifyConfig, HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig,
+    CommonConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig, HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig,
     NtfyConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig,
     TriggersConfig,
 };

@@ -25,6 +25,50 @@ pub struct TriggersConfig {
     pub telegram: BTreeMap<String, TelegramConfig>,
     pub ntfy: BTreeMap<String, NtfyConfig>,
     pub gotify: BTreeMap<String, GotifyConfig>,
+    pub docker: BTreeMap<String, DockerTriggerConfig>,
+}
+
+/// The docker trigger: updates containers in place (Watchtower's job), never losing one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerTriggerConfig {
+    /// Which update kinds are applied (WUD's values).
+    pub threshold: Threshold,
+    /// Comma-separated: a container-name regex, or `key=value` for a label.
+    pub include: Option<String>,
+    pub exclude: Option<String>,
+    /// Remove the old image once no container uses it (WUD's `prune`, Watchtower's `cleanup`).
+    #[serde(alias = "cleanup")]
+    pub prune: bool,
+    /// Remove the old container's anonymous volumes with it.
+    pub removevolumes: bool,
+    /// Seconds between the stop signal and a kill, unless the container sets its own.
+    pub stoptimeout: u64,
+    /// Seconds a container with a health check has to become healthy.
+    pub healthtimeout: u64,
+    /// Seconds a container without a health check has to stay up.
+    pub settle: u64,
+    /// Update as soon as an update is found; `false` waits for `tidewatch update NAME`.
+    pub auto: bool,
+    /// Run the containers' lifecycle hooks (Watchtower's `--enable-lifecycle-hooks`).
+    pub lifecyclehooks: bool,
+}
+
+impl Default for DockerTriggerConfig {
+    fn default() -> Self {
+        DockerTriggerConfig {
+            threshold: Threshold::default(),
+            include: None,
+            exclude: None,
+            prune: false,
+            removevolumes: false,
+            stoptimeout: 10,
+            healthtimeout: 60,
+            settle: 5,
+            auto: true,
+            lifecyclehooks: false,
+        }
+    }
 }
 
 /// One message per update found, or one per check cycle listing them all.

@@ -668,6 +668,15 @@ impl RegistryClient {
         })
     }
 
+    /// The login the engine needs to pull `image` (the same the checks use), or `None` for an
+    /// anonymous pull.
+    pub async fn pull_credential(
+        &self,
+        image: &ImageRef,
+    ) -> Result<Option<Credential>, RegistryError> {
+        self.credential(image, false).await
+    }
+
     /// Configured registry first (for ECR, a password from the ECR API), then Docker's
     /// config.json, then `REPO_USER`/`REPO_PASS`.
     async fn credential(

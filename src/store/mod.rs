@@ -485,7 +485,7 @@ pub async fn record(store: Store, mut events: Subscriber) {
             Event::RolledBack { candidate, reason } => {
                 log_action(&store, candidate, "rolled-back", reason.clone()).await
             }
-            Event::ContainerSeen(_) | Event::UpdateAvailable(_) => Ok(()),
+            Event::ContainerSeen(_) | Event::UpdateAvailable(_) | Event::Barrier(_) => Ok(()),
         };
         if let Err(err) = result {
             tracing::error!(error = %err, "Store write failed; the event is not recorded.");

@@ -10,6 +10,7 @@
 //! is a file in this folder, a field in `config::TriggersConfig`, and a line there.
 
 pub mod discord;
+pub mod docker;
 pub mod filter;
 pub mod gotify;
 pub mod http;
@@ -110,9 +111,25 @@ impl TriggerProblem {
     }
 }
 
+/// Every configured trigger, ready to run.
+#[derive(Debug, Default)]
+pub struct Triggers {
+    pub notifiers: Vec<NotifierTrigger>,
+    pub docker: Vec<Arc<docker::DockerTrigger>>,
+}
+
+impl Triggers {
+    pub fn ids(&self) -> Vec<String> {
+        let notifiers = self.notifiers.iter().map(|t| t.id().to_string());
+        notifiers
+            .chain(self.docker.iter().map(|t| t.id().to_string()))
+            .collect()
+    }
+}
+
 /// Every configured trigger, built from its typed configuration, with every problem of every
 /// trigger reported together (templates included), so a mistake stops start-up, not a send.
-pub fn build_all(config: &TriggersConfig) -> Result<Vec<NotifierTrigger>, Vec<TriggerProblem>> {
+pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem>> {
     // Destructured so that adding a kind's field to the config fails to compile until it is
     // built here too.
     let TriggersConfig {
@@ -124,6 +141,7 @@ pub fn build_all(config: &TriggersConfig) -> Result<Vec<NotifierTrigger>, Vec<Tr
         telegram,
         ntfy,
         gotify,
+        docker,
     } = config;
     let mut built = Vec::new();
     let mut problems = Vec::new();
@@ -185,8 +203,22 @@ pub fn build_all(config: &TriggersConfig) -> Result<Vec<NotifierTrigger>, Vec<Tr
         let notifier = gotify::Gotify::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
         add("gotify", name, c.common(), gotify::TEMPLATES, notifier);
     }
+    let mut docker_triggers = Vec::new();
+    for (name, c) in docker {
+        match docker::DockerTrigger::new(name, c) {
+            Ok(trigger) => docker_triggers.push(Arc::new(trigger)),
+            Err(found) => problems.extend(found.into_iter().map(|problem| TriggerProblem {
+                kind: "docker",
+                name: name.clone(),
+                problem,
+            })),
+        }
+    }
     if problems.is_empty() {
-        Ok(built)
+        Ok(Triggers {
+            notifiers: built,
+            docker: docker_triggers,
+        })
     } else {
         Err(problems)
     }

@@ -13,4 +13,5 @@ mod registry;
 mod run;
 mod spec;
 mod store;
+mod update;
 mod support;

@@ -25,7 +25,9 @@ fn trigger(config: HttpConfig) -> NotifierTrigger {
         http: BTreeMap::from([("hook".to_string(), config)]),
         ..TriggersConfig::default()
     };
-    let mut built = build_all(&triggers).unwrap_or_else(|p| panic!("not built: {p:?}"));
+    let mut built = build_all(&triggers)
+        .unwrap_or_else(|p| panic!("not built: {p:?}"))
+        .notifiers;
     assert_eq!(built.len(), 1);
     built.remove(0)
 }

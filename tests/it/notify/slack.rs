@@ -16,7 +16,9 @@ async fn send(config: SlackConfig, hook: &Receiver) -> (Result<(), TriggerError>
         slack: BTreeMap::from([("team".to_string(), config)]),
         ..TriggersConfig::default()
     };
-    let mut built = build_all(&triggers).unwrap_or_else(|p| panic!("not built: {p:?}"));
+    let mut built = build_all(&triggers)
+        .unwrap_or_else(|p| panic!("not built: {p:?}"))
+        .notifiers;
     let result = built.remove(0).send_test().await.map(|_| ());
     (result, hook.requests())
 }

@@ -1,0 +1,340 @@
+//! What an update does to containers and images on one engine: pull, inspect, rename, stop,
+//! create from the old container's configuration, start, watch the health, remove. Each is one
+//! engine call (or one stream), with the engine's error kept as the reason; the order and the
+//! rollback live in `crate::update`, which sees none of bollard's types.
+
+use super::spec;
+use super::{DockerError, Engine};
+use crate::registry::credentials::Credential;
+use bollard::auth::DockerCredentials;
+use bollard::models::{ContainerInspectResponse, ImageInspect, NetworkConnectRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, RemoveContainerOptions,
+    RemoveImageOptions, RenameContainerOptions, StartContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+
+/// A container as it was before an update: everything needed to create it again.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    container: ContainerInspectResponse,
+    image: ImageInspect,
+}
+
+impl Snapshot {
+    pub fn id(&self) -> &str {
+        self.container.id.as_deref().unwrap_or_default()
+    }
+
+    /// Without Docker's leading `/`.
+    pub fn name(&self) -> String {
+        self.container
+            .name
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string()
+    }
+
+    pub fn running(&self) -> bool {
+        self.container
+            .state
+            .as_ref()
+            .and_then(|s| s.running)
+            .unwrap_or(false)
+    }
+
+    /// The ID of the image it runs.
+    pub fn image_id(&self) -> &str {
+        self.image.id.as_deref().unwrap_or_default()
+    }
+
+    /// Whether it (or its image) defines a health check to wait for.
+    pub fn has_healthcheck(&self) -> bool {
+        let defined = |test: Option<&Vec<String>>| {
+            test.is_some_and(|t| !t.is_empty() && t.first().map(String::as_str) != Some("NONE"))
+        };
+        let own = self
+            .container
+            .config
+            .as_ref()
+            .and_then(|c| c.healthcheck.as_ref())
+            .and_then(|h| h.test.as_ref());
+        match own {
+            Some(test) => defined(Some(test)),
+            None => defined(
+                self.image
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.healthcheck.as_ref())
+                    .and_then(|h| h.test.as_ref()),
+            ),
+        }
+    }
+
+    /// The signal to stop it with: the `stop-signal` label, else its own, else the engine's
+    /// default (SIGTERM).
+    pub fn stop_signal(&self) -> Option<String> {
+        spec::stop_signal(&self.container, &self.image)
+    }
+
+    /// Seconds to wait after the stop signal: its own `StopTimeout`, else `default`.
+    pub fn stop_timeout(&self, default: u64) -> u64 {
+        spec::stop_timeout(&self.container)
+            .map(|t| t.as_secs())
+            .unwrap_or(default)
+    }
+}
+
+/// Where a started container stands, for the health gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub running: bool,
+    pub restarting: bool,
+    pub exit_code: Option<i64>,
+    /// `starting`, `healthy`, `unhealthy`, or `None` without a health check.
+    pub health: Option<String>,
+    pub restart_count: i64,
+}
+
+/// The old container's anonymous volumes (an image's `VOLUME`, `docker run -v /path`) as binds
+/// for its successor, as compose does. Without them the new container would start on empty
+/// volumes: a database run without a named volume would lose its data at the first update.
+fn anonymous_volumes(container: &ContainerInspectResponse) -> Vec<String> {
+    let named_elsewhere: Vec<&str> = container
+        .host_config
+        .as_ref()
+        .and_then(|h| h.binds.as_ref())
+        .map(|binds| binds.iter().filter_map(|b| b.split(':').nth(1)).collect())
+        .unwrap_or_default();
+    container
+        .mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.typ.as_ref().map(|t| t.to_string()).as_deref() == Some("volume"))
+        .filter_map(|m| {
+            let name = m.name.as_deref()?;
+            let destination = m.destination.as_deref()?;
+            let anonymous = name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit());
+            (anonymous && !named_elsewhere.contains(&destination)).then(|| match m.rw {
+                Some(false) => format!("{name}:{destination}:ro"),
+                _ => format!("{name}:{destination}"),
+            })
+        })
+        .collect()
+}
+
+fn docker_credentials(credential: &Credential) -> DockerCredentials {
+    match credential {
+        Credential::Basic { username, password } => DockerCredentials {
+            username: Some(username.clone()),
+            password: Some(password.expose().to_string()),
+            ..Default::default()
+        },
+        Credential::IdentityToken(token) => DockerCredentials {
+            identitytoken: Some(token.expose().to_string()),
+            ..Default::default()
+        },
+    }
+}
+
+impl Engine {
+    fn failed(&self, err: &bollard::errors::Error) -> DockerError {
+        self.api_error(err)
+    }
+
+    /// Pulls `reference` (`name:tag`), with registry credentials when there are some. The
+    /// stream reports errors as messages in it (a 404 tag, a denied pull), not as HTTP errors.
+    pub async fn pull(
+        &self,
+        reference: &str,
+        credential: Option<&Credential>,
+    ) -> Result<(), DockerError> {
+        let options = CreateImageOptions {
+            from_image: Some(reference.to_string()),
+            ..Default::default()
+        };
+        let mut stream =
+            self.docker
+                .create_image(Some(options), None, credential.map(docker_credentials));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|err| self.failed(&err))?;
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(DockerError::Api {
+                    watcher: self.watcher.clone(),
+                    reason: format!("pull {reference}: {detail}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The container and the image it runs, as they are now.
+    pub async fn snapshot(&self, id: &str) -> Result<Snapshot, DockerError> {
+        let container = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|err| self.failed(&err))?;
+        let image_id = container.image.clone().unwrap_or_default();
+        let image = self
+            .docker
+            .inspect_image(&image_id)
+            .await
+            .map_err(|err| self.failed(&err))?;
+        Ok(Snapshot { container, image })
+    }
+
+    pub async fn rename(&self, id: &str, name: &str) -> Result<(), DockerError> {
+        let options = RenameContainerOptions {
+            name: name.to_string(),
+        };
+        self.docker
+            .rename_container(id, options)
+            .await
+            .map_err(|err| self.failed(&err))
+    }
+
+    pub async fn stop(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout_s: u64,
+    ) -> Result<(), DockerError> {
+        let options = StopContainerOptions {
+            signal,
+            t: Some(i32::try_from(timeout_s).unwrap_or(i32::MAX)),
+        };
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped, which is what was asked.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(err) => Err(self.failed(&err)),
+        }
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|err| self.failed(&err))
+    }
+
+    /// Removes a container, running or not; with `volumes`, its anonymous volumes too.
+    pub async fn remove(&self, id: &str, volumes: bool) -> Result<(), DockerError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: volumes,
+            ..Default::default()
+        };
+        self.docker
+            .remove_container(id, Some(options))
+            .await
+            .map_err(|err| self.failed(&err))
+    }
+
+    /// Creates `name` from `old`'s configuration on `image` (see `spec` for what is kept and
+    /// what the new image decides), attached to every network `old` was on. Returns its ID.
+    pub async fn create_like(
+        &self,
+        old: &Snapshot,
+        image: &str,
+        name: &str,
+    ) -> Result<String, DockerError> {
+        // A user-set MAC shows only in the raw inspect's `Config.MacAddress`, which bollard's
+        // types drop; until that is read, the engine assigns a new MAC.
+        let mut plan = spec::recreate(&old.container, &old.image, image, None).map_err(|err| {
+            DockerError::Api {
+                watcher: self.watcher.clone(),
+                reason: err.to_string(),
+            }
+        })?;
+        let carried = anonymous_volumes(&old.container);
+        if !carried.is_empty() {
+            let host = plan.body.host_config.get_or_insert_with(Default::default);
+            host.binds.get_or_insert_with(Vec::new).extend(carried);
+        }
+        let options = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), plan.body)
+            .await
+            .map_err(|err| self.failed(&err))?;
+        for attachment in plan.connect {
+            let request = NetworkConnectRequest {
+                container: created.id.clone(),
+                endpoint_config: Some(attachment.endpoint),
+            };
+            if let Err(err) = self
+                .docker
+                .connect_network(&attachment.network, request)
+                .await
+            {
+                let reason = self.failed(&err);
+                // Half-made: the caller rolls back, and this one must not linger.
+                let _ = self.remove(&created.id, false).await;
+                return Err(reason);
+            }
+        }
+        Ok(created.id)
+    }
+
+    /// The image `reference` as the engine has it now (after a pull), as a snapshot of no
+    /// container, for its configuration.
+    pub async fn image_snapshot(&self, reference: &str) -> Result<Snapshot, DockerError> {
+        let image = self
+            .docker
+            .inspect_image(reference)
+            .await
+            .map_err(|err| self.failed(&err))?;
+        Ok(Snapshot {
+            container: ContainerInspectResponse::default(),
+            image,
+        })
+    }
+
+    pub async fn health(&self, id: &str) -> Result<Health, DockerError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|err| self.failed(&err))?;
+        let state = c.state.unwrap_or_default();
+        Ok(Health {
+            running: state.running.unwrap_or(false),
+            restarting: state.restarting.unwrap_or(false),
+            exit_code: state.exit_code,
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none"),
+            restart_count: c.restart_count.unwrap_or(0),
+        })
+    }
+
+    /// Removes an image no container uses any more; one still in use is left, which is not an
+    /// error (another container, or a tag that moved on).
+    pub async fn remove_image_if_unused(&self, image_id: &str) -> Result<bool, DockerError> {
+        let options = RemoveImageOptions {
+            force: false,
+            ..Default::default()
+        };
+        match self
+            .docker
+            .remove_image(image_id, Some(options), None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(false),
+            Err(err) => Err(self.failed(&err)),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The update executor: moves one container to a new image without ever losing it.
+//!
+//! The order is what makes it safe. The new image is pulled while the old container still runs;
+//! the old container is renamed aside (not removed) and stopped; the new one is created under
+//! the old name from the old configuration, started, and must pass the health gate; only then
+//! is the old one removed. Any failure after the old container was touched removes the new one
+//! and puts the old one back, under its name, running if it was — the same container, same ID.
+//! Watchtower removes the old container before the new one is known to work (its issues #832,
+//! #1043, #1385); this is the difference.
+
+mod gate;
+
+use crate::docker::Engine;
+use crate::docker::lifecycle::Snapshot;
+use crate::model::UpdateCandidate;
+use crate::registry::credentials::Credential;
+
+pub use gate::Gate;
+
+/// How one update is done.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seconds to wait after the stop signal before the engine kills (unless the container
+    /// sets its own `StopTimeout`).
+    pub stop_timeout: u64,
+    pub gate: Gate,
+    /// Remove the old image when no container uses it any more (Watchtower's `cleanup`).
+    pub cleanup: bool,
+    /// Watchtower's `remove-volumes`. The old container's anonymous volumes move to its
+    /// successor, so there is nothing of its own left to remove: accepted, and has no effect.
+    pub remove_volumes: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stop_timeout: 10,
+            gate: Gate::default(),
+            cleanup: false,
+            remove_volumes: false,
+        }
+    }
+}
+
+/// How an update ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The new container runs under the old name; the old one is gone.
+    Applied { new_id: String },
+    /// Nothing was changed (the pull failed, or the container was not there to update).
+    Failed { reason: String },
+    /// The new container did not work; the old one is back as it was.
+    RolledBack { reason: String },
+    /// The new container did not work and the old one could not be put back: the worst case,
+    /// reported loudly with where the old container is.
+    Broken { reason: String },
+}
+
+/// The image the new container is created with: the user's own spelling of the image with the
+/// new tag (`nginx:1.25.3` → `nginx:1.25.4`, not `docker.io/library/nginx:1.25.4`), so
+/// `docker ps` still reads as they wrote it.
+pub fn new_image(candidate: &UpdateCandidate) -> String {
+    let written = &candidate.container.image;
+    let (Some(old), Some(new)) = (&candidate.current.tag, &candidate.target.tag) else {
+        return candidate.target.familiar();
+    };
+    let without_digest = written.split('@').next().unwrap_or(written);
+    match without_digest.strip_suffix(&format!(":{old}")) {
+        Some(name) => format!("{name}:{new}"),
+        // Written without a tag (`nginx` means `nginx:latest`).
+        None if !without_digest
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .contains(':') =>
+        {
+            format!("{without_digest}:{new}")
+        }
+        None => candidate.target.familiar(),
+    }
+}
+
+/// Where the old container waits while its successor is tried.
+fn aside_name(name: &str) -> String {
+    format!("{name}-tidewatch-old")
+}
+
+/// Updates the container of `candidate` on `engine` to its target image.
+pub async fn update(
+    engine: &Engine,
+    candidate: &UpdateCandidate,
+    credential: Option<&Credential>,
+    options: &Options,
+) -> Outcome {
+    let image = new_image(candidate);
+    let id = &candidate.container.id;
+    let old = match engine.snapshot(id).await {
+        Ok(old) => old,
+        Err(err) => {
+            return Outcome::Failed {
+                reason: format!("cannot inspect the container: {err}"),
+            };
+        }
+    };
+    let name = old.name();
+    tracing::info!(container = %name, image = %image, "Updating: pulling the new image.");
+    if let Err(err) = engine.pull(&image, credential).await {
+        return Outcome::Failed {
+            reason: err.to_string(),
+        };
+    }
+    let new_image = match engine.image_snapshot(&image).await {
+        Ok(new_image) => new_image,
+        Err(err) => {
+            return Outcome::Failed {
+                reason: format!("pulled, yet cannot inspect {image}: {err}"),
+            };
+        }
+    };
+
+    // From here on the old container is touched: every failure puts it back.
+    if let Err(err) = engine.rename(id, &aside_name(&name)).await {
+        return Outcome::Failed {
+            reason: format!("cannot rename the old container aside: {err}"),
+        };
+    }
+    if old.running() {
+        let timeout = old.stop_timeout(options.stop_timeout);
+        if let Err(err) = engine.stop(id, old.stop_signal(), timeout).await {
+            return restore(
+                engine,
+                &old,
+                None,
+                format!("cannot stop the old container: {err}"),
+            )
+            .await;
+        }
+    }
+    let new_id = match engine.create_like(&old, &image, &name).await {
+        Ok(new_id) => new_id,
+        Err(err) => {
+            return restore(
+                engine,
+                &old,
+                None,
+                format!("cannot create the new container: {err}"),
+            )
+            .await;
+        }
+    };
+    if old.running() {
+        if let Err(err) = engine.start(&new_id).await {
+            return restore(
+                engine,
+                &old,
+                Some(&new_id),
+                format!("the new container does not start: {err}"),
+            )
+            .await;
+        }
+        let wants_health = old.has_healthcheck() || new_image.has_healthcheck();
+        if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
+            return restore(engine, &old, Some(&new_id), reason).await;
+        }
+    }
+
+    // The new one works: the old one can go.
+    // Never with its volumes: the anonymous ones now belong to the new container.
+    if let Err(err) = engine.remove(id, false).await {
+        tracing::warn!(container = %name, error = %err, "Updated, but the old container could not be removed; it is stopped, named {}.", aside_name(&name));
+    }
+    if options.cleanup
+        && old.image_id() != new_image.image_id()
+        && let Err(err) = engine.remove_image_if_unused(old.image_id()).await
+    {
+        tracing::warn!(container = %name, error = %err, "Old image not removed.");
+    }
+    tracing::info!(container = %name, image = %image, "Updated.");
+    Outcome::Applied { new_id }
+}
+
+/// Puts the old container back: removes the new one (when there is one), gives the old its name
+/// back, and starts it if it was running.
+async fn restore(engine: &Engine, old: &Snapshot, new_id: Option<&str>, reason: String) -> Outcome {
+    let name = old.name();
+    tracing::warn!(container = %name, reason = %reason, "Update failed; putting the old container back.");
+    let mut problems: Vec<String> = Vec::new();
+    if let Some(new_id) = new_id
+        && let Err(err) = engine.remove(new_id, true).await
+    {
+        problems.push(format!("the new container could not be removed: {err}"));
+    }
+    if let Err(err) = engine.rename(old.id(), &name).await {
+        problems.push(format!(
+            "the old container could not be renamed back from {}: {err}",
+            aside_name(&name)
+        ));
+    }
+    if old.running()
+        && let Err(err) = engine.start(old.id()).await
+    {
+        problems.push(format!(
+            "the old container could not be started again: {err}"
+        ));
+    }
+    if problems.is_empty() {
+        Outcome::RolledBack { reason }
+    } else {
+        tracing::error!(container = %name, reason = %reason, problems = ?problems, "Rollback incomplete.");
+        Outcome::Broken {
+            reason: format!("{reason}; rollback incomplete: {}", problems.join("; ")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ContainerInfo, ImageRef, UpdateKind};
+
+    fn candidate(written: &str, target: &str) -> UpdateCandidate {
+        let current = ImageRef::parse(written).unwrap();
+        let target = ImageRef::parse(target).unwrap();
+        UpdateCandidate {
+            container: ContainerInfo::example(written),
+            current,
+            target,
+            digest: None,
+            kind: UpdateKind::Minor,
+            display_name: "web".into(),
+            link: None,
+        }
+    }
+
+    #[test]
+    fn the_new_image_keeps_the_users_spelling() {
+        assert_eq!(
+            new_image(&candidate("nginx:1.25", "nginx:1.26")),
+            "nginx:1.26"
+        );
+        assert_eq!(
+            new_image(&candidate(
+                "127.0.0.1:5000/app:1.0.0",
+                "127.0.0.1:5000/app:1.1.0"
+            )),
+            "127.0.0.1:5000/app:1.1.0"
+        );
+        assert_eq!(
+            new_image(&candidate("docker.io/library/redis:7.2", "redis:7.4")),
+            "docker.io/library/redis:7.4"
+        );
+        assert_eq!(
+            new_image(&candidate("nginx", "nginx:latest")),
+            "nginx:latest"
+        );
+        assert_eq!(
+            new_image(&candidate(
+                "localhost:5000/app",
+                "localhost:5000/app:latest"
+            )),
+            "localhost:5000/app:latest"
+        );
+    }
+}

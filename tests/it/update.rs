@@ -1,0 +1,246 @@
+//! The docker trigger end to end: `tidewatch run --once` finds an update in the loopback
+//! registry and re-creates the container on it, keeping what the user configured, or puts the
+//! old container back when the new one does not work.
+//!
+//! Each test limits the trigger to its own container (`INCLUDE`): the engine is shared with
+//! every other test running in parallel.
+
+use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
+
+fn docker_trigger_env<'a>(container: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", container),
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "1"),
+        ("TIDEWATCH_STORE_PATH", store),
+    ]
+}
+
+fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
+    let out = tidewatch(
+        &["history", name, "--json"],
+        &[("TIDEWATCH_STORE_PATH", store)],
+    );
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap_or_default().to_string(),
+                e["detail"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_update_moves_the_container_to_the_new_tag_keeping_its_configuration() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "moving", "1.0.0");
+    let v2 = run.push(&registry, "moving", "1.1.0");
+    let old = run.run_with(
+        "moving",
+        &[
+            "-e",
+            "USER_SETTING=kept",
+            "--label",
+            "user.label=kept",
+            "-p",
+            "127.0.0.1::8080",
+            "--restart",
+            "unless-stopped",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+
+    let out = tidewatch(&["run", "--once"], &docker_trigger_env(&old.name, store));
+    assert!(out.stderr.contains("Updated."), "{out}");
+
+    let format = "{{.Id}} {{.State.Running}} {{.Config.Image}} {{.HostConfig.RestartPolicy.Name}}";
+    let after = run.inspect(&old.name, format);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    assert_ne!(fields[0], old.id, "a new container under the old name");
+    assert_eq!(fields[1], "true");
+    assert_eq!(
+        fields[2], v2.reference,
+        "the new tag, spelt as the user spelt the old"
+    );
+    assert_eq!(fields[3], "unless-stopped");
+    let env = run.inspect(&old.name, "{{json .Config.Env}}");
+    assert!(env.contains("USER_SETTING=kept"), "{env}");
+    assert_eq!(
+        run.inspect(&old.name, "{{index .Config.Labels \"user.label\"}}"),
+        "kept"
+    );
+    let version = run.docker(&["exec", &old.name, "cat", "/version"]);
+    assert_eq!(version.trim(), "1.1.0");
+    let new = crate::support::Container {
+        name: old.name.clone(),
+        id: fields[0].to_string(),
+    };
+    // A published port without a fixed host port gets a new one; that it is published at all is
+    // what is kept.
+    assert!(run.port(&new, "8080/tcp") > 0);
+    let gone = run.docker_output(&["inspect", &old.id]);
+    assert!(!gone.success(), "the old container is removed");
+    let aside = run.docker_output(&["inspect", &format!("{}-tidewatch-old", old.name)]);
+    assert!(!aside.success(), "nothing left aside");
+
+    let events = history_events(store, &old.name);
+    assert!(
+        events
+            .iter()
+            .any(|(e, d)| e == "update-applied" && d.contains("1.1.0")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_new_image_that_exits_at_once_is_rolled_back_to_the_same_container() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "broken", "1.0.0");
+    run.push_spec(
+        &registry,
+        "broken",
+        "1.1.0",
+        &ImageSpec::version("1.1.0").cmd(&["sh", "-c", "exit 3"]),
+    );
+    let old = run.run("broken", &v1.reference, &[]);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+
+    let out = tidewatch(&["run", "--once"], &docker_trigger_env(&old.name, store));
+    assert!(
+        out.stderr.contains("putting the old container back"),
+        "{out}"
+    );
+
+    let after = run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}");
+    assert_eq!(
+        after,
+        format!("{} true {}", old.id, v1.reference),
+        "the same container, running, on the old image"
+    );
+    let aside = run.docker_output(&["inspect", &format!("{}-tidewatch-old", old.name)]);
+    assert!(!aside.success(), "nothing left aside");
+    let leftovers = run.docker(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("name={}", old.name),
+    ]);
+    assert_eq!(
+        leftovers.lines().count(),
+        1,
+        "only the old container: {leftovers}"
+    );
+    let events = history_events(store, &old.name);
+    assert!(
+        events
+            .iter()
+            .any(|(e, d)| e == "rolled-back" && d.contains("exit code 3")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn monitor_only_containers_are_told_about_never_touched() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "watched", "1.0.0");
+    run.push(&registry, "watched", "1.1.0");
+    let old = run.run_with(
+        "watched",
+        &[
+            "--label",
+            "com.centurylinklabs.watchtower.monitor-only=true",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let out = tidewatch(
+        &["run", "--once", "--json"],
+        &docker_trigger_env(&old.name, store),
+    );
+    assert!(out.stdout.contains("update-available"), "{out}");
+    assert_eq!(run.inspect(&old.name, "{{.Id}}"), old.id, "untouched");
+}
+
+#[test]
+fn with_auto_off_updates_wait_for_tidewatch_update_and_plan_says_so() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "manual", "1.0.0");
+    let v2 = run.push(&registry, "manual", "2.0.0");
+    let old = run.run("manual", &v1.reference, &[]);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let mut env = docker_trigger_env(&old.name, store);
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false"));
+
+    tidewatch(&["run", "--once"], &env);
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}}"),
+        old.id,
+        "auto off: untouched"
+    );
+
+    let plan = tidewatch(&["plan"], &env);
+    assert!(plan.status.success(), "{plan}");
+    let line = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains(&old.name))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        line.contains("(major)") && line.contains("auto is off"),
+        "{line}"
+    );
+
+    let out = tidewatch(&["update", &old.name], &env);
+    assert!(out.status.success(), "{out}");
+    assert!(
+        out.stdout.contains(&format!("{}: updated", old.name)),
+        "{out}"
+    );
+    assert_eq!(run.inspect(&old.name, "{{.Config.Image}}"), v2.reference);
+
+    let again = tidewatch(&["update", &old.name], &env);
+    assert!(again.stdout.contains("up to date"), "{again}");
+}
+
+#[test]
+fn anonymous_volumes_move_to_the_new_container_with_their_data() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let with_volume = |version: &str| ImageSpec::version(version).change("VOLUME /data");
+    let v1 = run.push_spec(&registry, "keeper", "1.0.0", &with_volume("1.0.0"));
+    run.push_spec(&registry, "keeper", "1.1.0", &with_volume("1.1.0"));
+    let old = run.run_with("keeper", &["-v", "/scratch"], &v1.reference, &[]);
+    run.docker(&[
+        "exec",
+        &old.name,
+        "sh",
+        "-c",
+        "echo precious > /data/db && echo too > /scratch/x",
+    ]);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+
+    let out = tidewatch(&["run", "--once"], &docker_trigger_env(&old.name, store));
+    assert!(out.stderr.contains("Updated."), "{out}");
+    assert_ne!(run.inspect(&old.name, "{{.Id}}"), old.id);
+    let data = run.docker(&["exec", &old.name, "cat", "/data/db", "/scratch/x"]);
+    assert_eq!(
+        data.split_whitespace().collect::<Vec<_>>(),
+        ["precious", "too"]
+    );
+}
