@@ -70,6 +70,7 @@ impl Subscribers {
             bus: bus.weak(),
             watchers: loaded.config.watcher.clone(),
             registry,
+            journal: Arc::new(store.clone()),
         };
         for trigger in &triggers.docker {
             let events = bus.subscribe(trigger.id().to_string());
@@ -107,9 +108,21 @@ impl Subscribers {
     }
 }
 
-fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
+/// Opens the store and, before anything else runs, finishes or undoes the updates a crash
+/// interrupted (see `update::journal`).
+async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
     let store = Store::open(&loaded.config.store.location())?;
     tracing::debug!(path = %store.path().display(), "Store open.");
+    let entries = store.blocking(|s| s.journal()).await?;
+    if !entries.is_empty() {
+        tracing::warn!(
+            count = entries.len(),
+            "Updates were interrupted (crash or kill); recovering them first."
+        );
+        for line in crate::update::journal::recover(entries, &loaded.config.watcher, &store).await {
+            tracing::warn!("{line}");
+        }
+    }
     Ok(store)
 }
 
@@ -121,7 +134,7 @@ pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Out
         &loaded.config.registry,
         client_settings(loaded),
     )?);
-    let store = open_store(loaded)?;
+    let store = open_store(loaded).await?;
     let bus = Bus::default();
     let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
@@ -141,7 +154,7 @@ pub async fn run(
         &loaded.config.registry,
         client_settings(loaded),
     )?);
-    let store = open_store(loaded)?;
+    let store = open_store(loaded).await?;
     let bus = Bus::default();
     let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -425,7 +438,7 @@ pub async fn update(
         &loaded.config.registry,
         client_settings(loaded),
     )?);
-    let store = open_store(loaded)?;
+    let store = open_store(loaded).await?;
     let bus = Bus::default();
     let collector = tokio::spawn(collect_actions(bus.subscribe("update")));
     let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());

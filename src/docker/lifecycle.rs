@@ -216,10 +216,18 @@ impl Engine {
     }
 
     pub async fn start(&self, id: &str) -> Result<(), DockerError> {
-        self.docker
+        match self
+            .docker
             .start_container(id, None::<StartContainerOptions>)
             .await
-            .map_err(|err| self.failed(&err))
+        {
+            Ok(()) => Ok(()),
+            // 304: already running, which is what was asked.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(err) => Err(self.failed(&err)),
+        }
     }
 
     /// Removes a container, running or not; with `volumes`, its anonymous volumes too.

@@ -536,5 +536,70 @@ impl Store {
     }
 }
 
+/// The update journal lives in the store: a row per update under way.
+#[async_trait::async_trait]
+impl crate::update::journal::Journal for Store {
+    async fn record(&self, entry: &crate::update::journal::Entry) {
+        let entry = entry.clone();
+        let written = self
+            .blocking(move |s| {
+                let json = serde_json::to_string(&entry).unwrap_or_default();
+                let at = now();
+                s.with(|conn| {
+                    conn.execute(
+                        "INSERT INTO journal (watcher, name, entry, at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (watcher, name) DO UPDATE SET
+                           entry = excluded.entry, at = excluded.at",
+                        params![entry.watcher, entry.name, json, at],
+                    )
+                    .map(|_| ())
+                })
+            })
+            .await;
+        if let Err(err) = written {
+            tracing::error!(error = %err, "Update journal not written; a crash now would need a hand to clean up.");
+        }
+    }
+
+    async fn clear(&self, watcher: &str, name: &str) {
+        let (watcher, name) = (watcher.to_string(), name.to_string());
+        let cleared = self
+            .blocking(move |s| {
+                s.with(|conn| {
+                    conn.execute(
+                        "DELETE FROM journal WHERE watcher = ?1 AND name = ?2",
+                        params![watcher, name],
+                    )
+                    .map(|_| ())
+                })
+            })
+            .await;
+        if let Err(err) = cleared {
+            tracing::error!(error = %err, "Update journal entry not cleared.");
+        }
+    }
+}
+
+impl Store {
+    /// Every update the journal says is under way: after a crash, the ones to recover.
+    pub fn journal(&self) -> Result<Vec<crate::update::journal::Entry>, StoreError> {
+        let rows: Vec<String> = self.with(|conn| {
+            conn.prepare("SELECT entry FROM journal ORDER BY at")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| match serde_json::from_str(row) {
+                Ok(entry) => Some(entry),
+                Err(err) => {
+                    tracing::error!(error = %err, "Unreadable update journal entry skipped.");
+                    None
+                }
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -38,4 +38,15 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (trigger, watcher, container, target)
     );
     ",
+    // 2: the update journal: an update under way, step by step, so that a crash is finished or
+    // undone at the next start.
+    "
+    CREATE TABLE journal (
+        watcher TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        entry   TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        PRIMARY KEY (watcher, name)
+    );
+    ",
 ];

@@ -68,6 +68,8 @@ pub struct Context {
     pub bus: WeakBus,
     pub watchers: BTreeMap<String, WatcherConfig>,
     pub registry: Arc<RegistryClient>,
+    /// Where each step of an update is written before it is taken.
+    pub journal: Arc<dyn update::journal::Journal>,
 }
 
 impl DockerTrigger {
@@ -187,7 +189,14 @@ impl DockerTrigger {
                             None
                         }
                     };
-                    update::update(&engine, candidate, credential.as_ref(), &self.options).await
+                    update::update(
+                        &engine,
+                        candidate,
+                        credential.as_ref(),
+                        &self.options,
+                        context.journal.as_ref(),
+                    )
+                    .await
                 }
             },
         };

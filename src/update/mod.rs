@@ -9,6 +9,7 @@
 //! #1043, #1385); this is the difference.
 
 mod gate;
+pub mod journal;
 
 use crate::docker::Engine;
 use crate::docker::lifecycle::Snapshot;
@@ -16,6 +17,7 @@ use crate::model::UpdateCandidate;
 use crate::registry::credentials::Credential;
 
 pub use gate::Gate;
+use journal::{Entry, Journal, Step};
 
 /// How one update is done.
 #[derive(Debug, Clone)]
@@ -91,6 +93,7 @@ pub async fn update(
     candidate: &UpdateCandidate,
     credential: Option<&Credential>,
     options: &Options,
+    journal: &dyn Journal,
 ) -> Outcome {
     let image = new_image(candidate);
     let id = &candidate.container.id;
@@ -118,12 +121,46 @@ pub async fn update(
         }
     };
 
-    // From here on the old container is touched: every failure puts it back.
-    if let Err(err) = engine.rename(id, &aside_name(&name)).await {
-        return Outcome::Failed {
-            reason: format!("cannot rename the old container aside: {err}"),
-        };
+    // From here on the old container is touched: every failure puts it back, and every step
+    // is in the journal before it is taken.
+    let mut entry = Entry {
+        watcher: candidate.container.watcher.clone(),
+        name: name.clone(),
+        old_id: old.id().to_string(),
+        was_running: old.running(),
+        new_id: None,
+        step: Step::Renaming,
+    };
+    journal.record(&entry).await;
+    let outcome = replace(engine, &old, &image, &new_image, options, journal, &mut entry).await;
+    if !matches!(outcome, Outcome::Broken { .. }) {
+        journal.clear(&entry.watcher, &entry.name).await;
     }
+    outcome
+}
+
+/// The part of an update that touches the old container.
+async fn replace(
+    engine: &Engine,
+    old: &Snapshot,
+    image: &str,
+    new_image: &Snapshot,
+    options: &Options,
+    journal: &dyn Journal,
+    entry: &mut Entry,
+) -> Outcome {
+    let (id, name) = (old.id(), old.name());
+    if let Err(err) = engine.rename(id, &aside_name(&name)).await {
+        return restore(
+            engine,
+            old,
+            None,
+            format!("cannot rename the old container aside: {err}"),
+        )
+        .await;
+    }
+    entry.step = Step::Stopping;
+    journal.record(entry).await;
     if old.running() {
         let timeout = old.stop_timeout(options.stop_timeout);
         if let Err(err) = engine.stop(id, old.stop_signal(), timeout).await {
@@ -136,7 +173,9 @@ pub async fn update(
             .await;
         }
     }
-    let new_id = match engine.create_like(&old, &image, &name).await {
+    entry.step = Step::Creating;
+    journal.record(entry).await;
+    let new_id = match engine.create_like(old, image, &name).await {
         Ok(new_id) => new_id,
         Err(err) => {
             return restore(
@@ -148,6 +187,9 @@ pub async fn update(
             .await;
         }
     };
+    entry.new_id = Some(new_id.clone());
+    entry.step = Step::Starting;
+    journal.record(entry).await;
     if old.running() {
         if let Err(err) = engine.start(&new_id).await {
             return restore(
@@ -158,11 +200,16 @@ pub async fn update(
             )
             .await;
         }
+        entry.step = Step::Gating;
+        journal.record(entry).await;
+        tracing::info!(container = %name, "New container started; waiting for the health gate.");
         let wants_health = old.has_healthcheck() || new_image.has_healthcheck();
         if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
-            return restore(engine, &old, Some(&new_id), reason).await;
+            return restore(engine, old, Some(&new_id), reason).await;
         }
     }
+    entry.step = Step::Removing;
+    journal.record(entry).await;
 
     // The new one works: the old one can go.
     // Never with its volumes: the anonymous ones now belong to the new container.

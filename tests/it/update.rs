@@ -244,3 +244,66 @@ fn anonymous_volumes_move_to_the_new_container_with_their_data() {
         ["precious", "too"]
     );
 }
+
+#[test]
+fn an_update_killed_during_its_health_gate_is_undone_at_the_next_start() {
+    use std::io::{BufRead, BufReader};
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "crash", "1.0.0");
+    run.push(&registry, "crash", "1.1.0");
+    let old = run.run("crash", &v1.reference, &[]);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let mut env = docker_trigger_env(&old.name, store);
+    // A gate long enough to be killed in, and no update of its own at the next start.
+    env.retain(|(k, _)| *k != "TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE");
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "60"));
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false"));
+
+    let mut child = crate::support::tidewatch_command(&["update", &old.name], &env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tidewatch update");
+    let stderr = child.stderr.take().expect("piped");
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        let gating = line.contains("waiting for the health gate");
+        seen.push(line);
+        if gating {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("health gate")),
+        "never reached the gate:\n{}",
+        seen.join("\n")
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    // Mid-update: the new container holds the name, the old one waits aside, stopped.
+    assert_ne!(run.inspect(&old.name, "{{.Id}}"), old.id);
+    assert_eq!(
+        run.inspect(&old.id, "{{.Name}}"),
+        format!("/{}-tidewatch-old", old.name)
+    );
+
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(
+        out.stderr.contains("undone; the old container is back"),
+        "{out}"
+    );
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}"),
+        format!("{} true {}", old.id, v1.reference)
+    );
+    let leftovers = run.docker(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("name={}", old.name),
+    ]);
+    assert_eq!(leftovers.lines().count(), 1, "{leftovers}");
+}
