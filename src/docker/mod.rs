@@ -1,6 +1,7 @@
 //! The Docker engine, through bollard. The only module that imports bollard: everything else
 //! sees [`ContainerInfo`], so the engine's API version and wire types stay in here.
 
+pub mod exec;
 pub mod lifecycle;
 pub mod spec;
 
