@@ -9,6 +9,7 @@
 //! #1043, #1385); this is the difference.
 
 mod gate;
+pub mod order;
 pub mod journal;
 
 use crate::docker::Engine;
