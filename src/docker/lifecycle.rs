@@ -44,6 +44,15 @@ impl Snapshot {
             .unwrap_or(false)
     }
 
+    /// The image as the container was created with it (`Config.Image`).
+    pub fn configured_image(&self) -> String {
+        self.container
+            .config
+            .as_ref()
+            .and_then(|c| c.image.clone())
+            .unwrap_or_else(|| self.image_id().to_string())
+    }
+
     /// The ID of the image it runs.
     pub fn image_id(&self) -> &str {
         self.image.id.as_deref().unwrap_or_default()
@@ -250,6 +259,7 @@ impl Engine {
         old: &Snapshot,
         image: &str,
         name: &str,
+        follow: &[crate::update::Replaced],
     ) -> Result<String, DockerError> {
         // A user-set MAC shows only in the raw inspect's `Config.MacAddress`, which bollard's
         // types drop; until that is read, the engine assigns a new MAC.
@@ -259,6 +269,33 @@ impl Engine {
                 reason: err.to_string(),
             }
         })?;
+        // Sharing the network stack of a container this round replaced: point at its successor.
+        for replaced in follow {
+            if plan.follow_network_container(&replaced.old_id, &replaced.old_name, &replaced.new_id)
+            {
+                break;
+            }
+        }
+        // A legacy link followed its target when that was renamed aside for its update; point
+        // it back at the name, which the target's successor now holds.
+        if let Some(links) = plan
+            .body
+            .host_config
+            .as_mut()
+            .and_then(|h| h.links.as_mut())
+        {
+            for link in links.iter_mut() {
+                let (target, alias) = link.split_once(':').unwrap_or((link.as_str(), ""));
+                let target = target.trim_start_matches('/');
+                if let Some(r) = follow
+                    .iter()
+                    .find(|r| target == crate::update::aside_name(&r.old_name))
+                {
+                    let alias = if alias.is_empty() { &r.old_name } else { alias };
+                    *link = format!("{}:{alias}", r.old_name);
+                }
+            }
+        }
         let carried = anonymous_volumes(&old.container);
         if !carried.is_empty() {
             let host = plan.body.host_config.get_or_insert_with(Default::default);
@@ -324,6 +361,52 @@ impl Engine {
                 .filter(|s| !s.is_empty() && s != "none"),
             restart_count: c.restart_count.unwrap_or(0),
         })
+    }
+
+    /// Every container of the engine, running or not, with what decides the order of an update:
+    /// links, network mode, labels (see `update::order`).
+    pub async fn nodes(&self) -> Result<Vec<crate::update::order::Node>, DockerError> {
+        let options = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|err| self.failed(&err))?;
+        let mut nodes = Vec::with_capacity(summaries.len());
+        for summary in summaries {
+            let Some(id) = summary.id else { continue };
+            let inspect = match self
+                .docker
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await
+            {
+                Ok(inspect) => inspect,
+                // Gone while listing: nothing depends on it any more.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => continue,
+                Err(err) => return Err(self.failed(&err)),
+            };
+            let host = inspect.host_config.unwrap_or_default();
+            let name = inspect.name.unwrap_or_default();
+            let labels = inspect
+                .config
+                .and_then(|c| c.labels)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            nodes.push(crate::update::order::Node::from_parts(
+                id,
+                name.trim_start_matches('/'),
+                &host.links.unwrap_or_default(),
+                host.network_mode.as_deref().unwrap_or_default(),
+                labels,
+            ));
+        }
+        Ok(nodes)
     }
 
     /// Removes an image no container uses any more; one still in use is left, which is not an

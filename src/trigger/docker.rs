@@ -2,11 +2,13 @@
 //!
 //! It listens like a notifier but acts: for each update that passes its filters (threshold,
 //! include/exclude, the container's `trigger.include`/`exclude` labels) and whose container is
-//! not `monitor-only`, it re-creates the container on the new image. One update at a time, in
-//! the order found (Watchtower's rolling restart), inline in the listener, so that when the
-//! listener has seen an event every update found before it is finished: `run --once` relies on
-//! that through [`Event::Barrier`]. What it did goes on the bus as `UpdateApplied`,
-//! `RolledBack` or `UpdateFailed`, where the store and the notifiers see it.
+//! not `monitor-only`, it re-creates the container on the new image. A watcher's updates of one
+//! cycle are applied together, one container at a time (Watchtower's rolling restart), in
+//! dependency order (`update::order`): containers linked to or depending on an updated one are
+//! stopped before it and started after it. All of it inline in the listener, so that when the
+//! listener has seen an [`Event::Barrier`] every update found before it is finished: `run
+//! --once` relies on that. What it did goes on the bus as `UpdateApplied`, `RolledBack` or
+//! `UpdateFailed`, where the store and the notifiers see it.
 
 use super::filter::Filter;
 use super::{BuildProblem, TriggerId};
@@ -16,11 +18,15 @@ use crate::docker::Engine;
 use crate::labels;
 use crate::model::UpdateCandidate;
 use crate::registry::RegistryClient;
-use crate::update::{self, Gate, Outcome};
+use crate::update::{self, Gate, Outcome, order};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// A finding outside a cycle waits this long for others before it is applied.
+const BATCH_WAIT: Duration = Duration::from_secs(10);
 
 pub struct DockerTrigger {
     id: TriggerId,
@@ -94,6 +100,7 @@ impl DockerTrigger {
                 },
                 cleanup: config.prune,
                 remove_volumes: config.removevolumes,
+                lifecycle_hooks: config.lifecyclehooks,
             },
             auto: config.auto,
             forced: std::sync::OnceLock::new(),
@@ -153,54 +160,205 @@ impl DockerTrigger {
         Ok(())
     }
 
+    /// Updates arrive one by one but are applied per watcher and cycle, so that linked
+    /// containers are handled together in dependency order: when the cycle's report (or a
+    /// barrier) closes the batch, or, for a finding outside a cycle (a Docker event), after
+    /// [`BATCH_WAIT`].
     pub async fn run(self: Arc<Self>, mut events: Subscriber, context: Context) {
-        while let Some(event) = events.recv().await {
+        let mut pending: BTreeMap<String, (Instant, Vec<UpdateCandidate>)> = BTreeMap::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = tick.tick() => {
+                    let stale: Vec<String> = pending
+                        .iter()
+                        .filter(|(_, (since, _))| since.elapsed() >= BATCH_WAIT)
+                        .map(|(watcher, _)| watcher.clone())
+                        .collect();
+                    for watcher in stale {
+                        if let Some((_, batch)) = pending.remove(&watcher) {
+                            self.apply(&watcher, batch, &context).await;
+                        }
+                    }
+                    continue;
+                }
+            };
+            let Some(event) = event else { break };
             match event.as_ref() {
                 Event::UpdateAvailable(candidate) => match self.wants(candidate) {
-                    Ok(()) => self.apply(candidate, &context).await,
+                    Ok(()) => {
+                        let (_, batch) = pending
+                            .entry(candidate.container.watcher.clone())
+                            .or_insert_with(|| (Instant::now(), Vec::new()));
+                        batch.retain(|c| c.container.id != candidate.container.id);
+                        batch.push(candidate.clone());
+                    }
                     Err(why) => {
                         tracing::debug!(trigger = %self.id, container = %candidate.container.name, why = %why, "Not updating.")
                     }
                 },
+                Event::CheckCompleted(report) => {
+                    if let Some((_, batch)) = pending.remove(&report.watcher) {
+                        self.apply(&report.watcher, batch, &context).await;
+                    }
+                }
                 Event::Barrier(n) => {
+                    for (watcher, (_, batch)) in std::mem::take(&mut pending) {
+                        self.apply(&watcher, batch, &context).await;
+                    }
                     self.passed.send_replace(*n);
                 }
                 _ => {}
             }
         }
+        for (watcher, (_, batch)) in pending {
+            self.apply(&watcher, batch, &context).await;
+        }
     }
 
-    async fn apply(&self, candidate: &UpdateCandidate, context: &Context) {
-        let watcher = &candidate.container.watcher;
-        let outcome = match context.watchers.get(watcher) {
-            None => Outcome::Failed {
-                reason: format!("no watcher {watcher}"),
-            },
-            Some(config) => match Engine::connect(watcher, config).await {
-                Err(err) => Outcome::Failed {
-                    reason: err.to_string(),
-                },
-                Ok(engine) => {
-                    let credential = match context.registry.pull_credential(&candidate.target).await
-                    {
-                        Ok(credential) => credential,
-                        Err(err) => {
-                            tracing::warn!(trigger = %self.id, error = %err, "No registry login for the pull; trying anonymously.");
-                            None
-                        }
-                    };
-                    update::update(
-                        &engine,
-                        candidate,
-                        credential.as_ref(),
-                        &self.options,
-                        context.journal.as_ref(),
-                    )
-                    .await
-                }
-            },
+    /// Applies one watcher's updates: dependents stopped first, updates in dependency order,
+    /// dependents started again after.
+    async fn apply(&self, watcher: &str, batch: Vec<UpdateCandidate>, context: &Context) {
+        let fail_all = |reason: String| {
+            for candidate in &batch {
+                context.bus.publish(Event::UpdateFailed {
+                    candidate: candidate.clone(),
+                    reason: reason.clone(),
+                });
+            }
         };
-        let event = match outcome {
+        let Some(config) = context.watchers.get(watcher) else {
+            return fail_all(format!("no watcher {watcher}"));
+        };
+        let engine = match Engine::connect(watcher, config).await {
+            Ok(engine) => engine,
+            Err(err) => return fail_all(err.to_string()),
+        };
+        let mut nodes = match engine.nodes().await {
+            Ok(nodes) => nodes,
+            Err(err) => return fail_all(format!("cannot list the containers to order: {err}")),
+        };
+        for node in &mut nodes {
+            node.updating = batch.iter().any(|c| c.container.id == node.id);
+        }
+        let plan = order::plan(&nodes);
+        for note in &plan.notes {
+            tracing::warn!(trigger = %self.id, watcher, "{note}");
+        }
+        for (id, reason) in &plan.skipped {
+            if let Some(candidate) = batch.iter().find(|c| &c.container.id == id) {
+                context.bus.publish(Event::UpdateFailed {
+                    candidate: candidate.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        let skipped: Vec<&String> = plan.skipped.iter().map(|(id, _)| id).collect();
+        let touched = |id: &&String| !skipped.contains(id);
+
+        // Dependents stop first, the outermost first.
+        let mut stopped = Vec::new();
+        for id in plan
+            .stop_order
+            .iter()
+            .filter(|id| plan.restart.contains(*id))
+            .filter(touched)
+        {
+            let Ok(snapshot) = engine.snapshot(id).await else {
+                continue;
+            };
+            if !snapshot.running() {
+                continue;
+            }
+            let timeout = snapshot.stop_timeout(self.options.stop_timeout);
+            match engine.stop(id, snapshot.stop_signal(), timeout).await {
+                Ok(()) => {
+                    tracing::info!(trigger = %self.id, container = %snapshot.name(), "Stopped while what it depends on is updated.");
+                    stopped.push(id.clone());
+                }
+                Err(err) => {
+                    tracing::warn!(trigger = %self.id, container = %snapshot.name(), error = %err, "Dependent not stopped.")
+                }
+            }
+        }
+        // Then, dependencies first: updates, and dependents re-created (a legacy link or a
+        // shared network stack binds to the old container itself) or started again.
+        let mut replaced: Vec<update::Replaced> = Vec::new();
+        for id in plan.order.iter().filter(touched) {
+            let Some(node) = nodes.iter().find(|n| &n.id == id) else {
+                continue;
+            };
+            if let Some(candidate) = batch.iter().find(|c| &c.container.id == id) {
+                let event = self
+                    .update_one(&engine, candidate, context, &replaced)
+                    .await;
+                if let Event::UpdateApplied {
+                    new_container_id, ..
+                } = &event
+                {
+                    replaced.push(update::Replaced {
+                        old_id: id.clone(),
+                        old_name: node.name.clone(),
+                        new_id: new_container_id.clone(),
+                    });
+                }
+                context.bus.publish(event);
+                continue;
+            }
+            let was_running = stopped.contains(id);
+            let bound = !node.links.is_empty() || plan.recreate_for_network.contains(id);
+            if bound {
+                let outcome = update::recreate(
+                    &engine,
+                    watcher,
+                    id,
+                    was_running,
+                    &self.options,
+                    context.journal.as_ref(),
+                    &replaced,
+                )
+                .await;
+                match outcome {
+                    Outcome::Applied { new_id } => replaced.push(update::Replaced {
+                        old_id: id.clone(),
+                        old_name: node.name.clone(),
+                        new_id,
+                    }),
+                    other => {
+                        tracing::error!(trigger = %self.id, container = %node.name, outcome = ?other, "Dependent not re-created.")
+                    }
+                }
+            } else if was_running && let Err(err) = engine.start(id).await {
+                tracing::error!(trigger = %self.id, container = %node.name, error = %err, "Dependent could not be started again.");
+            }
+        }
+    }
+
+    async fn update_one(
+        &self,
+        engine: &Engine,
+        candidate: &UpdateCandidate,
+        context: &Context,
+        replaced: &[update::Replaced],
+    ) -> Event {
+        let credential = match context.registry.pull_credential(&candidate.target).await {
+            Ok(credential) => credential,
+            Err(err) => {
+                tracing::warn!(trigger = %self.id, error = %err, "No registry login for the pull; trying anonymously.");
+                None
+            }
+        };
+        let outcome = update::update(
+            engine,
+            candidate,
+            credential.as_ref(),
+            &self.options,
+            context.journal.as_ref(),
+            replaced,
+        )
+        .await;
+        match outcome {
             Outcome::Applied { new_id } => Event::UpdateApplied {
                 candidate: candidate.clone(),
                 new_container_id: new_id,
@@ -213,7 +371,6 @@ impl DockerTrigger {
                 candidate: candidate.clone(),
                 reason,
             },
-        };
-        context.bus.publish(event);
+        }
     }
 }

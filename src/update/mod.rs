@@ -9,8 +9,9 @@
 //! #1043, #1385); this is the difference.
 
 mod gate;
-pub mod order;
+pub mod hooks;
 pub mod journal;
+pub mod order;
 
 use crate::docker::Engine;
 use crate::docker::lifecycle::Snapshot;
@@ -18,6 +19,7 @@ use crate::model::UpdateCandidate;
 use crate::registry::credentials::Credential;
 
 pub use gate::Gate;
+use hooks::{Hook, HookResult};
 use journal::{Entry, Journal, Step};
 
 /// How one update is done.
@@ -29,6 +31,8 @@ pub struct Options {
     pub gate: Gate,
     /// Remove the old image when no container uses it any more (Watchtower's `cleanup`).
     pub cleanup: bool,
+    /// Run the containers' lifecycle hooks (pre-check, pre-update, post-update, post-check).
+    pub lifecycle_hooks: bool,
     /// Watchtower's `remove-volumes`. The old container's anonymous volumes move to its
     /// successor, so there is nothing of its own left to remove: accepted, and has no effect.
     pub remove_volumes: bool,
@@ -41,6 +45,7 @@ impl Default for Options {
             gate: Gate::default(),
             cleanup: false,
             remove_volumes: false,
+            lifecycle_hooks: false,
         }
     }
 }
@@ -84,21 +89,32 @@ pub fn new_image(candidate: &UpdateCandidate) -> String {
 }
 
 /// Where the old container waits while its successor is tried.
-fn aside_name(name: &str) -> String {
+pub fn aside_name(name: &str) -> String {
     format!("{name}-tidewatch-old")
 }
 
-/// Updates the container of `candidate` on `engine` to its target image.
+/// A container an update replaced: containers sharing its network stack follow it to the new
+/// ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub old_id: String,
+    pub old_name: String,
+    pub new_id: String,
+}
+
+/// Updates the container of `candidate` on `engine` to its target image. `follow` lists the
+/// containers already replaced in this round, whose successors a `container:` network mode
+/// must point at.
 pub async fn update(
     engine: &Engine,
     candidate: &UpdateCandidate,
     credential: Option<&Credential>,
     options: &Options,
     journal: &dyn Journal,
+    follow: &[Replaced],
 ) -> Outcome {
     let image = new_image(candidate);
-    let id = &candidate.container.id;
-    let old = match engine.snapshot(id).await {
+    let old = match engine.snapshot(&candidate.container.id).await {
         Ok(old) => old,
         Err(err) => {
             return Outcome::Failed {
@@ -106,8 +122,7 @@ pub async fn update(
             };
         }
     };
-    let name = old.name();
-    tracing::info!(container = %name, image = %image, "Updating: pulling the new image.");
+    tracing::info!(container = %old.name(), image = %image, "Updating: pulling the new image.");
     if let Err(err) = engine.pull(&image, credential).await {
         return Outcome::Failed {
             reason: err.to_string(),
@@ -121,142 +136,247 @@ pub async fn update(
             };
         }
     };
-
-    // From here on the old container is touched: every failure puts it back, and every step
-    // is in the journal before it is taken.
-    let mut entry = Entry {
-        watcher: candidate.container.watcher.clone(),
-        name: name.clone(),
-        old_id: old.id().to_string(),
-        was_running: old.running(),
-        new_id: None,
-        step: Step::Renaming,
+    let start = old.running();
+    let labels = &candidate.container.labels;
+    if options.lifecycle_hooks && start {
+        // As Watchtower: a pre-check that fails is reported, and the update goes on.
+        if let HookResult::Failed(reason) =
+            hooks::run(engine, old.id(), labels, Hook::PreCheck).await
+        {
+            tracing::warn!(container = %old.name(), reason = %reason, "pre-check hook failed.");
+        }
+        match hooks::run(engine, old.id(), labels, Hook::PreUpdate).await {
+            HookResult::SkipUpdate => {
+                return Outcome::Failed {
+                    reason: "skipped: the pre-update hook asked to (exit 75)".into(),
+                };
+            }
+            HookResult::Failed(reason) => {
+                return Outcome::Failed {
+                    reason: format!("the pre-update hook failed: {reason}"),
+                };
+            }
+            HookResult::NotSet | HookResult::Passed => {}
+        }
+    }
+    let step = Replacement {
+        old: &old,
+        image: &image,
+        new_image: &new_image,
+        start,
+        follow,
     };
-    journal.record(&entry).await;
-    let outcome = replace(engine, &old, &image, &new_image, options, journal, &mut entry).await;
-    if !matches!(outcome, Outcome::Broken { .. }) {
-        journal.clear(&entry.watcher, &entry.name).await;
+    let outcome = step
+        .run(engine, &candidate.container.watcher, options, journal)
+        .await;
+    if options.lifecycle_hooks
+        && start
+        && let Outcome::Applied { new_id } = &outcome
+    {
+        for hook in [Hook::PostUpdate, Hook::PostCheck] {
+            if let HookResult::Failed(reason) = hooks::run(engine, new_id, labels, hook).await {
+                tracing::warn!(container = %old.name(), hook = %hook, reason = %reason, "Hook failed; the update stands.");
+            }
+        }
     }
     outcome
 }
 
-/// The part of an update that touches the old container.
-async fn replace(
+/// Re-creates container `id` on the image it runs, as it is: for a container linked to one
+/// just updated (a legacy link binds to the old container itself) or sharing its network
+/// stack. `start`: it was running before the update stopped it.
+pub async fn recreate(
     engine: &Engine,
-    old: &Snapshot,
-    image: &str,
-    new_image: &Snapshot,
+    watcher: &str,
+    id: &str,
+    start: bool,
     options: &Options,
     journal: &dyn Journal,
-    entry: &mut Entry,
+    follow: &[Replaced],
 ) -> Outcome {
-    let (id, name) = (old.id(), old.name());
-    if let Err(err) = engine.rename(id, &aside_name(&name)).await {
-        return restore(
-            engine,
-            old,
-            None,
-            format!("cannot rename the old container aside: {err}"),
-        )
-        .await;
-    }
-    entry.step = Step::Stopping;
-    journal.record(entry).await;
-    if old.running() {
-        let timeout = old.stop_timeout(options.stop_timeout);
-        if let Err(err) = engine.stop(id, old.stop_signal(), timeout).await {
-            return restore(
-                engine,
-                &old,
-                None,
-                format!("cannot stop the old container: {err}"),
-            )
-            .await;
-        }
-    }
-    entry.step = Step::Creating;
-    journal.record(entry).await;
-    let new_id = match engine.create_like(old, image, &name).await {
-        Ok(new_id) => new_id,
+    let old = match engine.snapshot(id).await {
+        Ok(old) => old,
         Err(err) => {
-            return restore(
-                engine,
-                &old,
-                None,
-                format!("cannot create the new container: {err}"),
-            )
-            .await;
+            return Outcome::Failed {
+                reason: format!("cannot inspect the container: {err}"),
+            };
         }
     };
-    entry.new_id = Some(new_id.clone());
-    entry.step = Step::Starting;
-    journal.record(entry).await;
-    if old.running() {
-        if let Err(err) = engine.start(&new_id).await {
-            return restore(
-                engine,
-                &old,
-                Some(&new_id),
-                format!("the new container does not start: {err}"),
-            )
-            .await;
+    let image = old.configured_image();
+    let same = match engine.image_snapshot(old.image_id()).await {
+        Ok(same) => same,
+        Err(err) => {
+            return Outcome::Failed {
+                reason: format!("cannot inspect its image: {err}"),
+            };
         }
-        entry.step = Step::Gating;
-        journal.record(entry).await;
-        tracing::info!(container = %name, "New container started; waiting for the health gate.");
-        let wants_health = old.has_healthcheck() || new_image.has_healthcheck();
-        if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
-            return restore(engine, old, Some(&new_id), reason).await;
-        }
-    }
-    entry.step = Step::Removing;
-    journal.record(entry).await;
-
-    // The new one works: the old one can go.
-    // Never with its volumes: the anonymous ones now belong to the new container.
-    if let Err(err) = engine.remove(id, false).await {
-        tracing::warn!(container = %name, error = %err, "Updated, but the old container could not be removed; it is stopped, named {}.", aside_name(&name));
-    }
-    if options.cleanup
-        && old.image_id() != new_image.image_id()
-        && let Err(err) = engine.remove_image_if_unused(old.image_id()).await
-    {
-        tracing::warn!(container = %name, error = %err, "Old image not removed.");
-    }
-    tracing::info!(container = %name, image = %image, "Updated.");
-    Outcome::Applied { new_id }
+    };
+    tracing::info!(container = %old.name(), "Re-creating, as it depends on an updated container.");
+    let step = Replacement {
+        old: &old,
+        image: &image,
+        new_image: &same,
+        start,
+        follow,
+    };
+    step.run(engine, watcher, options, journal).await
 }
 
-/// Puts the old container back: removes the new one (when there is one), gives the old its name
-/// back, and starts it if it was running.
-async fn restore(engine: &Engine, old: &Snapshot, new_id: Option<&str>, reason: String) -> Outcome {
-    let name = old.name();
-    tracing::warn!(container = %name, reason = %reason, "Update failed; putting the old container back.");
-    let mut problems: Vec<String> = Vec::new();
-    if let Some(new_id) = new_id
-        && let Err(err) = engine.remove(new_id, true).await
-    {
-        problems.push(format!("the new container could not be removed: {err}"));
+/// The part of an update that touches the old container: from the rename aside to the removal,
+/// each step journaled first, every failure undone.
+struct Replacement<'a> {
+    old: &'a Snapshot,
+    image: &'a str,
+    new_image: &'a Snapshot,
+    /// Start the new container (and the old one again on a rollback).
+    start: bool,
+    follow: &'a [Replaced],
+}
+
+impl Replacement<'_> {
+    async fn run(
+        &self,
+        engine: &Engine,
+        watcher: &str,
+        options: &Options,
+        journal: &dyn Journal,
+    ) -> Outcome {
+        let mut entry = Entry {
+            watcher: watcher.to_string(),
+            name: self.old.name(),
+            old_id: self.old.id().to_string(),
+            was_running: self.start,
+            new_id: None,
+            step: Step::Renaming,
+        };
+        journal.record(&entry).await;
+        let outcome = self.steps(engine, options, journal, &mut entry).await;
+        if !matches!(outcome, Outcome::Broken { .. }) {
+            journal.clear(&entry.watcher, &entry.name).await;
+        }
+        outcome
     }
-    if let Err(err) = engine.rename(old.id(), &name).await {
-        problems.push(format!(
-            "the old container could not be renamed back from {}: {err}",
-            aside_name(&name)
-        ));
+
+    async fn steps(
+        &self,
+        engine: &Engine,
+        options: &Options,
+        journal: &dyn Journal,
+        entry: &mut Entry,
+    ) -> Outcome {
+        let old = self.old;
+        let (id, name) = (old.id(), old.name());
+        if let Err(err) = engine.rename(id, &aside_name(&name)).await {
+            return self
+                .restore(
+                    engine,
+                    None,
+                    format!("cannot rename the old container aside: {err}"),
+                )
+                .await;
+        }
+        entry.step = Step::Stopping;
+        journal.record(entry).await;
+        if old.running() {
+            let timeout = old.stop_timeout(options.stop_timeout);
+            if let Err(err) = engine.stop(id, old.stop_signal(), timeout).await {
+                return self
+                    .restore(
+                        engine,
+                        None,
+                        format!("cannot stop the old container: {err}"),
+                    )
+                    .await;
+            }
+        }
+        entry.step = Step::Creating;
+        journal.record(entry).await;
+        let new_id = match engine
+            .create_like(old, self.image, &name, self.follow)
+            .await
+        {
+            Ok(new_id) => new_id,
+            Err(err) => {
+                return self
+                    .restore(
+                        engine,
+                        None,
+                        format!("cannot create the new container: {err}"),
+                    )
+                    .await;
+            }
+        };
+        entry.new_id = Some(new_id.clone());
+        entry.step = Step::Starting;
+        journal.record(entry).await;
+        if self.start {
+            if let Err(err) = engine.start(&new_id).await {
+                return self
+                    .restore(
+                        engine,
+                        Some(&new_id),
+                        format!("the new container does not start: {err}"),
+                    )
+                    .await;
+            }
+            entry.step = Step::Gating;
+            journal.record(entry).await;
+            tracing::info!(container = %name, "New container started; waiting for the health gate.");
+            let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
+            if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
+                return self.restore(engine, Some(&new_id), reason).await;
+            }
+        }
+        entry.step = Step::Removing;
+        journal.record(entry).await;
+
+        // The new one works: the old one can go. Never with its volumes: the anonymous ones
+        // now belong to the new container.
+        if let Err(err) = engine.remove(id, false).await {
+            tracing::warn!(container = %name, error = %err, "Updated, but the old container could not be removed; it is stopped, named {}.", aside_name(&name));
+        }
+        if options.cleanup
+            && old.image_id() != self.new_image.image_id()
+            && let Err(err) = engine.remove_image_if_unused(old.image_id()).await
+        {
+            tracing::warn!(container = %name, error = %err, "Old image not removed.");
+        }
+        tracing::info!(container = %name, image = %self.image, "Updated.");
+        Outcome::Applied { new_id }
     }
-    if old.running()
-        && let Err(err) = engine.start(old.id()).await
-    {
-        problems.push(format!(
-            "the old container could not be started again: {err}"
-        ));
-    }
-    if problems.is_empty() {
-        Outcome::RolledBack { reason }
-    } else {
-        tracing::error!(container = %name, reason = %reason, problems = ?problems, "Rollback incomplete.");
-        Outcome::Broken {
-            reason: format!("{reason}; rollback incomplete: {}", problems.join("; ")),
+
+    /// Puts the old container back: removes the new one (when there is one), gives the old its
+    /// name back, and starts it if it was running.
+    async fn restore(&self, engine: &Engine, new_id: Option<&str>, reason: String) -> Outcome {
+        let old = self.old;
+        let name = old.name();
+        tracing::warn!(container = %name, reason = %reason, "Update failed; putting the old container back.");
+        let mut problems: Vec<String> = Vec::new();
+        if let Some(new_id) = new_id
+            && let Err(err) = engine.remove(new_id, true).await
+        {
+            problems.push(format!("the new container could not be removed: {err}"));
+        }
+        if let Err(err) = engine.rename(old.id(), &name).await {
+            problems.push(format!(
+                "the old container could not be renamed back from {}: {err}",
+                aside_name(&name)
+            ));
+        }
+        if self.start
+            && let Err(err) = engine.start(old.id()).await
+        {
+            problems.push(format!(
+                "the old container could not be started again: {err}"
+            ));
+        }
+        if problems.is_empty() {
+            Outcome::RolledBack { reason }
+        } else {
+            tracing::error!(container = %name, reason = %reason, problems = ?problems, "Rollback incomplete.");
+            Outcome::Broken {
+                reason: format!("{reason}; rollback incomplete: {}", problems.join("; ")),
+            }
         }
     }
 }

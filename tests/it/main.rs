@@ -8,6 +8,7 @@
 
 mod check;
 mod config_cli;
+mod hooks;
 mod notify;
 mod registry;
 mod run;

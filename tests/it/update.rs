@@ -307,3 +307,153 @@ fn an_update_killed_during_its_health_gate_is_undone_at_the_next_start() {
     ]);
     assert_eq!(leftovers.lines().count(), 1, "{leftovers}");
 }
+
+#[test]
+fn a_linked_container_is_stopped_before_its_dependency_and_started_again_after() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let db1 = run.push(&registry, "db", "1.0.0");
+    run.push(&registry, "db", "1.1.0");
+    let app_image = run.push(&registry, "app", "1.0.0");
+    let db = run.run("db", &db1.reference, &[]);
+    let app = run.run_with(
+        "app",
+        &["--link", &format!("{}:db", db.name)],
+        &app_image.reference,
+        &[],
+    );
+    let since = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+
+    let out = tidewatch(&["run", "--once"], &docker_trigger_env(&db.name, store));
+    assert!(out.stderr.contains("Updated."), "{out}");
+
+    let until = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let events = run.docker(&[
+        "events",
+        "--since",
+        since.trim(),
+        "--until",
+        until.trim(),
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=stop",
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Action}}",
+    ]);
+    let lines: Vec<&str> = events
+        .lines()
+        .filter(|l| l.starts_with(&db.name) || l.starts_with(&app.name))
+        .collect();
+    let position = |wanted: &str| {
+        lines
+            .iter()
+            .position(|l| *l == wanted)
+            .unwrap_or_else(|| panic!("no {wanted:?} in {lines:#?}\n{out}"))
+    };
+    let app_stop = position(&format!("{} stop", app.name));
+    let db_stop = position(&format!("{}-tidewatch-old stop", db.name));
+    let db_start = position(&format!("{} start", db.name));
+    let app_start = position(&format!("{} start", app.name));
+    assert!(
+        app_stop < db_stop && db_stop < db_start && db_start < app_start,
+        "{lines:#?}"
+    );
+
+    // The app is back, re-created (a legacy link binds to the container it was made with, as
+    // Watchtower also has it), and its link names the new db.
+    assert_eq!(run.inspect(&app.name, "{{.State.Running}}"), "true");
+    let new_db_ip = run.inspect(&db.name, "{{.NetworkSettings.IPAddress}}");
+    let hosts = run.docker(&["exec", &app.name, "cat", "/etc/hosts"]);
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.starts_with(new_db_ip.trim()) && l.contains("db")),
+        "{hosts}"
+    );
+}
+
+#[test]
+fn a_container_sharing_the_network_stack_of_an_updated_one_follows_it() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "stack", "1.0.0");
+    run.push(&registry, "stack", "1.1.0");
+    let sidecar_image = run.push(&registry, "sidecar", "1.0.0");
+    let provider = run.run("stack", &v1.reference, &[]);
+    let sidecar = run.run_with(
+        "sidecar",
+        &["--network", &format!("container:{}", provider.name)],
+        &sidecar_image.reference,
+        &[],
+    );
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+
+    let out = tidewatch(
+        &["run", "--once"],
+        &docker_trigger_env(&provider.name, store),
+    );
+    assert!(out.stderr.contains("Updated."), "{out}");
+
+    let new_provider = run.inspect(&provider.name, "{{.Id}}");
+    assert_ne!(new_provider, provider.id);
+    assert_eq!(
+        run.inspect(
+            &sidecar.name,
+            "{{.State.Running}} {{.HostConfig.NetworkMode}}"
+        ),
+        format!("true container:{new_provider}"),
+        "{out}"
+    );
+}
+
+#[test]
+fn lifecycle_hooks_run_inside_the_containers_and_exit_75_skips_the_update() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "hooked", "1.0.0");
+    run.push(&registry, "hooked", "1.1.0");
+    let skipping = run.run_with(
+        "skipping",
+        &[
+            "--label",
+            "com.centurylinklabs.watchtower.lifecycle.pre-update=exit 75",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let hooked = run.run_with(
+        "hooked",
+        &[
+            "--label",
+            "com.centurylinklabs.watchtower.lifecycle.pre-update=echo pre > /tmp/pre",
+            "--label",
+            "com.centurylinklabs.watchtower.lifecycle.post-update=cat /version > /tmp/post",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let include = format!("{}|{}", skipping.name, hooked.name);
+    let mut env = docker_trigger_env(&include, store);
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_LIFECYCLEHOOKS", "true"));
+
+    let out = tidewatch(&["run", "--once"], &env);
+    assert_eq!(run.inspect(&skipping.name, "{{.Id}}"), skipping.id, "{out}");
+    let skipped = history_events(store, &skipping.name);
+    assert!(
+        skipped
+            .iter()
+            .any(|(e, d)| e == "update-failed" && d.contains("exit 75")),
+        "{skipped:?}"
+    );
+    assert_ne!(run.inspect(&hooked.name, "{{.Id}}"), hooked.id, "{out}");
+    let post = run.docker(&["exec", &hooked.name, "cat", "/tmp/post"]);
+    assert_eq!(post.trim(), "1.1.0", "post-update ran in the new container");
+}
