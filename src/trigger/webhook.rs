@@ -1,12 +1,14 @@
-//! What the three HTTP notifiers (`http`, `slack`, `teams`) share: how their client is set up,
-//! how their URLs are checked, one bounded exchange, and what an answer's status means.
+//! What the HTTP notifiers (`http`, `slack`, `teams`, `discord`, `telegram`, `ntfy`, `gotify`)
+//! share: how their client is set up, how their URLs are checked, one bounded exchange, what an
+//! answer's status means, and how a message is cut to a channel's limit.
 //!
 //! Webhook URLs are credentials (whoever holds one can post), so nothing made here quotes one:
 //! reqwest's errors carry the URL, so they are stripped of it (`without_url`) and reduced to
 //! their innermost cause before they become text. Answers are read up to [`MAX_REPLY`] and no
 //! further, so a peer that streams forever can neither hold a delivery nor grow our memory.
 //!
-//! What a status means, for all three kinds alike:
+//! What a status means, for all kinds alike (those with an API that answers `200` with an error
+//! of its own, Slack's and Telegram's, read that too):
 //!
 //! | answer                                   | outcome                        |
 //! |------------------------------------------|--------------------------------|
@@ -20,7 +22,10 @@
 
 use super::{BuildProblem, TriggerError};
 use crate::config::Secret;
+use base64::Engine as _;
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, StatusCode, Url};
+use serde_json::Value;
 use std::time::Duration;
 
 /// The most of an answer that is read. Webhooks answer `ok`, `1` or nothing; Slack's API
@@ -181,6 +186,107 @@ pub(super) fn truncate(text: &str, max: usize) -> String {
     cut
 }
 
+/// A peer's error sentence (Telegram's `Bad Request: chat not found`, Gotify's
+/// `errorDescription`), only when it is one short line of plain ASCII words and punctuation —
+/// nothing that can spell a URL, markup or a header — and contains none of `secrets`, so an
+/// answer can neither put arbitrary text in our messages nor echo a credential into them.
+pub(super) fn error_text<'a>(text: &'a str, secrets: &[&str]) -> Option<&'a str> {
+    let text = text.trim();
+    let plain = !text.is_empty()
+        && text.len() <= 160
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" .,:;'\"_-()!?#".contains(&b));
+    let echoes = secrets
+        .iter()
+        .map(|s| s.trim())
+        .any(|secret| !secret.is_empty() && text.contains(secret));
+    (plain && !echoes).then_some(text)
+}
+
+/// How a channel counts the length of a text: Discord in characters, Telegram in UTF-16 code
+/// units (as JavaScript does), ntfy in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Measure {
+    Chars,
+    Utf16,
+    Utf8,
+}
+
+impl Measure {
+    fn of(self, c: char) -> usize {
+        match self {
+            Measure::Chars => 1,
+            Measure::Utf16 => c.len_utf16(),
+            Measure::Utf8 => c.len_utf8(),
+        }
+    }
+
+    pub(super) fn len(self, text: &str) -> usize {
+        match self {
+            Measure::Chars => text.chars().count(),
+            Measure::Utf8 => text.len(),
+            Measure::Utf16 => text.chars().map(char::len_utf16).sum(),
+        }
+    }
+}
+
+/// At most `max` of `text` as `measure` counts it. A cut is made after the last whole line that
+/// fits, marked by `…` on a line of its own, when that keeps at least half of what would fit;
+/// else after the last character that fits, marked by `…`. A list of updates so loses whole
+/// entries rather than ending in half a link.
+pub(super) fn shorten(text: &str, max: usize, measure: Measure) -> String {
+    if measure.len(text) <= max {
+        return text.to_string();
+    }
+    const MARK: char = '…';
+    let room = max.saturating_sub(measure.of(MARK));
+    if room == 0 {
+        return String::new();
+    }
+    let (mut used, mut end) = (0, 0);
+    for (at, c) in text.char_indices() {
+        if used + measure.of(c) > room {
+            break;
+        }
+        used += measure.of(c);
+        end = at + c.len_utf8();
+    }
+    let fits = &text[..end];
+    match fits.rfind('\n') {
+        // `fits` keeps the new line itself, so the line and the new line fit in `room`.
+        Some(line_end) if 2 * measure.len(&fits[..line_end]) >= room => {
+            format!("{}\n{MARK}", fits[..line_end].trim_end())
+        }
+        _ => format!("{}{MARK}", fits.trim_end()),
+    }
+}
+
+/// A header value marked sensitive, so no debug output of a request shows it; `None` when the
+/// text cannot be one (a control character).
+pub(super) fn sensitive(text: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// `Authorization: Basic base64(user:password)`, sensitive.
+pub(super) fn basic(user: &str, password: &str) -> Option<HeaderValue> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    sensitive(&format!("Basic {encoded}"))
+}
+
+/// The release-notes link of a message about one update, when it is an http(s) URL: channels
+/// refuse or mis-render anything else (`javascript:`), and a cycle's message has no single one.
+pub(super) fn link(data: &Value) -> Option<&str> {
+    if data["event"] == "batch" {
+        return None;
+    }
+    data["link"]
+        .as_str()
+        .filter(|link| Url::parse(link).is_ok_and(|url| matches!(url.scheme(), "http" | "https")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +381,87 @@ mod tests {
         assert_eq!(truncate("ééééé", 5), "ééééé");
         assert_eq!(truncate("éééééé", 5), "éééé…");
         assert_eq!(truncate("abcdef", 5).chars().count(), 5);
+    }
+
+    #[test]
+    fn error_texts_are_plain_sentences_without_secrets() {
+        assert_eq!(
+            error_text(" Bad Request: chat not found\n", &[]),
+            Some("Bad Request: chat not found")
+        );
+        assert_eq!(
+            error_text("Bad Request: can't parse entities: \"b\"", &[]),
+            Some("Bad Request: can't parse entities: \"b\"")
+        );
+        assert_eq!(error_text("", &[]), None);
+        assert_eq!(error_text("see https://example.com/x", &[]), None);
+        assert_eq!(error_text("<html>busy</html>", &[]), None);
+        assert_eq!(error_text("two\nlines", &[]), None);
+        assert_eq!(error_text(&"a".repeat(161), &[]), None);
+        assert_eq!(
+            error_text("Unauthorized: 123:SECRET-token", &["123:SECRET-token"]),
+            None
+        );
+        assert_eq!(
+            error_text("Unauthorized", &["", "  "]),
+            Some("Unauthorized")
+        );
+    }
+
+    #[test]
+    fn measures_count_characters_utf16_units_or_bytes() {
+        let text = "a→🚀";
+        assert_eq!(Measure::Chars.len(text), 3);
+        assert_eq!(Measure::Utf16.len(text), 4);
+        assert_eq!(Measure::Utf8.len(text), 1 + 3 + 4);
+    }
+
+    #[test]
+    fn shorten_keeps_whole_lines_and_marks_the_cut() {
+        assert_eq!(shorten("short", 10, Measure::Chars), "short");
+        let lines = "one line\ntwo line\nthree line";
+        assert_eq!(shorten(lines, 20, Measure::Chars), "one line\ntwo line\n…");
+        // No line end late enough: cut inside the line.
+        assert_eq!(shorten("abcdefghij\nk", 8, Measure::Chars), "abcdefg…");
+        assert_eq!(shorten("a\nbcdefghijkl", 8, Measure::Chars), "a\nbcdef…");
+        for measure in [Measure::Chars, Measure::Utf16, Measure::Utf8] {
+            let long = "🚀 ééé\n".repeat(100);
+            for max in [1, 2, 5, 13, 64, 333] {
+                let cut = shorten(&long, max, measure);
+                assert!(measure.len(&cut) <= max, "{measure:?} {max}: {cut:?}");
+                assert!(cut.is_empty() || cut.ends_with('…'), "{cut:?}");
+            }
+        }
+        assert_eq!(shorten("abc", 0, Measure::Chars), "");
+    }
+
+    #[test]
+    fn auth_headers_are_sensitive() {
+        let basic = basic("tide", "s3cret:pass").unwrap();
+        assert_eq!(basic, "Basic dGlkZTpzM2NyZXQ6cGFzcw==");
+        assert!(basic.is_sensitive());
+        assert!(sensitive("tok").unwrap().is_sensitive());
+        assert_eq!(sensitive("bad\nvalue"), None);
+    }
+
+    #[test]
+    fn only_http_links_of_single_updates_count() {
+        use serde_json::json;
+        let one = |link: Value| json!({ "event": "update-available", "link": link });
+        assert_eq!(
+            link(&one(json!("https://example.com/r"))),
+            Some("https://example.com/r")
+        );
+        assert_eq!(
+            link(&one(json!("http://example.com/r"))),
+            Some("http://example.com/r")
+        );
+        assert_eq!(link(&one(json!("javascript:alert(1)"))), None);
+        assert_eq!(link(&one(json!("not a url"))), None);
+        assert_eq!(link(&one(Value::Null)), None);
+        assert_eq!(
+            link(&json!({ "event": "batch", "link": "https://example.com" })),
+            None
+        );
     }
 }
