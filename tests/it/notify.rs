@@ -6,3 +6,4 @@ mod http;
 mod slack;
 mod smtp;
 mod teams;
+mod telegram;
