@@ -3,6 +3,7 @@
 
 mod discord;
 mod http;
+mod ntfy;
 mod slack;
 mod smtp;
 mod teams;
