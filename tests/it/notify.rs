@@ -2,6 +2,7 @@
 //! Slack, Teams and webhooks.
 
 mod discord;
+mod gotify;
 mod http;
 mod ntfy;
 mod slack;
