@@ -29,6 +29,8 @@ pub struct ContainerLabels {
     pub tags: TagPolicy,
     /// `monitor-only` (Watchtower's name too): notify, never update this container.
     pub monitor_only: Option<bool>,
+    /// `update.order`: `start-first` starts the new container before the old one stops.
+    pub start_first: bool,
     /// `trigger.include`: only these triggers act on the container (WUD's
     /// `smtp.ops:minor,slack.team`); `None` when unset, meaning every trigger.
     pub trigger_include: Option<Vec<TriggerRule>>,
@@ -138,6 +140,17 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
             .filter(|v| !v.is_empty()),
         tags,
         monitor_only: boolean("monitor-only", Some("monitor-only"))?,
+        start_first: match find("update.order", None) {
+            None => false,
+            Some((_, value)) if value.eq_ignore_ascii_case("stop-first") => false,
+            Some((_, value)) if value.eq_ignore_ascii_case("start-first") => true,
+            Some((label, _)) => {
+                return Err(LabelError::Invalid {
+                    label,
+                    reason: "expected start-first or stop-first".into(),
+                });
+            }
+        },
         trigger_include: find("trigger.include", None)
             .map(|(label, value)| trigger_rules(&label, &value))
             .transpose()?,

@@ -44,6 +44,19 @@ impl Snapshot {
             .unwrap_or(false)
     }
 
+    /// Whether it publishes a port on the host: then two instances cannot run at once.
+    pub fn publishes_ports(&self) -> bool {
+        self.container
+            .host_config
+            .as_ref()
+            .and_then(|h| h.port_bindings.as_ref())
+            .is_some_and(|bindings| {
+                bindings
+                    .values()
+                    .any(|b| b.as_ref().is_some_and(|b| !b.is_empty()))
+            })
+    }
+
     /// The image as the container was created with it (`Config.Image`).
     pub fn configured_image(&self) -> String {
         self.container

@@ -59,7 +59,8 @@ impl Journal for NoJournal {
 pub struct Found {
     /// The old container's current name, if it still exists.
     pub old_name: Option<String>,
-    pub new_exists: bool,
+    /// The new container's current name, if it exists.
+    pub new_name: Option<String>,
 }
 
 /// One thing to do to bring an interrupted update to a safe end.
@@ -69,6 +70,8 @@ pub enum Action {
     RenameOldBack,
     StartOld,
     RemoveOld,
+    /// A start-first update had started the new container under a temporary name.
+    RenameNew,
 }
 
 /// What to do for `entry`, given what is `found`: finish an update whose gate had passed,
@@ -79,13 +82,16 @@ pub fn decide(entry: &Entry, found: &Found) -> Vec<Action> {
         if found.old_name.is_some() {
             actions.push(Action::RemoveOld);
         }
+        if found.new_name.as_ref().is_some_and(|n| n != &entry.name) {
+            actions.push(Action::RenameNew);
+        }
         return actions;
     }
     let Some(old_name) = &found.old_name else {
         // The old container is gone: nothing to put back. Whatever runs under the name stays.
         return actions;
     };
-    if found.new_exists {
+    if found.new_name.is_some() {
         actions.push(Action::RemoveNew);
     }
     if old_name != &entry.name {
@@ -128,17 +134,11 @@ pub async fn recover(
             Ok(old) => Some(old.name()),
             Err(_) => None,
         };
-        let new_exists = match &entry.new_id {
-            Some(id) => engine.snapshot(id).await.is_ok(),
-            None => false,
+        let new_name = match &entry.new_id {
+            Some(id) => engine.snapshot(id).await.ok().map(|s| s.name()),
+            None => None,
         };
-        let actions = decide(
-            &entry,
-            &Found {
-                old_name,
-                new_exists,
-            },
-        );
+        let actions = decide(&entry, &Found { old_name, new_name });
         let mut problems = Vec::new();
         for action in &actions {
             let result = match action {
@@ -149,6 +149,10 @@ pub async fn recover(
                 Action::RenameOldBack => engine.rename(&entry.old_id, &entry.name).await,
                 Action::StartOld => engine.start(&entry.old_id).await,
                 Action::RemoveOld => engine.remove(&entry.old_id, false).await,
+                Action::RenameNew => match &entry.new_id {
+                    Some(id) => engine.rename(id, &entry.name).await,
+                    None => Ok(()),
+                },
             };
             if let Err(err) = result {
                 problems.push(format!("{action:?}: {err}"));
@@ -197,7 +201,7 @@ mod tests {
     fn found(old_name: Option<&str>, new_exists: bool) -> Found {
         Found {
             old_name: old_name.map(str::to_string),
-            new_exists,
+            new_name: new_exists.then(|| "web".to_string()),
         }
     }
 
@@ -235,6 +239,28 @@ mod tests {
             [Action::RemoveOld]
         );
         assert!(decide(&entry(Step::Removing, true), &found(None, true)).is_empty());
+    }
+
+    #[test]
+    fn a_start_first_update_killed_after_its_gate_gives_the_new_one_the_name() {
+        let entry = entry(Step::Removing, true);
+        let found = Found {
+            old_name: Some("web".into()),
+            new_name: Some("web-tidewatch-new".into()),
+        };
+        assert_eq!(
+            decide(&entry, &found),
+            [Action::RemoveOld, Action::RenameNew]
+        );
+        // Killed before its gate: the old one never stopped; the new one goes.
+        let entry_gating = Entry {
+            step: Step::Gating,
+            ..entry
+        };
+        assert_eq!(
+            decide(&entry_gating, &found),
+            [Action::RemoveNew, Action::StartOld]
+        );
     }
 
     #[test]

@@ -159,11 +159,16 @@ pub async fn update(
             HookResult::NotSet | HookResult::Passed => {}
         }
     }
+    let start_first = crate::labels::read(labels).is_ok_and(|l| l.start_first);
+    if start_first && old.publishes_ports() {
+        tracing::info!(container = %old.name(), "start-first asked, but it publishes host ports, which two containers cannot hold at once: stopping it first.");
+    }
     let step = Replacement {
         old: &old,
         image: &image,
         new_image: &new_image,
         start,
+        start_first: start_first && start && !old.publishes_ports(),
         follow,
     };
     let outcome = step
@@ -217,6 +222,7 @@ pub async fn recreate(
         image: &image,
         new_image: &same,
         start,
+        start_first: false,
         follow,
     };
     step.run(engine, watcher, options, journal).await
@@ -230,6 +236,8 @@ struct Replacement<'a> {
     new_image: &'a Snapshot,
     /// Start the new container (and the old one again on a rollback).
     start: bool,
+    /// Start the new container before stopping the old (`update.order=start-first`).
+    start_first: bool,
     follow: &'a [Replaced],
 }
 
@@ -250,7 +258,12 @@ impl Replacement<'_> {
             step: Step::Renaming,
         };
         journal.record(&entry).await;
-        let outcome = self.steps(engine, options, journal, &mut entry).await;
+        let outcome = if self.start_first {
+            self.start_first_steps(engine, options, journal, &mut entry)
+                .await
+        } else {
+            self.steps(engine, options, journal, &mut entry).await
+        };
         if !matches!(outcome, Outcome::Broken { .. }) {
             journal.clear(&entry.watcher, &entry.name).await;
         }
@@ -343,6 +356,87 @@ impl Replacement<'_> {
         }
         tracing::info!(container = %name, image = %self.image, "Updated.");
         Outcome::Applied { new_id }
+    }
+
+    /// `update.order=start-first`: the new container starts beside the old one, under a
+    /// temporary name, and only once it passed the gate is the old one stopped and removed and
+    /// the name handed over. A service reached through a network alias, which both share, sees
+    /// no gap.
+    async fn start_first_steps(
+        &self,
+        engine: &Engine,
+        options: &Options,
+        journal: &dyn Journal,
+        entry: &mut Entry,
+    ) -> Outcome {
+        let old = self.old;
+        let (id, name) = (old.id(), old.name());
+        let temporary = format!("{name}-tidewatch-new");
+        entry.step = Step::Creating;
+        journal.record(entry).await;
+        let new_id = match engine
+            .create_like(old, self.image, &temporary, self.follow)
+            .await
+        {
+            Ok(new_id) => new_id,
+            Err(err) => {
+                return Outcome::RolledBack {
+                    reason: format!("cannot create the new container: {err}"),
+                };
+            }
+        };
+        entry.new_id = Some(new_id.clone());
+        entry.step = Step::Starting;
+        journal.record(entry).await;
+        let (new_ref, temporary_ref) = (&new_id, &temporary);
+        let failed = |reason: String| async move {
+            match engine.remove(new_ref, true).await {
+                Ok(()) => Outcome::RolledBack { reason },
+                Err(err) => Outcome::Broken {
+                    reason: format!(
+                        "{reason}; the new container {temporary_ref} could not be removed: {err}"
+                    ),
+                },
+            }
+        };
+        if let Err(err) = engine.start(&new_id).await {
+            return failed(format!("the new container does not start: {err}")).await;
+        }
+        entry.step = Step::Gating;
+        journal.record(entry).await;
+        tracing::info!(container = %name, "New container started beside the old one; waiting for the health gate.");
+        let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
+        if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
+            return failed(reason).await;
+        }
+        entry.step = Step::Removing;
+        journal.record(entry).await;
+        let timeout = old.stop_timeout(options.stop_timeout);
+        if let Err(err) = engine.stop(id, old.stop_signal(), timeout).await {
+            tracing::warn!(container = %name, error = %err, "Old container not stopped cleanly; removing it.");
+        }
+        if let Err(err) = engine.remove(id, false).await {
+            return Outcome::Broken {
+                reason: format!(
+                    "the new container runs as {temporary}, but the old one could not be removed: {err}"
+                ),
+            };
+        }
+        if let Err(err) = engine.rename(&new_id, &name).await {
+            return Outcome::Broken {
+                reason: format!("the new container runs, but keeps the name {temporary}: {err}"),
+            };
+        }
+        if options.cleanup
+            && old.image_id() != self.new_image.image_id()
+            && let Err(err) = engine.remove_image_if_unused(old.image_id()).await
+        {
+            tracing::warn!(container = %name, error = %err, "Old image not removed.");
+        }
+        tracing::info!(container = %name, image = %self.image, "Updated.");
+        Outcome::Applied {
+            new_id: entry.new_id.clone().unwrap_or_default(),
+        }
     }
 
     /// Puts the old container back: removes the new one (when there is one), gives the old its

@@ -14,5 +14,5 @@ mod registry;
 mod run;
 mod spec;
 mod store;
-mod update;
 mod support;
+mod update;

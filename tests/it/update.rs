@@ -457,3 +457,70 @@ fn lifecycle_hooks_run_inside_the_containers_and_exit_75_skips_the_update() {
     let post = run.docker(&["exec", &hooked.name, "cat", "/tmp/post"]);
     assert_eq!(post.trim(), "1.1.0", "post-update ran in the new container");
 }
+
+#[test]
+fn start_first_starts_the_new_container_before_the_old_one_stops() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "svc", "1.0.0");
+    run.push(&registry, "svc", "1.1.0");
+    let network = run.name("net");
+    let label = run.label();
+    run.docker(&["network", "create", "--label", &label, &network]);
+    let old = run.run_with(
+        "svc",
+        &[
+            "--network",
+            &network,
+            "--network-alias",
+            "api",
+            "--label",
+            "tidewatch.update.order=start-first",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let since = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+
+    let out = tidewatch(&["run", "--once"], &docker_trigger_env(&old.name, store));
+    assert!(out.stderr.contains("beside the old one"), "{out}");
+    let until = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let events = run.docker(&[
+        "events",
+        "--since",
+        since.trim(),
+        "--until",
+        until.trim(),
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=stop",
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Action}}",
+    ]);
+    let lines: Vec<&str> = events
+        .lines()
+        .filter(|l| l.starts_with(&old.name))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{}-tidewatch-new start", old.name),
+            format!("{} stop", old.name)
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        run.inspect(&old.name, "{{.State.Running}} {{.Config.Image}}"),
+        format!("true {}", v1.reference.replace("1.0.0", "1.1.0"))
+    );
+    let aliases = run.inspect(
+        &old.name,
+        &format!("{{{{json (index .NetworkSettings.Networks \"{network}\").Aliases}}}}"),
+    );
+    assert!(aliases.contains("\"api\""), "{aliases}");
+}
