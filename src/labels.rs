@@ -81,6 +81,16 @@ pub enum LabelError {
     Invalid { label: String, reason: String },
 }
 
+/// The `scope` label of a container, read on its own: it decides whether a watcher sees the
+/// container at all, before any other label is read.
+pub fn scope(labels: &BTreeMap<String, String>) -> Option<&str> {
+    [format!("{NATIVE}scope"), format!("{WATCHTOWER}scope")]
+        .iter()
+        .find_map(|name| labels.get(name))
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
 /// Reads the labels tidewatch understands; others are ignored.
 pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelError> {
     let find = |key: &str, watchtower: Option<&str>| -> Option<(String, String)> {

@@ -44,6 +44,7 @@ pub async fn cycle<'w>(
         Ok::<_, DockerError>(
             containers
                 .into_iter()
+                .filter(|c| in_scope(watcher, c))
                 .map(|c| (c, watcher.watchbydefault))
                 .collect::<Vec<_>>(),
         )
@@ -123,12 +124,21 @@ pub async fn check_container(
     let Some(container) = engine.container(id).await? else {
         return Ok(None);
     };
-    if container.state != "running" && !watcher.watchall {
+    if (container.state != "running" && !watcher.watchall) || !in_scope(watcher, &container) {
         return Ok(None);
     }
     let finding = finding::check(&client.session(), &container, watcher.watchbydefault).await;
     publish(bus, &container, &finding);
     Ok(Some(finding))
+}
+
+/// With a `scope`, a watcher sees only the containers labelled with it, as Watchtower's
+/// `--scope`; without, every container.
+fn in_scope(watcher: &WatcherConfig, container: &ContainerInfo) -> bool {
+    match &watcher.scope {
+        Some(scope) => crate::labels::scope(&container.labels) == Some(scope.as_str()),
+        None => true,
+    }
 }
 
 fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {

@@ -52,6 +52,10 @@ pub struct DockerTriggerConfig {
     pub auto: bool,
     /// Run the containers' lifecycle hooks (Watchtower's `--enable-lifecycle-hooks`).
     pub lifecyclehooks: bool,
+    /// Start the new container even when the old one was stopped (`--revive-stopped`).
+    pub revivestopped: bool,
+    /// Do not pull: use the image as the engine already has it (`--no-pull`).
+    pub nopull: bool,
 }
 
 impl Default for DockerTriggerConfig {
@@ -67,6 +71,8 @@ impl Default for DockerTriggerConfig {
             settle: 5,
             auto: true,
             lifecyclehooks: false,
+            revivestopped: false,
+            nopull: false,
         }
     }
 }

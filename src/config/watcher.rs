@@ -35,6 +35,9 @@ pub struct WatcherConfig {
     pub watchall: bool,
     /// Check a container as soon as Docker reports it started or re-created, besides the cron.
     pub watchevents: bool,
+    /// Only containers whose `scope` label (Watchtower's too) has this value; for several
+    /// tidewatch instances on one host.
+    pub scope: Option<String>,
 }
 
 impl Default for WatcherConfig {
@@ -51,6 +54,7 @@ impl Default for WatcherConfig {
             watchbydefault: true,
             watchall: false,
             watchevents: true,
+            scope: None,
         }
     }
 }

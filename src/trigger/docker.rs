@@ -101,6 +101,8 @@ impl DockerTrigger {
                 cleanup: config.prune,
                 remove_volumes: config.removevolumes,
                 lifecycle_hooks: config.lifecyclehooks,
+                revive_stopped: config.revivestopped,
+                no_pull: config.nopull,
             },
             auto: config.auto,
             forced: std::sync::OnceLock::new(),

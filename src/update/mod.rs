@@ -33,6 +33,10 @@ pub struct Options {
     pub cleanup: bool,
     /// Run the containers' lifecycle hooks (pre-check, pre-update, post-update, post-check).
     pub lifecycle_hooks: bool,
+    /// Start the new container even when the old one was stopped.
+    pub revive_stopped: bool,
+    /// Use the image the engine has; do not pull.
+    pub no_pull: bool,
     /// Watchtower's `remove-volumes`. The old container's anonymous volumes move to its
     /// successor, so there is nothing of its own left to remove: accepted, and has no effect.
     pub remove_volumes: bool,
@@ -46,6 +50,8 @@ impl Default for Options {
             cleanup: false,
             remove_volumes: false,
             lifecycle_hooks: false,
+            revive_stopped: false,
+            no_pull: false,
         }
     }
 }
@@ -122,11 +128,15 @@ pub async fn update(
             };
         }
     };
-    tracing::info!(container = %old.name(), image = %image, "Updating: pulling the new image.");
-    if let Err(err) = engine.pull(&image, credential).await {
-        return Outcome::Failed {
-            reason: err.to_string(),
-        };
+    if options.no_pull {
+        tracing::info!(container = %old.name(), image = %image, "Updating, with the image the engine has (no pull).");
+    } else {
+        tracing::info!(container = %old.name(), image = %image, "Updating: pulling the new image.");
+        if let Err(err) = engine.pull(&image, credential).await {
+            return Outcome::Failed {
+                reason: err.to_string(),
+            };
+        }
     }
     let new_image = match engine.image_snapshot(&image).await {
         Ok(new_image) => new_image,
@@ -136,9 +146,9 @@ pub async fn update(
             };
         }
     };
-    let start = old.running();
+    let start = old.running() || options.revive_stopped;
     let labels = &candidate.container.labels;
-    if options.lifecycle_hooks && start {
+    if options.lifecycle_hooks && old.running() {
         // As Watchtower: a pre-check that fails is reported, and the update goes on.
         if let HookResult::Failed(reason) =
             hooks::run(engine, old.id(), labels, Hook::PreCheck).await

@@ -535,3 +535,26 @@ fn labels_opt_out_watch_the_digest_of_a_version_tag_or_skip_with_the_reason() {
     assert_eq!(row_of(&tags_only, &opt_in).status, "skipped");
     assert_eq!(row_of(&digest_watched, &opt_in).status, "update-available");
 }
+
+#[test]
+fn a_watcher_with_a_scope_sees_only_the_containers_of_its_scope() {
+    let run = TestRun::new();
+    let image = run.image("scoped", "1");
+    let scope = run.id().to_string();
+    let ours = run.run_with(
+        "ours",
+        &[
+            "--label",
+            &format!("com.centurylinklabs.watchtower.scope={scope}"),
+        ],
+        &image.reference,
+        &[],
+    );
+    let other = run.run("other", &image.reference, &[]);
+    let scoped = check(&[("TIDEWATCH_WATCHER_LOCAL_SCOPE", &scope)]);
+    assert!(scoped.get(&ours).is_some(), "{}", scoped.out);
+    assert!(scoped.get(&other).is_none(), "{}", scoped.out);
+    assert_eq!(scoped.rows.len(), 1, "{}", scoped.out);
+    let all = check(&[]);
+    assert!(all.get(&ours).is_some() && all.get(&other).is_some());
+}

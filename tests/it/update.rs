@@ -524,3 +524,30 @@ fn start_first_starts_the_new_container_before_the_old_one_stops() {
     );
     assert!(aliases.contains("\"api\""), "{aliases}");
 }
+
+#[test]
+fn revive_stopped_starts_the_successor_of_a_stopped_container() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "sleeper", "1.0.0");
+    run.push(&registry, "sleeper", "1.1.0");
+    let old = run.run("sleeper", &v1.reference, &[]);
+    run.stop(&old);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let mut env = docker_trigger_env(&old.name, store);
+    env.push(("TIDEWATCH_WATCHER_LOCAL_WATCHALL", "true"));
+    // Without revivestopped: updated, and left stopped as it was.
+    tidewatch(&["run", "--once"], &env);
+    assert_eq!(run.inspect(&old.name, "{{.State.Running}}"), "false");
+    assert_ne!(run.inspect(&old.name, "{{.Id}}"), old.id);
+
+    run.push(&registry, "sleeper", "1.2.0");
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_REVIVESTOPPED", "true"));
+    let out = tidewatch(&["run", "--once"], &env);
+    assert_eq!(
+        run.inspect(&old.name, "{{.State.Running}} {{.Config.Image}}"),
+        format!("true {}", v1.reference.replace("1.0.0", "1.2.0")),
+        "{out}"
+    );
+}
