@@ -56,6 +56,11 @@ pub struct DockerTriggerConfig {
     pub revivestopped: bool,
     /// Do not pull: use the image as the engine already has it (`--no-pull`).
     pub nopull: bool,
+    /// Update nothing: every container is monitor-only (`--monitor-only`).
+    pub monitoronly: bool,
+    /// A container's `monitor-only` label wins over `monitoronly`, either way
+    /// (`--label-take-precedence`).
+    pub labelprecedence: bool,
 }
 
 impl Default for DockerTriggerConfig {
@@ -73,6 +78,8 @@ impl Default for DockerTriggerConfig {
             lifecyclehooks: false,
             revivestopped: false,
             nopull: false,
+            monitoronly: false,
+            labelprecedence: false,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct DockerTrigger {
     filter: Filter,
     options: update::Options,
     auto: bool,
+    monitor_only: bool,
+    label_precedence: bool,
     /// Set by `tidewatch update`: act on these containers (all with updates when empty),
     /// whatever `auto` says.
     forced: std::sync::OnceLock<Vec<String>>,
@@ -57,6 +59,81 @@ impl std::fmt::Display for Declined {
             Declined::BadLabels => "its labels cannot be read",
             Declined::NotAuto => "auto is off: waits for `tidewatch update`",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ContainerInfo, ImageRef, UpdateKind};
+
+    fn candidate(label: Option<&str>) -> UpdateCandidate {
+        let mut container = ContainerInfo::example("nginx:1.25");
+        if let Some(value) = label {
+            container.labels.insert(
+                "com.centurylinklabs.watchtower.monitor-only".into(),
+                value.into(),
+            );
+        }
+        UpdateCandidate {
+            container,
+            current: ImageRef::parse("nginx:1.25").unwrap(),
+            target: ImageRef::parse("nginx:1.26").unwrap(),
+            digest: None,
+            kind: UpdateKind::Minor,
+            display_name: "web".into(),
+            link: None,
+        }
+    }
+
+    fn trigger(monitoronly: bool, labelprecedence: bool) -> DockerTrigger {
+        DockerTrigger::new(
+            "t",
+            &DockerTriggerConfig {
+                monitoronly,
+                labelprecedence,
+                ..DockerTriggerConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn monitor_only_follows_watchtowers_precedence_rules() {
+        let (none, yes, no) = (
+            candidate(None),
+            candidate(Some("true")),
+            candidate(Some("false")),
+        );
+        // Global off: the label decides.
+        let t = trigger(false, false);
+        assert_eq!(t.wants(&none), Ok(()));
+        assert_eq!(t.wants(&yes), Err(Declined::MonitorOnly));
+        assert_eq!(t.wants(&no), Ok(()));
+        // Global on: nothing is updated, whatever the label says...
+        let t = trigger(true, false);
+        assert_eq!(t.wants(&none), Err(Declined::MonitorOnly));
+        assert_eq!(t.wants(&no), Err(Declined::MonitorOnly));
+        // ...unless labels take precedence.
+        let t = trigger(true, true);
+        assert_eq!(t.wants(&none), Err(Declined::MonitorOnly));
+        assert_eq!(t.wants(&no), Ok(()));
+        assert_eq!(trigger(false, true).wants(&yes), Err(Declined::MonitorOnly));
+    }
+
+    #[test]
+    fn auto_off_waits_for_the_command_line() {
+        let t = DockerTrigger::new(
+            "t",
+            &DockerTriggerConfig {
+                auto: false,
+                ..DockerTriggerConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(t.wants(&candidate(None)), Err(Declined::NotAuto));
+        t.force(vec!["web".into()]);
+        assert_eq!(t.wants(&candidate(None)), Ok(()));
     }
 }
 
@@ -105,6 +182,8 @@ impl DockerTrigger {
                 no_pull: config.nopull,
             },
             auto: config.auto,
+            monitor_only: config.monitoronly,
+            label_precedence: config.labelprecedence,
             forced: std::sync::OnceLock::new(),
             passed: watch::Sender::new(0),
         })
@@ -151,10 +230,18 @@ impl DockerTrigger {
         {
             return Err(Declined::Filtered);
         }
-        match labels::read(&candidate.container.labels) {
-            Ok(labels) if labels.monitor_only == Some(true) => return Err(Declined::MonitorOnly),
-            Ok(_) => {}
+        let label = match labels::read(&candidate.container.labels) {
+            Ok(labels) => labels.monitor_only,
             Err(_) => return Err(Declined::BadLabels),
+        };
+        // Watchtower's rule: the global switch wins, unless labels are told to take precedence.
+        let monitor_only = if self.label_precedence {
+            label.unwrap_or(self.monitor_only)
+        } else {
+            self.monitor_only || label == Some(true)
+        };
+        if monitor_only {
+            return Err(Declined::MonitorOnly);
         }
         if !self.auto && forced.is_none() {
             return Err(Declined::NotAuto);
