@@ -75,6 +75,9 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&loaded.config.log);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
     let command = cli.command.unwrap_or(Command::Run {
         once: false,
         json: false,

@@ -13,6 +13,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub const PREFIX: &str = "TIDEWATCH_";
+/// WUD's prefix, read with the same grammar so a WUD setup works unchanged; where both name
+/// the same key, `TIDEWATCH_` wins.
+pub const WUD_PREFIX: &str = "WUD_";
+/// The sections of WUD's variables that mean the same here; WUD's others (its web server, its
+/// authentication, …) are reported as ignored rather than refused, so a WUD setup still starts.
+const WUD_SECTIONS: &[&str] = &["watcher", "registry", "trigger", "log", "store"];
 const FILE_SUFFIX: &str = "__FILE";
 
 /// Variables under the prefix that select how to load, rather than being configuration keys.
@@ -56,10 +62,18 @@ fn structural_segments(section: &str) -> Option<(usize, &'static str)> {
 pub fn collect(
     vars: impl IntoIterator<Item = (String, String)>,
     errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<String>,
 ) -> Vec<EnvVar> {
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
     let mut by_key: BTreeMap<Vec<String>, EnvVar> = BTreeMap::new();
-    for (name, raw) in vars {
-        let Some(rest) = name.strip_prefix(PREFIX) else {
+    let native = vars.iter().filter(|(n, _)| n.starts_with(PREFIX));
+    let wud = vars.iter().filter(|(n, _)| n.starts_with(WUD_PREFIX));
+    for (name, raw) in native.chain(wud).cloned() {
+        let is_wud = name.starts_with(WUD_PREFIX);
+        let Some(rest) = name
+            .strip_prefix(PREFIX)
+            .or_else(|| name.strip_prefix(WUD_PREFIX))
+        else {
             continue;
         };
         if RESERVED.contains(&name.as_str()) {
@@ -76,6 +90,21 @@ pub fn collect(
                 continue;
             }
         };
+        if is_wud {
+            if !WUD_SECTIONS.contains(&path[0].as_str()) {
+                warnings.push(format!(
+                    "{name}: ignored, WUD's setting has no equivalent here"
+                ));
+                continue;
+            }
+            // Set natively too: the native variable wins, quietly.
+            if by_key
+                .get(&path)
+                .is_some_and(|v| v.name.starts_with(PREFIX))
+            {
+                continue;
+            }
+        }
         let (value, file) = if from_file {
             let file = PathBuf::from(&raw);
             match std::fs::read_to_string(&file) {
@@ -166,7 +195,7 @@ mod tests {
     fn check(vars: &[(&str, &str)], expected_paths: &[&str], expected_errors: &[&str]) {
         let mut errors = Vec::new();
         let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        let got: Vec<String> = collect(vars, &mut errors)
+        let got: Vec<String> = collect(vars, &mut errors, &mut Vec::new())
             .iter()
             .map(|v| format!("{}={}", v.path.join("."), v.value))
             .collect();
@@ -226,6 +255,7 @@ mod tests {
                 path.clone(),
             )],
             &mut errors,
+            &mut Vec::new(),
         );
         assert!(errors.is_empty());
         assert_eq!(vars[0].path, ["registry", "hub", "private", "password"]);

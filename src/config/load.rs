@@ -25,6 +25,8 @@ pub struct Loaded {
     figment: Figment,
     /// Values that came from outside figment's sources (`DOCKER_HOST`), by key path.
     extra: BTreeMap<String, String>,
+    /// Variables read but ignored (WUD settings with no equivalent), to log once logging runs.
+    pub warnings: Vec<String>,
 }
 
 /// Where a value came from.
@@ -62,8 +64,9 @@ pub fn load_from_process(file: Option<PathBuf>) -> Result<Loaded, ConfigErrors> 
 /// Loads from an explicit file and environment, so tests need not touch the process's.
 pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, ConfigErrors> {
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let docker_env = DockerEnv::from_vars(&vars);
-    let env_vars = env::collect(vars, &mut errors);
+    let env_vars = env::collect(vars, &mut errors, &mut warnings);
 
     let mut figment = Figment::new();
     if let Some(file) = file {
@@ -92,6 +95,7 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
         repo_credentials,
         figment,
         extra: BTreeMap::new(),
+        warnings,
     };
     // Keys that failed to extract hold their defaults now, so these checks of what remains
     // report nothing twice and no false problem.
@@ -567,6 +571,43 @@ mod tests {
             Err(vec![
                 "TIDEWATCH_WATCHER_LOCAL_CRONN: unknown key `cronn`, did you mean `cron`?".into()
             ])
+        );
+    }
+
+    #[test]
+    fn wud_variables_work_unchanged_and_native_ones_win() {
+        let loaded = load(
+            None,
+            vars(&[
+                ("WUD_WATCHER_LOCAL_CRON", "0 3 * * *"),
+                ("WUD_LOG_LEVEL", "debug"),
+                ("TIDEWATCH_LOG_LEVEL", "warn"),
+                ("WUD_SERVER_PORT", "3000"),
+                (
+                    "WUD_TRIGGER_DOCKERCOMPOSE_STACK_FILE",
+                    "/srv/stack/compose.yml",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.watcher["local"].cron, "0 3 * * *");
+        assert_eq!(loaded.config.log.level, "warn");
+        assert_eq!(
+            loaded.config.trigger.compose["stack"].file.as_deref(),
+            Some(Path::new("/srv/stack/compose.yml"))
+        );
+        assert_eq!(
+            loaded.warnings,
+            ["WUD_SERVER_PORT: ignored, WUD's setting has no equivalent here"]
+        );
+        assert_eq!(
+            loaded.origin("watcher.local.cron").to_string(),
+            "WUD_WATCHER_LOCAL_CRON"
+        );
+        let errors = check(None, &[("WUD_WATCHER_LOCAL_CRONN", "0 * * * *")]).unwrap_err();
+        assert_eq!(
+            errors,
+            ["WUD_WATCHER_LOCAL_CRONN: unknown key `cronn`, did you mean `cron`?"]
         );
     }
 

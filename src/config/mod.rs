@@ -19,9 +19,9 @@ pub use load::{Loaded, Origin, load, load_from_process};
 pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};
 pub use secret::Secret;
 pub use trigger::{
-    CommonConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig, HttpAuthConfig, HttpConfig,
-    Mode, NtfyAuthConfig, NtfyConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard,
-    TeamsConfig, TelegramConfig, TriggersConfig,
+    CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
+    HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig, NtfyConfig, SlackConfig, SmtpConfig,
+    SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig};
 

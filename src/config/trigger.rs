@@ -26,6 +26,35 @@ pub struct TriggersConfig {
     pub ntfy: BTreeMap<String, NtfyConfig>,
     pub gotify: BTreeMap<String, GotifyConfig>,
     pub docker: BTreeMap<String, DockerTriggerConfig>,
+    /// WUD calls it `dockercompose`.
+    #[serde(alias = "dockercompose")]
+    pub compose: BTreeMap<String, ComposeTriggerConfig>,
+}
+
+/// The compose trigger: rewrites the service's image in the compose file (or its `.env`), then
+/// brings the service up on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComposeTriggerConfig {
+    pub threshold: Threshold,
+    /// Comma-separated: a container-name regex, or `key=value` for a label.
+    pub include: Option<String>,
+    pub exclude: Option<String>,
+    /// The compose file; when unset, found from the container's compose labels.
+    pub file: Option<PathBuf>,
+    /// Comma-separated folders under which files may be rewritten; by default the folder of
+    /// `file`. A container's labels can never point tidewatch outside them.
+    pub allowed: Option<String>,
+    /// `host=local` path prefixes, comma-separated: where the host paths of the compose labels
+    /// are mounted inside tidewatch's container.
+    pub pathmap: Option<String>,
+    /// Keep a timestamped copy of a file before rewriting it (WUD's `BACKUP`).
+    pub backup: bool,
+    /// Show what would change, change nothing (WUD's `DRYRUN`).
+    pub dryrun: bool,
+    /// `docker-compose` or `docker compose`; found on the PATH when unset. `none`: re-create
+    /// through the docker trigger's executor instead.
+    pub command: Option<String>,
 }
 
 /// The docker trigger: updates containers in place (Watchtower's job), never losing one.

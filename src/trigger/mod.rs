@@ -142,6 +142,8 @@ pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem
         ntfy,
         gotify,
         docker,
+        // Built once `crate::compose` lands.
+        compose: _,
     } = config;
     let mut built = Vec::new();
     let mut problems = Vec::new();
