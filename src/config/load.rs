@@ -3,6 +3,7 @@
 
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
+use super::watchtower::WatchtowerEnv;
 use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
 use figment::error::{Actual, Kind};
 use figment::providers::{Format, Serialized, Toml};
@@ -66,6 +67,7 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let docker_env = DockerEnv::from_vars(&vars);
+    let watchtower_env = WatchtowerEnv::from_vars(&vars, &mut errors, &mut warnings);
     let env_vars = env::collect(vars, &mut errors, &mut warnings);
 
     let mut figment = Figment::new();
@@ -100,6 +102,7 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
     // Keys that failed to extract hold their defaults now, so these checks of what remains
     // report nothing twice and no false problem.
     loaded.apply_docker_env(&docker_env, &mut errors);
+    loaded.apply_watchtower_env(watchtower_env, &mut errors);
     loaded.validate(&mut errors);
     if errors.is_empty() {
         Ok(loaded)
@@ -318,6 +321,81 @@ impl Loaded {
                 (key, value, origin)
             })
             .collect()
+    }
+
+    /// Watchtower's variables, where nothing native or from WUD set the same key.
+    fn apply_watchtower_env(&mut self, env: WatchtowerEnv, errors: &mut Vec<ConfigError>) {
+        let unset = |this: &Self, key: &str| this.origin(key) == Origin::Default;
+        let watcher_key = |k: &str| format!("watcher.{DEFAULT_WATCHER}.{k}");
+        if let Some((name, cron)) = env.cron
+            && unset(self, &watcher_key("cron"))
+            && let Some(local) = self.config.watcher.get_mut(DEFAULT_WATCHER)
+        {
+            local.cron = cron;
+            // A Watchtower schedule means exactly then: no jitter unless asked for.
+            if self.figment.find_metadata(&watcher_key("jitter")).is_none() {
+                local.jitter = 0;
+            }
+            self.extra.insert(watcher_key("cron"), name);
+        }
+        let flags = [
+            (
+                "watchbydefault",
+                env.label_enable.map(|enable| !enable),
+                "WATCHTOWER_LABEL_ENABLE",
+            ),
+            (
+                "watchall",
+                env.include_stopped,
+                "WATCHTOWER_INCLUDE_STOPPED",
+            ),
+        ];
+        for (key, value, name) in flags {
+            let Some(value) = value else { continue };
+            if !unset(self, &watcher_key(key)) {
+                continue;
+            }
+            if let Some(local) = self.config.watcher.get_mut(DEFAULT_WATCHER) {
+                match key {
+                    "watchbydefault" => local.watchbydefault = value,
+                    _ => local.watchall = value,
+                }
+                self.extra.insert(watcher_key(key), name.into());
+            }
+        }
+        if let Some(scope) = env.scope
+            && unset(self, &watcher_key("scope"))
+            && let Some(local) = self.config.watcher.get_mut(DEFAULT_WATCHER)
+        {
+            local.scope = Some(scope);
+            self.extra
+                .insert(watcher_key("scope"), "WATCHTOWER_SCOPE".into());
+        }
+        if env.trigger.is_empty() {
+            return;
+        }
+        let name = "watchtower";
+        let current = self
+            .config
+            .trigger
+            .docker
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let mut json = serde_json::to_value(&current).unwrap_or_default();
+        for (key, var, value) in env.trigger {
+            let path = format!("trigger.docker.{name}.{key}");
+            if unset(self, &path) {
+                json[key] = value;
+                self.extra.insert(path, var);
+            }
+        }
+        match serde_json::from_value(json) {
+            Ok(trigger) => {
+                self.config.trigger.docker.insert(name.into(), trigger);
+            }
+            Err(err) => errors.push(ConfigError::new("WATCHTOWER_*", err.to_string())),
+        }
     }
 
     fn apply_docker_env(&mut self, docker: &DockerEnv, errors: &mut Vec<ConfigError>) {
@@ -609,6 +687,49 @@ mod tests {
             errors,
             ["WUD_WATCHER_LOCAL_CRONN: unknown key `cronn`, did you mean `cron`?"]
         );
+    }
+
+    #[test]
+    fn watchtower_variables_set_the_local_watcher_and_a_watchtower_docker_trigger() {
+        let loaded = load(
+            None,
+            vars(&[
+                ("WATCHTOWER_SCHEDULE", "0 0 4 * * *"),
+                ("WATCHTOWER_LABEL_ENABLE", "true"),
+                ("WATCHTOWER_CLEANUP", "true"),
+                ("WATCHTOWER_TIMEOUT", "30s"),
+                ("WATCHTOWER_NOTIFICATION_URL", "slack://x"),
+                ("WATCHTOWER_ROLLING_RESTART", "true"),
+                ("TIDEWATCH_TRIGGER_DOCKER_WATCHTOWER_PRUNE", "false"),
+            ]),
+        )
+        .unwrap();
+        let local = &loaded.config.watcher["local"];
+        assert_eq!(local.cron, "0 0 4 * * *");
+        assert_eq!(local.jitter, 0);
+        assert!(!local.watchbydefault);
+        let trigger = &loaded.config.trigger.docker["watchtower"];
+        assert_eq!(trigger.stoptimeout, 30);
+        assert!(!trigger.prune, "the native variable wins");
+        assert_eq!(
+            loaded
+                .origin("trigger.docker.watchtower.stoptimeout")
+                .to_string(),
+            "WATCHTOWER_TIMEOUT"
+        );
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].starts_with("WATCHTOWER_NOTIFICATION_URL: ignored"));
+        let errors = check(
+            None,
+            &[
+                ("WATCHTOWER_CLEANUP", "sometimes"),
+                ("WATCHTOWER_POLL_INTERVAL", "420"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("WATCHTOWER_CLEANUP: expected true or false"));
+        assert!(errors[1].starts_with("WATCHTOWER_POLL_INTERVAL: "));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod registry;
 mod secret;
 mod trigger;
 mod watcher;
+mod watchtower;
 
 pub use env::PREFIX as ENV_PREFIX;
 pub use error::{ConfigError, ConfigErrors};
