@@ -279,3 +279,29 @@ fn two_watchers_on_one_engine_report_under_their_names() {
     watchers.sort();
     assert_eq!(watchers, ["bysocket", "bytcp"], "{out}");
 }
+
+#[test]
+fn notify_test_sends_a_sample_through_one_trigger_and_names_the_others_when_unknown() {
+    use crate::support::receiver::{Answer, Receiver};
+    let hook = Receiver::always(Answer::status(200));
+    let url = hook.url("/sample");
+    let env = [
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_URL", url.as_str()),
+        ("TIDEWATCH_TRIGGER_HTTP_OTHER_URL", url.as_str()),
+    ];
+    let out = tidewatch(&["notify-test", "http.hook"], &env);
+    assert!(out.status.success(), "{out}");
+    assert!(out.stdout.contains("http.hook: sent"), "{out}");
+    let seen = hook.wait_for(1, Duration::from_secs(10));
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].json()["event"], "update-available");
+
+    let out = tidewatch(&["notify-test", "smtp.nope"], &env);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(
+        out.stderr
+            .contains("no trigger smtp.nope; configured: http.hook, http.other"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains(&url), "the URL is a secret:\n{out}");
+}
