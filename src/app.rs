@@ -537,6 +537,54 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
     if found.is_empty() {
         lines.push("No updates available.".into());
     }
+    // The order the docker triggers would go in, per host, with what they would touch besides.
+    let wanted: Vec<&crate::model::UpdateCandidate> = found
+        .iter()
+        .filter(|c| triggers.docker.iter().any(|t| t.wants(c).is_ok()))
+        .collect();
+    let hosts: std::collections::BTreeSet<&String> =
+        wanted.iter().map(|c| &c.container.watcher).collect();
+    for host in hosts {
+        let Some(config) = loaded.config.watcher.get(host) else {
+            continue;
+        };
+        let Ok(engine) = Engine::connect(host, config).await else {
+            continue;
+        };
+        let Ok(mut nodes) = engine.nodes().await else {
+            continue;
+        };
+        for node in &mut nodes {
+            node.updating = wanted.iter().any(|c| c.container.id == node.id);
+        }
+        let plan = crate::update::order::plan(&nodes);
+        let name = |id: &String| {
+            nodes
+                .iter()
+                .find(|n| &n.id == id)
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| id.clone())
+        };
+        let steps: Vec<String> = plan
+            .order
+            .iter()
+            .filter(|id| !plan.skipped.iter().any(|(s, _)| s == *id))
+            .map(|id| {
+                if plan.recreate_for_network.contains(id) || plan.restart.contains(id) {
+                    format!(
+                        "{} (depends on an update: stopped, then started again)",
+                        name(id)
+                    )
+                } else {
+                    name(id)
+                }
+            })
+            .collect();
+        lines.push(format!("{host}: in this order: {}", steps.join(", ")));
+        for (id, reason) in &plan.skipped {
+            lines.push(format!("{host}/{}: skipped, {reason}", name(id)));
+        }
+    }
     for err in &outcome.errors {
         lines.push(err.to_string());
     }

@@ -322,9 +322,17 @@ fn a_linked_container_is_stopped_before_its_dependency_and_started_again_after()
         &app_image.reference,
         &[],
     );
-    let since = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
     let dir = fresh_store_dir();
     let store = dir.to_str().unwrap();
+    let plan = tidewatch(&["plan"], &docker_trigger_env(&db.name, store));
+    assert!(
+        plan.stdout.contains(&format!(
+            "local: in this order: {}, {} (depends on an update",
+            db.name, app.name
+        )),
+        "{plan}"
+    );
+    let since = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
 
     let out = tidewatch(&["run", "--once"], &docker_trigger_env(&db.name, store));
     assert!(out.stderr.contains("Updated."), "{out}");
