@@ -23,7 +23,7 @@
 //! message (`10015: Unknown Webhook`), never the URL.
 
 use super::template::{Defaults, shipped};
-use super::webhook::{self, Measure};
+use super::webhook::{self, Measure, Problems};
 use super::{BuildProblem, Message, Notifier, TriggerError};
 use crate::config::DiscordConfig;
 use async_trait::async_trait;
@@ -65,38 +65,24 @@ impl std::fmt::Debug for Discord {
 
 impl Discord {
     pub fn new(config: &DiscordConfig) -> Result<Self, Vec<BuildProblem>> {
-        let mut problems = Vec::new();
-        let url = match &config.url {
-            None => {
-                problems.push(BuildProblem::new("url", "required"));
-                None
-            }
-            Some(url) => webhook::url("url", url).map_err(|p| problems.push(p)).ok(),
-        };
-        let username = config
-            .botusername
-            .as_deref()
-            .map(username)
-            .transpose()
-            .map_err(|p| problems.push(p))
-            .ok()
+        let mut problems = Problems::default();
+        let url = problems.required("url", config.url.as_ref(), |url| webhook::url("url", url));
+        let username = problems
+            .take(config.botusername.as_deref().map(username).transpose())
             .flatten();
         let color = match config.cardcolor.as_deref() {
             None => Some(DEFAULT_COLOR),
-            Some(text) => color(text).map_err(|p| problems.push(p)).ok(),
+            Some(text) => problems.take(color(text)),
         };
-        let client = webhook::client(webhook::attempt_timeout(config.timeout))
-            .map_err(|p| problems.push(p))
-            .ok();
-        match (url, color, client) {
-            (Some(url), Some(color), Some(client)) if problems.is_empty() => Ok(Discord {
-                client,
-                url,
+        let client = problems.client(config.timeout);
+        problems.finish(|| {
+            Some(Discord {
+                client: client?,
+                url: url?,
                 username,
-                color,
-            }),
-            _ => Err(problems),
-        }
+                color: color?,
+            })
+        })
     }
 }
 
@@ -106,9 +92,10 @@ impl Notifier for Discord {
         let what = "POST to the Discord webhook";
         let body = payload(message, self.username.as_deref(), self.color);
         let request = self.client.post(self.url.clone()).json(&body);
-        let reply = webhook::exchange(request, what).await?;
-        let detail = refusal(reply.status, &reply.body, &self.url);
-        webhook::check(what, reply.status, detail.as_deref())
+        webhook::deliver(request, what, |reply| {
+            refusal(reply.status, &reply.body, &self.url)
+        })
+        .await
     }
 }
 
@@ -335,11 +322,7 @@ mod tests {
     }
 
     fn keys(config: DiscordConfig) -> Vec<String> {
-        Discord::new(&config)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.key)
-            .collect()
+        webhook::problem_keys(Discord::new(&config))
     }
 
     #[test]

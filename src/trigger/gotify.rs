@@ -18,7 +18,8 @@
 //! token…`); a 5xx is retried.
 
 use super::template::{Defaults, shipped};
-use super::{BuildProblem, Message, Notifier, TriggerError, webhook};
+use super::webhook::{self, Problems};
+use super::{BuildProblem, Message, Notifier, TriggerError};
 use crate::config::{GotifyConfig, Secret};
 use async_trait::async_trait;
 use reqwest::header::HeaderValue;
@@ -55,31 +56,11 @@ impl std::fmt::Debug for Gotify {
 
 impl Gotify {
     pub fn new(config: &GotifyConfig) -> Result<Self, Vec<BuildProblem>> {
-        let mut problems = Vec::new();
-        let endpoint = match config.url.as_deref() {
-            None => {
-                problems.push(BuildProblem::new("url", "required"));
-                None
-            }
-            Some(url) => endpoint(url).map_err(|p| problems.push(p)).ok(),
-        };
-        let key = match &config.token {
-            None => {
-                problems.push(BuildProblem::new("token", "required"));
-                None
-            }
-            Some(token) if token.expose().trim().is_empty() => {
-                problems.push(BuildProblem::new("token", "is empty"));
-                None
-            }
-            Some(token) => webhook::sensitive(token.expose().trim()).or_else(|| {
-                problems.push(BuildProblem::new(
-                    "token",
-                    "contains characters a header cannot carry",
-                ));
-                None
-            }),
-        };
+        let mut problems = Problems::default();
+        let endpoint = problems.required("url", config.url.as_deref(), endpoint);
+        let key = problems.required("token", config.token.as_ref(), |token| {
+            webhook::credential("token", "", token.expose())
+        });
         let priority = match config.priority {
             None => Some(DEFAULT_PRIORITY),
             Some(p) if p <= PRIORITY_MAX => Some(p),
@@ -88,23 +69,16 @@ impl Gotify {
                 None
             }
         };
-        let client = webhook::client(webhook::attempt_timeout(config.timeout))
-            .map_err(|p| problems.push(p))
-            .ok();
-        match (endpoint, key, priority, client, &config.token) {
-            (Some(endpoint), Some(key), Some(priority), Some(client), Some(token))
-                if problems.is_empty() =>
-            {
-                Ok(Gotify {
-                    client,
-                    endpoint,
-                    key,
-                    token: Secret::new(token.expose().trim()),
-                    priority,
-                })
-            }
-            _ => Err(problems),
-        }
+        let client = problems.client(config.timeout);
+        problems.finish(|| {
+            Some(Gotify {
+                client: client?,
+                endpoint: endpoint?,
+                key: key?,
+                token: Secret::new(config.token.as_ref()?.expose().trim()),
+                priority: priority?,
+            })
+        })
     }
 }
 
@@ -117,9 +91,10 @@ impl Notifier for Gotify {
             .post(self.endpoint.clone())
             .header(KEY_HEADER, self.key.clone())
             .json(&payload(message, self.priority));
-        let reply = webhook::exchange(request, what).await?;
-        let detail = refusal(reply.status, &reply.body, self.token.expose());
-        webhook::check(what, reply.status, detail.as_deref())
+        webhook::deliver(request, what, |reply| {
+            refusal(reply.status, &reply.body, self.token.expose())
+        })
+        .await
     }
 }
 
@@ -196,11 +171,7 @@ mod tests {
     }
 
     fn keys(config: GotifyConfig) -> Vec<String> {
-        Gotify::new(&config)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.key)
-            .collect()
+        webhook::problem_keys(Gotify::new(&config))
     }
 
     #[test]

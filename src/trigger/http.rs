@@ -22,10 +22,10 @@
 //! it over the raw body, before parsing it, and compares in constant time.
 
 use super::template::{self, Defaults, Notice, shipped};
-use super::{BuildProblem, Message, Notifier, TriggerError, webhook};
+use super::webhook::{self, Problems};
+use super::{BuildProblem, Message, Notifier, TriggerError};
 use crate::config::{HttpAuthConfig, HttpConfig, Mode, Secret};
 use async_trait::async_trait;
-use base64::Engine as _;
 use handlebars::Handlebars;
 use hmac::{Hmac, Mac};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -84,14 +84,8 @@ impl std::fmt::Debug for Http {
 
 impl Http {
     pub fn new(config: &HttpConfig) -> Result<Self, Vec<BuildProblem>> {
-        let mut problems = Vec::new();
-        let url = match &config.url {
-            None => {
-                problems.push(BuildProblem::new("url", "required"));
-                None
-            }
-            Some(url) => webhook::url("url", url).map_err(|p| problems.push(p)).ok(),
-        };
+        let mut problems = Problems::default();
+        let url = problems.required("url", config.url.as_ref(), |url| webhook::url("url", url));
         let method = match config
             .method
             .as_deref()
@@ -106,19 +100,19 @@ impl Http {
                 None
             }
         };
-        let authorization = authorization(&config.auth).map_err(|p| problems.extend(p));
+        let authorization = problems.take_all(authorization(&config.auth));
         let mut headers = HeaderMap::new();
         if let Some(text) = &config.headers {
             match parse_headers(text.expose()) {
                 Ok(parsed) => headers = parsed,
-                Err(found) => problems.extend(
-                    found
-                        .into_iter()
-                        .map(|message| BuildProblem::new("headers", message)),
-                ),
+                Err(found) => {
+                    for message in found {
+                        problems.push(BuildProblem::new("headers", message));
+                    }
+                }
             }
         }
-        if matches!(authorization, Ok(Some(_))) && headers.contains_key(AUTHORIZATION) {
+        if matches!(authorization, Some(Some(_))) && headers.contains_key(AUTHORIZATION) {
             problems.push(BuildProblem::new(
                 "headers",
                 "Authorization is set by auth; give it in one place",
@@ -135,39 +129,32 @@ impl Http {
         };
         let body = match &config.body {
             None => None,
-            Some(source) => compile_body(source, config.mode)
-                .map_err(|message| problems.push(BuildProblem::new("body", message)))
-                .ok(),
+            Some(source) => problems.take(
+                compile_body(source, config.mode)
+                    .map_err(|message| BuildProblem::new("body", message)),
+            ),
         };
         let content_type = match &config.contenttype {
             None if body.is_some() => Some(HeaderValue::from_static(TEXT)),
             None => Some(HeaderValue::from_static(JSON)),
-            Some(value) => HeaderValue::from_str(value.trim())
-                .map_err(|_| {
-                    problems.push(BuildProblem::new("contenttype", "not a valid header value"))
-                })
-                .ok(),
+            Some(value) => problems.take(
+                HeaderValue::from_str(value.trim())
+                    .map_err(|_| BuildProblem::new("contenttype", "not a valid header value")),
+            ),
         };
-        let client = webhook::client(webhook::attempt_timeout(config.timeout))
-            .map_err(|p| problems.push(p))
-            .ok();
-        match (url, method, authorization, content_type, client) {
-            (Some(url), Some(method), Ok(authorization), Some(content_type), Some(client))
-                if problems.is_empty() =>
-            {
-                Ok(Http {
-                    client,
-                    url,
-                    method,
-                    authorization,
-                    headers,
-                    signer,
-                    body,
-                    content_type,
-                })
-            }
-            _ => Err(problems),
-        }
+        let client = problems.client(config.timeout);
+        problems.finish(|| {
+            Some(Http {
+                client: client?,
+                url: url?,
+                method: method?,
+                authorization: authorization?,
+                headers,
+                signer,
+                body,
+                content_type: content_type?,
+            })
+        })
     }
 
     /// The bytes to send: the rendered `body` template, or the JSON document.
@@ -247,7 +234,7 @@ fn authorization(auth: &HttpAuthConfig) -> Result<Option<HeaderValue>, Vec<Build
         Basic,
         Bearer,
     }
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     let has_user = auth.user.is_some() || auth.password.is_some();
     let kind = match auth.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("basic") => Some(Kind::Basic),
@@ -289,9 +276,7 @@ fn authorization(auth: &HttpAuthConfig) -> Result<Option<HeaderValue>, Vec<Build
                 }
                 Some(user) => {
                     let password = auth.password.as_ref().map(Secret::expose).unwrap_or("");
-                    let encoded = base64::engine::general_purpose::STANDARD
-                        .encode(format!("{user}:{password}"));
-                    header_value(&format!("Basic {encoded}"))
+                    webhook::basic(user, password)
                 }
             }
         }
@@ -310,36 +295,16 @@ fn authorization(auth: &HttpAuthConfig) -> Result<Option<HeaderValue>, Vec<Build
                     ));
                     None
                 }
-                Some(token) => match header_value(&format!("Bearer {}", token.expose().trim())) {
-                    Some(value) if !token.expose().trim().is_empty() => Some(value),
-                    Some(_) => {
-                        problems.push(BuildProblem::new("auth.bearer", "is empty"));
-                        None
-                    }
-                    None => {
-                        problems.push(BuildProblem::new(
-                            "auth.bearer",
-                            "contains characters a header cannot carry",
-                        ));
-                        None
-                    }
-                },
+                Some(token) => problems.take(webhook::credential(
+                    "auth.bearer",
+                    "Bearer ",
+                    token.expose(),
+                )),
             }
         }
         None => None,
     };
-    if problems.is_empty() {
-        Ok(value)
-    } else {
-        Err(problems)
-    }
-}
-
-/// A sensitive header value, or `None` when the text cannot be one (a control character).
-fn header_value(text: &str) -> Option<HeaderValue> {
-    let mut value = HeaderValue::from_str(text).ok()?;
-    value.set_sensitive(true);
-    Some(value)
+    problems.finish(|| Some(value))
 }
 
 /// `headers`: `Name: value` entries separated by `;` or new lines; blank entries are skipped.
@@ -372,7 +337,7 @@ pub fn parse_headers(text: &str) -> Result<HeaderMap, Vec<String>> {
             ));
             continue;
         }
-        let Some(value) = header_value(value.trim()) else {
+        let Some(value) = webhook::sensitive(value.trim()) else {
             problems.push(format!("entry {n}: not a valid header value"));
             continue;
         };
@@ -395,13 +360,7 @@ fn compile_body(source: &str, mode: Mode) -> Result<Handlebars<'static>, String>
     registry.register_helper("json", Box::new(json_helper));
     registry
         .register_template_string(BODY, source)
-        .map_err(|err| {
-            err.to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })?;
+        .map_err(|err| reason(&err))?;
     let candidate = template::sample_candidate();
     let mut samples = vec![template::simple_data(Notice::Failed(
         &candidate,
@@ -432,7 +391,7 @@ handlebars::handlebars_helper!(json_helper: |value: Json| {
 });
 
 /// handlebars' errors can quote the template; the reason alone, in one line.
-fn reason(err: &handlebars::RenderError) -> String {
+fn reason(err: &impl std::fmt::Display) -> String {
     err.to_string()
         .lines()
         .next()
@@ -535,12 +494,7 @@ mod tests {
         );
         assert_eq!(auth(None, None, None, None).unwrap(), None);
 
-        let keys_of = |r: Result<Option<HeaderValue>, Vec<BuildProblem>>| {
-            r.unwrap_err()
-                .into_iter()
-                .map(|p| p.key)
-                .collect::<Vec<_>>()
-        };
+        let keys_of = webhook::problem_keys::<Option<HeaderValue>>;
         assert_eq!(
             keys_of(auth(Some("basic"), None, None, None)),
             ["auth.user"]

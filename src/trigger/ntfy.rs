@@ -23,7 +23,7 @@
 //! reached`) or 5xx is retried.
 
 use super::template::{Defaults, shipped};
-use super::webhook::{self, Measure};
+use super::webhook::{self, Measure, Problems};
 use super::{BuildProblem, Message, Notifier, TriggerError};
 use crate::config::{NtfyAuthConfig, NtfyConfig, Secret};
 use async_trait::async_trait;
@@ -65,13 +65,11 @@ impl std::fmt::Debug for Ntfy {
 
 impl Ntfy {
     pub fn new(config: &NtfyConfig) -> Result<Self, Vec<BuildProblem>> {
-        let mut problems = Vec::new();
-        let url = webhook::url(
+        let mut problems = Problems::default();
+        let url = problems.take(webhook::url(
             "url",
             &Secret::new(config.url.as_deref().unwrap_or(DEFAULT_URL)),
-        )
-        .map_err(|p| problems.push(p))
-        .ok();
+        ));
         let topic = match config.topic.as_deref().map(str::trim) {
             None | Some("") => {
                 problems.push(BuildProblem::new("topic", "required"));
@@ -102,29 +100,23 @@ impl Ntfy {
                 None
             }
         };
-        let authorization = authorization(&config.auth).map_err(|p| problems.extend(p));
-        let client = webhook::client(webhook::attempt_timeout(config.timeout))
-            .map_err(|p| problems.push(p))
-            .ok();
-        match (url, topic, priority, authorization, client) {
-            (Some(url), Some(topic), Some(priority), Ok(authorization), Some(client))
-                if problems.is_empty() =>
-            {
-                let credentials = [&config.auth.password, &config.auth.token];
-                let secrets = std::iter::once(Secret::new(topic.clone()))
-                    .chain(credentials.into_iter().flatten().cloned())
-                    .collect();
-                Ok(Ntfy {
-                    client,
-                    url,
-                    topic,
-                    priority,
-                    authorization,
-                    secrets,
-                })
-            }
-            _ => Err(problems),
-        }
+        let authorization = problems.take_all(authorization(&config.auth));
+        let client = problems.client(config.timeout);
+        problems.finish(|| {
+            let topic = topic?;
+            let credentials = [&config.auth.password, &config.auth.token];
+            let secrets = std::iter::once(Secret::new(topic.clone()))
+                .chain(credentials.into_iter().flatten().cloned())
+                .collect();
+            Some(Ntfy {
+                client: client?,
+                url: url?,
+                topic,
+                priority: priority?,
+                authorization: authorization?,
+                secrets,
+            })
+        })
     }
 }
 
@@ -139,10 +131,11 @@ impl Notifier for Ntfy {
         if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
         }
-        let reply = webhook::exchange(request, what).await?;
-        let secrets: Vec<&str> = self.secrets.iter().map(Secret::expose).collect();
-        let detail = refusal(reply.status, &reply.body, &secrets);
-        webhook::check(what, reply.status, detail.as_deref())
+        webhook::deliver(request, what, |reply| {
+            let secrets: Vec<&str> = self.secrets.iter().map(Secret::expose).collect();
+            refusal(reply.status, &reply.body, &secrets)
+        })
+        .await
     }
 }
 
@@ -161,20 +154,12 @@ fn authorization(auth: &NtfyAuthConfig) -> Result<Option<HeaderValue>, Vec<Build
     let user = auth.user.as_deref().map(str::trim);
     let password = auth.password.as_ref().map(Secret::expose);
     let token = auth.token.as_ref().map(|t| t.expose().trim());
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     let value = match (user, password, token) {
         (None, None, None) => None,
-        (None, None, Some("")) => {
-            problems.push(BuildProblem::new("auth.token", "is empty"));
-            None
+        (None, None, Some(token)) => {
+            problems.take(webhook::credential("auth.token", "Bearer ", token))
         }
-        (None, None, Some(token)) => webhook::sensitive(&format!("Bearer {token}")).or_else(|| {
-            problems.push(BuildProblem::new(
-                "auth.token",
-                "contains characters a header cannot carry",
-            ));
-            None
-        }),
         (_, _, Some(_)) => {
             problems.push(BuildProblem::new(
                 "auth.token",
@@ -205,11 +190,7 @@ fn authorization(auth: &NtfyAuthConfig) -> Result<Option<HeaderValue>, Vec<Build
         }
         (Some(user), Some(password), None) => webhook::basic(user, password),
     };
-    if problems.is_empty() {
-        Ok(value)
-    } else {
-        Err(problems)
-    }
+    problems.finish(|| Some(value))
 }
 
 /// ntfy's error (`{"code": 40301, "http": 403, "error": "forbidden"}`) when it is plain text
@@ -275,11 +256,7 @@ mod tests {
     }
 
     fn keys(config: NtfyConfig) -> Vec<String> {
-        Ntfy::new(&config)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.key)
-            .collect()
+        webhook::problem_keys(Ntfy::new(&config))
     }
 
     fn auth(user: Option<&str>, password: Option<&str>, token: Option<&str>) -> NtfyAuthConfig {
@@ -353,13 +330,7 @@ mod tests {
                 .unwrap(),
             "Basic dGlkZTpzM2NyZXQ6cGFzcw=="
         );
-        let key = |a: NtfyAuthConfig| {
-            authorization(&a)
-                .unwrap_err()
-                .into_iter()
-                .map(|p| p.key)
-                .collect::<Vec<_>>()
-        };
+        let key = |a: NtfyAuthConfig| webhook::problem_keys(authorization(&a));
         assert_eq!(key(auth(None, None, Some(" "))), ["auth.token"]);
         assert_eq!(key(auth(Some("u"), Some("p"), Some("t"))), ["auth.token"]);
         assert_eq!(key(auth(None, Some("p"), None)), ["auth.user"]);

@@ -13,7 +13,8 @@
 //! is permanent, except the codes that say "later" (`ratelimited`, `internal_error`, …).
 
 use super::template::{Defaults, shipped};
-use super::{BuildProblem, Message, Notifier, TriggerError, webhook};
+use super::webhook::{self, Problems};
+use super::{BuildProblem, Message, Notifier, TriggerError};
 use crate::config::SlackConfig;
 use async_trait::async_trait;
 use reqwest::Url;
@@ -68,7 +69,7 @@ impl std::fmt::Debug for Slack {
 
 impl Slack {
     pub fn new(config: &SlackConfig) -> Result<Self, Vec<BuildProblem>> {
-        let mut problems = Vec::new();
+        let mut problems = Problems::default();
         let target = match (&config.url, &config.token) {
             (Some(_), Some(_)) => {
                 problems.push(BuildProblem::new(
@@ -94,10 +95,7 @@ impl Slack {
                 if config.api.is_some() {
                     problems.push(BuildProblem::new("api", "only used with token"));
                 }
-                webhook::url("url", url)
-                    .map(Target::Webhook)
-                    .map_err(|p| problems.push(p))
-                    .ok()
+                problems.take(webhook::url("url", url).map(Target::Webhook))
             }
             (None, Some(token)) => {
                 let channel = match config.channel.as_deref().map(str::trim) {
@@ -107,10 +105,11 @@ impl Slack {
                         None
                     }
                 };
-                let endpoint = api_endpoint(config.api.as_deref()).map_err(|p| problems.push(p));
-                let authorization = bearer(token.expose()).map_err(|p| problems.push(p));
+                let endpoint = problems.take(api_endpoint(config.api.as_deref()));
+                let authorization =
+                    problems.take(webhook::credential("token", "Bearer ", token.expose()));
                 match (endpoint, authorization, channel) {
-                    (Ok(endpoint), Ok(authorization), Some(channel)) => Some(Target::Api {
+                    (Some(endpoint), Some(authorization), Some(channel)) => Some(Target::Api {
                         endpoint,
                         authorization,
                         channel,
@@ -119,13 +118,13 @@ impl Slack {
                 }
             }
         };
-        let client = webhook::client(webhook::attempt_timeout(config.timeout))
-            .map_err(|p| problems.push(p))
-            .ok();
-        match (target, client) {
-            (Some(target), Some(client)) if problems.is_empty() => Ok(Slack { client, target }),
-            _ => Err(problems),
-        }
+        let client = problems.client(config.timeout);
+        problems.finish(|| {
+            Some(Slack {
+                client: client?,
+                target: target?,
+            })
+        })
     }
 }
 
@@ -136,9 +135,10 @@ impl Notifier for Slack {
             Target::Webhook(url) => {
                 let what = "POST to the Slack webhook";
                 let request = self.client.post(url.clone()).json(&payload(message, None));
-                let reply = webhook::exchange(request, what).await?;
-                let text = String::from_utf8_lossy(&reply.body);
-                webhook::check(what, reply.status, webhook::error_code(&text))
+                webhook::deliver(request, what, |reply| {
+                    webhook::error_code(&String::from_utf8_lossy(&reply.body)).map(str::to_string)
+                })
+                .await
             }
             Target::Api {
                 endpoint,
@@ -170,17 +170,6 @@ fn api_endpoint(api: Option<&str>) -> Result<Url, BuildProblem> {
         &crate::config::Secret::new(format!("{base}/chat.postMessage")),
     )?;
     Ok(endpoint)
-}
-
-fn bearer(token: &str) -> Result<HeaderValue, BuildProblem> {
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(BuildProblem::new("token", "is empty"));
-    }
-    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| BuildProblem::new("token", "contains characters a header cannot carry"))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// What `chat.postMessage`'s 200 says: `{"ok": true, …}`, or `{"ok": false, "error": code}`.
@@ -310,11 +299,7 @@ mod tests {
     }
 
     fn keys(config: SlackConfig) -> Vec<String> {
-        Slack::new(&config)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.key)
-            .collect()
+        webhook::problem_keys(Slack::new(&config))
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! rest is classified as every webhook's (see `webhook`).
 
 use super::template::{Defaults, shipped};
-use super::{BuildProblem, Message, Notifier, TriggerError, webhook};
+use super::webhook::{self, Problems};
+use super::{BuildProblem, Message, Notifier, TriggerError};
 use crate::config::{TeamsCard, TeamsConfig};
 use async_trait::async_trait;
 use reqwest::Url;
@@ -40,25 +41,16 @@ impl std::fmt::Debug for Teams {
 
 impl Teams {
     pub fn new(config: &TeamsConfig) -> Result<Self, Vec<BuildProblem>> {
-        let mut problems = Vec::new();
-        let url = match &config.url {
-            None => {
-                problems.push(BuildProblem::new("url", "required"));
-                None
-            }
-            Some(url) => webhook::url("url", url).map_err(|p| problems.push(p)).ok(),
-        };
-        let client = webhook::client(webhook::attempt_timeout(config.timeout))
-            .map_err(|p| problems.push(p))
-            .ok();
-        match (url, client) {
-            (Some(url), Some(client)) if problems.is_empty() => Ok(Teams {
-                client,
-                url,
+        let mut problems = Problems::default();
+        let url = problems.required("url", config.url.as_ref(), |url| webhook::url("url", url));
+        let client = problems.client(config.timeout);
+        problems.finish(|| {
+            Some(Teams {
+                client: client?,
+                url: url?,
                 card: config.card,
-            }),
-            _ => Err(problems),
-        }
+            })
+        })
     }
 }
 
@@ -71,8 +63,7 @@ impl Notifier for Teams {
         };
         let what = "POST to the Teams webhook";
         let request = self.client.post(self.url.clone()).json(&payload);
-        let reply = webhook::exchange(request, what).await?;
-        webhook::check(what, reply.status, None)
+        webhook::deliver(request, what, |_| None).await
     }
 }
 

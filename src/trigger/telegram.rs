@@ -26,7 +26,7 @@
 //! part of the URL path, so no error ever carries the URL.
 
 use super::template::{Defaults, shipped};
-use super::webhook::{self, Measure};
+use super::webhook::{self, Measure, Problems};
 use super::{BuildProblem, Message, Notifier, TriggerError};
 use crate::config::{Secret, TelegramConfig};
 use async_trait::async_trait;
@@ -63,48 +63,30 @@ impl std::fmt::Debug for Telegram {
 
 impl Telegram {
     pub fn new(config: &TelegramConfig) -> Result<Self, Vec<BuildProblem>> {
-        let mut problems = Vec::new();
-        let token = match &config.bottoken {
-            None => {
-                problems.push(BuildProblem::new("bottoken", "required"));
-                None
-            }
-            Some(token) => bot_token(token).map_err(|p| problems.push(p)).ok(),
-        };
-        let chat = match config.chatid.as_deref() {
-            None => {
-                problems.push(BuildProblem::new("chatid", "required"));
-                None
-            }
-            Some(chat) => chat_id(chat).map_err(|p| problems.push(p)).ok(),
-        };
+        let mut problems = Problems::default();
+        let token = problems.required("bottoken", config.bottoken.as_ref(), bot_token);
+        let chat = problems.required("chatid", config.chatid.as_deref(), chat_id);
         if config.messagethreadid.is_some_and(|id| id <= 0) {
             problems.push(BuildProblem::new(
                 "messagethreadid",
                 "must be a positive number",
             ));
         }
-        let base = webhook::url(
+        let base = problems.take(webhook::url(
             "api",
             &Secret::new(config.api.as_deref().unwrap_or(DEFAULT_API)),
-        )
-        .map_err(|p| problems.push(p))
-        .ok();
-        let client = webhook::client(webhook::attempt_timeout(config.timeout))
-            .map_err(|p| problems.push(p))
-            .ok();
-        match (token, chat, base, client) {
-            (Some(token), Some(chat), Some(base), Some(client)) if problems.is_empty() => {
-                Ok(Telegram {
-                    client,
-                    endpoint: endpoint(&base, &token),
-                    token,
-                    chat,
-                    thread: config.messagethreadid,
-                })
-            }
-            _ => Err(problems),
-        }
+        ));
+        let client = problems.client(config.timeout);
+        problems.finish(|| {
+            let token = token?;
+            Some(Telegram {
+                client: client?,
+                endpoint: endpoint(&base?, &token),
+                token,
+                chat: chat?,
+                thread: config.messagethreadid,
+            })
+        })
     }
 }
 
@@ -290,11 +272,7 @@ mod tests {
     }
 
     fn keys(config: TelegramConfig) -> Vec<String> {
-        Telegram::new(&config)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.key)
-            .collect()
+        webhook::problem_keys(Telegram::new(&config))
     }
 
     fn message(title: &str, body: &str) -> Message {

@@ -19,6 +19,10 @@
 //!
 //! Redirects are not followed: a webhook that moved is a configuration to fix, and following a
 //! 302 would turn the POST into a GET that "succeeds" without delivering anything.
+//!
+//! Building: every kind reads its configuration through [`Problems`], which collects every
+//! problem (each kind's own checks, [`url`], [`credential`], the [`client`]) so that all of them
+//! are reported at once, and hands out the notifier only when there were none.
 
 use super::{BuildProblem, TriggerError};
 use crate::config::Secret;
@@ -50,6 +54,60 @@ pub(super) fn client(timeout: Duration) -> Result<reqwest::Client, BuildProblem>
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|err| BuildProblem::new("url", format!("cannot set up HTTP: {err}")))
+}
+
+/// Every problem found while one notifier is built, in the order found.
+#[derive(Debug, Default)]
+pub(super) struct Problems(Vec<BuildProblem>);
+
+impl Problems {
+    pub(super) fn push(&mut self, problem: BuildProblem) {
+        self.0.push(problem);
+    }
+
+    /// The value when `result` is one, else `None` with its problem recorded.
+    pub(super) fn take<T>(&mut self, result: Result<T, BuildProblem>) -> Option<T> {
+        result.map_err(|p| self.push(p)).ok()
+    }
+
+    /// [`take`](Self::take) for a check that reports several problems at once.
+    pub(super) fn take_all<T>(&mut self, result: Result<T, Vec<BuildProblem>>) -> Option<T> {
+        result.map_err(|p| self.0.extend(p)).ok()
+    }
+
+    /// `check` of a value that must be set: without it, the problem "required" at `key`.
+    pub(super) fn required<V, T>(
+        &mut self,
+        key: &str,
+        value: Option<V>,
+        check: impl FnOnce(V) -> Result<T, BuildProblem>,
+    ) -> Option<T> {
+        match value {
+            None => {
+                self.push(BuildProblem::new(key, "required"));
+                None
+            }
+            Some(value) => self.take(check(value)),
+        }
+    }
+
+    /// The notifier's [`client`], with the trigger's `timeout`.
+    pub(super) fn client(&mut self, timeout: Option<u64>) -> Option<reqwest::Client> {
+        self.take(client(attempt_timeout(timeout)))
+    }
+
+    /// What `build` makes of the values read, when no problem was found; else every problem.
+    /// `build` is only called then, so it may take each value out of its `Option` with `?`.
+    pub(super) fn finish<T>(
+        self,
+        build: impl FnOnce() -> Option<T>,
+    ) -> Result<T, Vec<BuildProblem>> {
+        if !self.0.is_empty() {
+            return Err(self.0);
+        }
+        // A value is missing only with its problem recorded; were one not, nothing is built.
+        build().ok_or(self.0)
+    }
 }
 
 /// An `http` or `https` URL with a host. The message names what is wrong, never the value.
@@ -270,6 +328,34 @@ pub(super) fn sensitive(text: &str) -> Option<HeaderValue> {
     Some(value)
 }
 
+/// `{scheme}{token}` (`Bearer tk_…`, or the token alone for `scheme` `""`), sensitive, from a
+/// configured token (trimmed); the problem at `key` when it is empty or holds what a header
+/// cannot carry. The problem never quotes the token.
+pub(super) fn credential(
+    key: &str,
+    scheme: &str,
+    token: &str,
+) -> Result<HeaderValue, BuildProblem> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(BuildProblem::new(key, "is empty"));
+    }
+    sensitive(&format!("{scheme}{token}"))
+        .ok_or_else(|| BuildProblem::new(key, "contains characters a header cannot carry"))
+}
+
+/// One delivery: `request` sent through [`exchange`] and its status judged by [`check`], with
+/// the detail `refusal` reads from the answer (a peer's error code or sentence) when it has one.
+pub(super) async fn deliver(
+    request: RequestBuilder,
+    what: &str,
+    refusal: impl FnOnce(&Reply) -> Option<String>,
+) -> Result<(), TriggerError> {
+    let reply = exchange(request, what).await?;
+    let detail = refusal(&reply);
+    check(what, reply.status, detail.as_deref())
+}
+
 /// `Authorization: Basic base64(user:password)`, sensitive.
 pub(super) fn basic(user: &str, password: &str) -> Option<HeaderValue> {
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -285,6 +371,13 @@ pub(super) fn link(data: &Value) -> Option<&str> {
     data["link"]
         .as_str()
         .filter(|link| Url::parse(link).is_ok_and(|url| matches!(url.scheme(), "http" | "https")))
+}
+
+/// For the kinds' tests: the keys of a build's problems, in the order found; panics when it
+/// built.
+#[cfg(test)]
+pub(super) fn problem_keys<T: std::fmt::Debug>(built: Result<T, Vec<BuildProblem>>) -> Vec<String> {
+    built.unwrap_err().into_iter().map(|p| p.key).collect()
 }
 
 #[cfg(test)]
@@ -433,6 +526,42 @@ mod tests {
             }
         }
         assert_eq!(shorten("abc", 0, Measure::Chars), "");
+    }
+
+    #[test]
+    fn credentials_are_trimmed_sensitive_and_problems_never_quote_them() {
+        let bearer = credential("token", "Bearer ", " tok \n").unwrap();
+        assert_eq!(bearer, "Bearer tok");
+        assert!(bearer.is_sensitive());
+        assert_eq!(credential("token", "", "tok").unwrap(), "tok");
+        let empty = credential("auth.token", "Bearer ", "  ").unwrap_err();
+        assert_eq!(empty, BuildProblem::new("auth.token", "is empty"));
+        let bad = credential("token", "", "SECRET\u{7}x").unwrap_err();
+        assert_eq!(bad.key, "token");
+        assert!(!bad.message.contains("SECRET"), "{bad:?}");
+    }
+
+    #[test]
+    fn problems_are_all_kept_in_order_and_nothing_is_built_with_one() {
+        let mut problems = Problems::default();
+        assert_eq!(problems.required("url", None::<&str>, |_| Ok(1)), None);
+        assert_eq!(problems.required("a", Some("x"), |v| Ok(v.len())), Some(1));
+        assert_eq!(
+            problems.take::<u8>(Err(BuildProblem::new("b", "bad"))),
+            None
+        );
+        problems.take_all::<u8>(Err(vec![
+            BuildProblem::new("c", "1"),
+            BuildProblem::new("d", "2"),
+        ]));
+        let keys: Vec<String> = problems
+            .finish(|| Some(()))
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(keys, ["url", "b", "c", "d"]);
+        assert_eq!(Problems::default().finish(|| Some(7)), Ok(7));
     }
 
     #[test]

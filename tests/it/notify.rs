@@ -1,6 +1,7 @@
 //! Notification triggers against real peers: an SMTP server, and HTTP receivers standing in for
 //! Slack, Teams and webhooks.
 
+mod common;
 mod discord;
 mod gotify;
 mod http;

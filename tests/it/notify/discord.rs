@@ -2,83 +2,19 @@
 //! it gets, `204 No Content` as success, Discord's refusals and its `429` with `retry_after`,
 //! and a cycle's three updates as one message through the real runner.
 
-use crate::support::receiver::{Answer, Receiver, Recorded};
+use super::common::{batch, permanent, send, transient};
+use crate::support::receiver::{Answer, Receiver};
 use serde_json::json;
-use std::collections::BTreeMap;
-use std::time::Duration;
-use tidewatch::bus::{Bus, Event};
-use tidewatch::config::{DiscordConfig, Mode, Secret, TriggersConfig};
-use tidewatch::model::{ImageRef, Report};
-use tidewatch::trigger::{NotifierTrigger, TriggerError, build_all, runner, template};
+use tidewatch::config::{DiscordConfig, Secret};
 
 /// A webhook URL carries its token in the path.
 const PATH: &str = "/api/webhooks/123456/SECRET-TOKEN";
-
-/// The one place that builds a discord trigger.
-fn trigger(config: DiscordConfig) -> NotifierTrigger {
-    let triggers = TriggersConfig {
-        discord: BTreeMap::from([("ops".to_string(), config)]),
-        ..TriggersConfig::default()
-    };
-    let mut built = build_all(&triggers)
-        .unwrap_or_else(|p| panic!("not built: {p:?}"))
-        .notifiers;
-    assert_eq!(built.len(), 1);
-    built.remove(0)
-}
 
 fn config(hook: &Receiver) -> DiscordConfig {
     DiscordConfig {
         url: Some(Secret::new(hook.url(PATH))),
         ..DiscordConfig::default()
     }
-}
-
-/// The sample update, as `notify-test` sends it, through `config`; what the receiver got.
-async fn send(config: DiscordConfig, hook: &Receiver) -> (Result<(), TriggerError>, Vec<Recorded>) {
-    let result = trigger(config).send_test().await.map(|_| ());
-    (result, hook.requests())
-}
-
-/// One cycle of the `local` watcher finding `web`, `api` and `db`, through the real runner in
-/// batch mode; returns once the runner has delivered and stopped.
-async fn batch(config: DiscordConfig) {
-    let updates: Vec<_> = [("web", "1.25.4"), ("api", "1.26.0"), ("db", "2.0.0")]
-        .into_iter()
-        .map(|(name, to)| {
-            let mut c = template::sample_candidate();
-            c.container.name = name.into();
-            c.display_name = name.into();
-            c.target = ImageRef::parse(&format!("nginx:{to}")).unwrap();
-            c
-        })
-        .collect();
-    let trigger = trigger(DiscordConfig {
-        mode: Mode::Batch,
-        ..config
-    });
-    let bus = Bus::default();
-    let events = bus.subscribe("t");
-    let context = runner::Context {
-        store: None,
-        bus: bus.weak(),
-    };
-    let task = tokio::spawn(trigger.run(events, context));
-    for c in &updates {
-        bus.publish(Event::UpdateAvailable(c.clone()));
-    }
-    bus.publish(Event::CheckCompleted(Report {
-        watcher: "local".into(),
-        scanned: 5,
-        updates: 3,
-        up_to_date: 2,
-        ..Report::default()
-    }));
-    drop(bus);
-    tokio::time::timeout(Duration::from_secs(30), task)
-        .await
-        .expect("the runner finishes once the bus closes")
-        .expect("the runner does not panic");
 }
 
 #[tokio::test]
@@ -142,9 +78,7 @@ async fn a_refusal_is_permanent_with_discords_code_and_never_the_url() {
         &hook,
     )
     .await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert_eq!(
         text,
         "POST to the Discord webhook failed: 404 Not Found (10015: Unknown Webhook)"
@@ -156,9 +90,7 @@ async fn a_refusal_is_permanent_with_discords_code_and_never_the_url() {
         json!({ "message": "Invalid Webhook Token SECRET-TOKEN", "code": 50027 }),
     ));
     let (result, _) = send(config(&echo), &echo).await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert!(
         !text.contains("SECRET") && !text.contains("127.0.0.1"),
         "{text}"
@@ -184,9 +116,7 @@ async fn a_429_is_transient_says_when_to_retry_and_is_retried() {
         &hook,
     )
     .await;
-    let Err(TriggerError::Transient(text)) = result else {
-        panic!("transient: {result:?}");
-    };
+    let text = transient(result);
     // The runner adds how many attempts it made.
     assert!(
         text.starts_with(

@@ -2,29 +2,12 @@
 //! it gets with the token in `X-Gotify-Key` (never in the URL), Gotify's refusals, and a cycle's
 //! three updates as one message through the real runner.
 
-use crate::support::receiver::{Answer, Receiver, Recorded};
+use super::common::{batch, permanent, send, transient};
+use crate::support::receiver::{Answer, Receiver};
 use serde_json::json;
-use std::collections::BTreeMap;
-use std::time::Duration;
-use tidewatch::bus::{Bus, Event};
-use tidewatch::config::{GotifyConfig, Mode, Secret, TriggersConfig};
-use tidewatch::model::{ImageRef, Report};
-use tidewatch::trigger::{NotifierTrigger, TriggerError, build_all, runner, template};
+use tidewatch::config::{GotifyConfig, Secret};
 
 const TOKEN: &str = "ASECRETzk3aQ.Vd";
-
-/// The one place that builds a gotify trigger.
-fn trigger(config: GotifyConfig) -> NotifierTrigger {
-    let triggers = TriggersConfig {
-        gotify: BTreeMap::from([("home".to_string(), config)]),
-        ..TriggersConfig::default()
-    };
-    let mut built = build_all(&triggers)
-        .unwrap_or_else(|p| panic!("not built: {p:?}"))
-        .notifiers;
-    assert_eq!(built.len(), 1);
-    built.remove(0)
-}
 
 fn config(url: String) -> GotifyConfig {
     GotifyConfig {
@@ -41,56 +24,6 @@ fn created() -> Answer {
         json!({ "id": 25, "appid": 5, "message": "…", "title": "…", "priority": 5,
                 "date": "2024-01-01T00:00:00Z" }),
     )
-}
-
-/// The sample update, as `notify-test` sends it, through `config`; what the server got.
-async fn send(
-    config: GotifyConfig,
-    server: &Receiver,
-) -> (Result<(), TriggerError>, Vec<Recorded>) {
-    let result = trigger(config).send_test().await.map(|_| ());
-    (result, server.requests())
-}
-
-/// One cycle of the `local` watcher finding `web`, `api` and `db`, through the real runner in
-/// batch mode; returns once the runner has delivered and stopped.
-async fn batch(config: GotifyConfig) {
-    let updates: Vec<_> = [("web", "1.25.4"), ("api", "1.26.0"), ("db", "2.0.0")]
-        .into_iter()
-        .map(|(name, to)| {
-            let mut c = template::sample_candidate();
-            c.container.name = name.into();
-            c.display_name = name.into();
-            c.target = ImageRef::parse(&format!("nginx:{to}")).unwrap();
-            c
-        })
-        .collect();
-    let trigger = trigger(GotifyConfig {
-        mode: Mode::Batch,
-        ..config
-    });
-    let bus = Bus::default();
-    let events = bus.subscribe("t");
-    let context = runner::Context {
-        store: None,
-        bus: bus.weak(),
-    };
-    let task = tokio::spawn(trigger.run(events, context));
-    for c in &updates {
-        bus.publish(Event::UpdateAvailable(c.clone()));
-    }
-    bus.publish(Event::CheckCompleted(Report {
-        watcher: "local".into(),
-        scanned: 5,
-        updates: 3,
-        up_to_date: 2,
-        ..Report::default()
-    }));
-    drop(bus);
-    tokio::time::timeout(Duration::from_secs(30), task)
-        .await
-        .expect("the runner finishes once the bus closes")
-        .expect("the runner does not panic");
 }
 
 #[tokio::test]
@@ -157,9 +90,7 @@ async fn refusals_quote_gotifys_description_and_never_the_token() {
         &server,
     )
     .await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert_eq!(
         text,
         "POST to the Gotify server failed: 401 Unauthorized (you need to provide a valid \
@@ -180,9 +111,7 @@ async fn refusals_quote_gotifys_description_and_never_the_token() {
         &server,
     )
     .await;
-    let Err(TriggerError::Transient(text)) = result else {
-        panic!("transient: {result:?}");
-    };
+    let text = transient(result);
     // Gotify's description quotes the token, so its `error` is quoted instead; the runner
     // adds how many attempts it made.
     assert!(

@@ -3,83 +3,22 @@
 //! giving up, the rate limit, batch mode and `once` across restarts. Last, the whole way: the
 //! binary finds an update in a real registry and the webhook hears of it, once.
 
-use crate::support::receiver::{Answer, Receiver, Recorded};
+use super::common::{Kind, candidate, closed_address, cycle, failure, send, trigger};
+use crate::support::receiver::{Answer, Receiver};
 use crate::support::{TestRun, fresh_store_dir, tidewatch};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tidewatch::bus::{Bus, Event};
-use tidewatch::config::{HttpAuthConfig, HttpConfig, Mode, Secret, TriggersConfig};
-use tidewatch::model::{ImageRef, Report, UpdateCandidate};
+use tidewatch::config::{HttpAuthConfig, HttpConfig, Mode, Secret};
 use tidewatch::store::Store;
-use tidewatch::trigger::{NotifierTrigger, TriggerError, build_all, runner, template};
-
-/// Long enough for any exchange on loopback, retries and backoff included.
-const WAIT: Duration = Duration::from_secs(30);
-
-/// The one place that builds an http trigger.
-fn trigger(config: HttpConfig) -> NotifierTrigger {
-    let triggers = TriggersConfig {
-        http: BTreeMap::from([("hook".to_string(), config)]),
-        ..TriggersConfig::default()
-    };
-    let mut built = build_all(&triggers)
-        .unwrap_or_else(|p| panic!("not built: {p:?}"))
-        .notifiers;
-    assert_eq!(built.len(), 1);
-    built.remove(0)
-}
+use tidewatch::trigger::build_all;
 
 fn config(url: String) -> HttpConfig {
     HttpConfig {
         url: Some(Secret::new(url)),
         ..HttpConfig::default()
     }
-}
-
-/// One test message (the sample update, as `notify-test` sends it) through `config`; what the
-/// receiver got.
-async fn send(config: HttpConfig, hook: &Receiver) -> (Result<(), TriggerError>, Vec<Recorded>) {
-    let result = trigger(config).send_test().await.map(|_| ());
-    (result, hook.requests())
-}
-
-/// The sample candidate for container `name`, moving to tag `to`.
-fn candidate(name: &str, to: &str) -> UpdateCandidate {
-    let mut c = template::sample_candidate();
-    c.container.name = name.to_string();
-    c.display_name = name.to_string();
-    c.target = ImageRef::parse(&format!("nginx:{to}")).expect("a valid reference");
-    c
-}
-
-/// One check cycle of the `local` watcher that found `updates`, through the real runner: the
-/// updates, the cycle's report, then the bus closes and the runner delivers what is pending
-/// before it returns.
-async fn cycle(trigger: NotifierTrigger, updates: &[UpdateCandidate], store: Option<Store>) {
-    let bus = Bus::default();
-    let events = bus.subscribe("t");
-    let context = runner::Context {
-        store,
-        bus: bus.weak(),
-    };
-    let task = tokio::spawn(trigger.run(events, context));
-    for c in updates {
-        bus.publish(Event::UpdateAvailable(c.clone()));
-    }
-    bus.publish(Event::CheckCompleted(Report {
-        watcher: "local".into(),
-        scanned: updates.len(),
-        updates: updates.len(),
-        ..Report::default()
-    }));
-    drop(bus);
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("the runner finishes once the bus closes")
-        .expect("the runner does not panic");
 }
 
 fn hmac_hex(key: &str, body: &[u8]) -> String {
@@ -227,16 +166,11 @@ async fn a_body_template_is_rendered_as_is_and_sent_as_contenttype() {
 
 #[tokio::test]
 async fn a_body_template_with_a_mistake_stops_the_build_at_key_body() {
-    let triggers = TriggersConfig {
-        http: BTreeMap::from([(
-            "hook".to_string(),
-            HttpConfig {
-                body: Some("{{titel}}".into()),
-                ..config("http://127.0.0.1:9/".into())
-            },
-        )]),
-        ..TriggersConfig::default()
-    };
+    let triggers = HttpConfig {
+        body: Some("{{titel}}".into()),
+        ..config("http://127.0.0.1:9/".into())
+    }
+    .alone();
     let problems = build_all(&triggers).unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].path(), ["trigger", "http", "hook", "body"]);
@@ -249,10 +183,7 @@ async fn errors_say_what_failed_but_never_the_url_or_credentials() {
         bearer: Some(Secret::new("SECRET-BEARER")),
         ..HttpAuthConfig::default()
     };
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let closed = closed_address();
     let cases: [(Receiver, Option<String>, bool, &str); 4] = [
         (
             Receiver::always(500),
@@ -291,11 +222,7 @@ async fn errors_say_what_failed_but_never_the_url_or_credentials() {
             &hook,
         )
         .await;
-        let (text, was_transient) = match result {
-            Err(TriggerError::Transient(text)) => (text, true),
-            Err(TriggerError::Permanent(text)) => (text, false),
-            Ok(()) => panic!("expected a failure ({says})"),
-        };
+        let (text, was_transient) = failure(result, says);
         assert_eq!(was_transient, transient, "{text}");
         assert!(text.contains(says), "{text:?} should say {says:?}");
         assert!(!text.contains("SECRET"), "a secret in {text:?}");

@@ -2,30 +2,13 @@
 //! publication it gets, basic and token auth, ntfy's refusals, and a cycle's three updates as
 //! one message through the real runner.
 
-use crate::support::receiver::{Answer, Receiver, Recorded};
+use super::common::{batch, permanent, send, transient};
+use crate::support::receiver::{Answer, Receiver};
 use serde_json::json;
-use std::collections::BTreeMap;
-use std::time::Duration;
-use tidewatch::bus::{Bus, Event};
-use tidewatch::config::{Mode, NtfyAuthConfig, NtfyConfig, Secret, TriggersConfig};
-use tidewatch::model::{ImageRef, Report};
-use tidewatch::trigger::{NotifierTrigger, TriggerError, build_all, runner, template};
+use tidewatch::config::{NtfyAuthConfig, NtfyConfig, Secret};
 
 /// On a public server the topic is as good as a password.
 const TOPIC: &str = "SECRET-topic";
-
-/// The one place that builds an ntfy trigger.
-fn trigger(config: NtfyConfig) -> NotifierTrigger {
-    let triggers = TriggersConfig {
-        ntfy: BTreeMap::from([("phone".to_string(), config)]),
-        ..TriggersConfig::default()
-    };
-    let mut built = build_all(&triggers)
-        .unwrap_or_else(|p| panic!("not built: {p:?}"))
-        .notifiers;
-    assert_eq!(built.len(), 1);
-    built.remove(0)
-}
 
 fn config(server: &Receiver) -> NtfyConfig {
     NtfyConfig {
@@ -41,53 +24,6 @@ fn published() -> Answer {
         200,
         json!({ "id": "sPs71M8A2T", "time": 1700000000, "event": "message", "topic": TOPIC }),
     )
-}
-
-/// The sample update, as `notify-test` sends it, through `config`; what the server got.
-async fn send(config: NtfyConfig, server: &Receiver) -> (Result<(), TriggerError>, Vec<Recorded>) {
-    let result = trigger(config).send_test().await.map(|_| ());
-    (result, server.requests())
-}
-
-/// One cycle of the `local` watcher finding `web`, `api` and `db`, through the real runner in
-/// batch mode; returns once the runner has delivered and stopped.
-async fn batch(config: NtfyConfig) {
-    let updates: Vec<_> = [("web", "1.25.4"), ("api", "1.26.0"), ("db", "2.0.0")]
-        .into_iter()
-        .map(|(name, to)| {
-            let mut c = template::sample_candidate();
-            c.container.name = name.into();
-            c.display_name = name.into();
-            c.target = ImageRef::parse(&format!("nginx:{to}")).unwrap();
-            c
-        })
-        .collect();
-    let trigger = trigger(NtfyConfig {
-        mode: Mode::Batch,
-        ..config
-    });
-    let bus = Bus::default();
-    let events = bus.subscribe("t");
-    let context = runner::Context {
-        store: None,
-        bus: bus.weak(),
-    };
-    let task = tokio::spawn(trigger.run(events, context));
-    for c in &updates {
-        bus.publish(Event::UpdateAvailable(c.clone()));
-    }
-    bus.publish(Event::CheckCompleted(Report {
-        watcher: "local".into(),
-        scanned: 5,
-        updates: 3,
-        up_to_date: 2,
-        ..Report::default()
-    }));
-    drop(bus);
-    tokio::time::timeout(Duration::from_secs(30), task)
-        .await
-        .expect("the runner finishes once the bus closes")
-        .expect("the runner does not panic");
 }
 
 #[tokio::test]
@@ -182,9 +118,7 @@ async fn refusals_quote_ntfys_error_never_the_topic_or_credentials() {
         &server,
     )
     .await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert_eq!(
         text,
         "POST to the ntfy server failed: 403 Forbidden (forbidden)"
@@ -207,9 +141,7 @@ async fn refusals_quote_ntfys_error_never_the_topic_or_credentials() {
         &server,
     )
     .await;
-    let Err(TriggerError::Transient(text)) = result else {
-        panic!("transient: {result:?}");
-    };
+    let text = transient(result);
     // The error names no topic; the runner adds how many attempts it made.
     assert!(
         text.starts_with("POST to the ntfy server failed: 429 Too Many Requests ("),

@@ -1,27 +1,12 @@
 //! The slack notifier against a real peer ([`Receiver`]) playing an incoming webhook and the
 //! Web API's `chat.postMessage`, including its `200 {"ok": false}` refusals.
 
-use crate::support::receiver::{Answer, Receiver, Recorded};
+use super::common::{permanent, send, transient};
+use crate::support::receiver::{Answer, Receiver};
 use serde_json::json;
-use std::collections::BTreeMap;
-use tidewatch::config::{Secret, SlackConfig, TriggersConfig};
-use tidewatch::trigger::{TriggerError, build_all};
+use tidewatch::config::{Secret, SlackConfig};
 
 const TOKEN: &str = "xoxb-SECRET-TOKEN";
-
-/// The one place that builds a slack trigger and sends: the sample update, as `notify-test`
-/// sends it, through `config`; what the receiver got.
-async fn send(config: SlackConfig, hook: &Receiver) -> (Result<(), TriggerError>, Vec<Recorded>) {
-    let triggers = TriggersConfig {
-        slack: BTreeMap::from([("team".to_string(), config)]),
-        ..TriggersConfig::default()
-    };
-    let mut built = build_all(&triggers)
-        .unwrap_or_else(|p| panic!("not built: {p:?}"))
-        .notifiers;
-    let result = built.remove(0).send_test().await.map(|_| ());
-    (result, hook.requests())
-}
 
 fn webhook(hook: &Receiver) -> SlackConfig {
     SlackConfig {
@@ -108,9 +93,7 @@ async fn ok_false_is_permanent_with_slacks_code_and_never_the_token() {
         &hook,
     )
     .await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert_eq!(
         text,
         "POST to Slack's chat.postMessage failed: channel_not_found"
@@ -143,9 +126,7 @@ async fn ratelimited_is_transient_and_retried() {
 async fn webhook_refusals_carry_slacks_code_but_never_the_url() {
     let hook = Receiver::always(Answer::text(404, "channel_not_found"));
     let (result, seen) = send(webhook(&hook), &hook).await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert_eq!(
         text,
         "POST to the Slack webhook failed: 404 Not Found (channel_not_found)"
@@ -161,9 +142,7 @@ async fn webhook_refusals_carry_slacks_code_but_never_the_url() {
         &down,
     )
     .await;
-    let Err(TriggerError::Transient(text)) = result else {
-        panic!("transient: {result:?}");
-    };
+    let text = transient(result);
     assert!(!text.contains("SECRET") && !text.contains("html"), "{text}");
     assert_eq!(seen.len(), 2, "one retry");
 }

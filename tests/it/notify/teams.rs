@@ -1,6 +1,7 @@
 //! The teams notifier against a real peer ([`Receiver`]) playing a Workflows webhook (which
 //! answers 202) and a legacy connector.
 
+use super::common::failure;
 use crate::support::receiver::{Answer, Receiver, Recorded};
 use serde_json::json;
 use tidewatch::config::{CommonConfig, Secret, TeamsCard, TeamsConfig};
@@ -140,11 +141,8 @@ async fn failures_are_classified_and_never_quote_the_url() {
         let hook = Receiver::always(Answer::text(status, "flow SECRET-SIG failed"));
         let (result, seen) = send(workflow(&hook), &simple(), &hook).await;
         assert_eq!(seen.len(), 1, "the notifier itself never retries");
-        let text = match result {
-            Err(TriggerError::Transient(text)) if transient => text,
-            Err(TriggerError::Permanent(text)) if !transient => text,
-            other => panic!("{status}: {other:?}"),
-        };
+        let (text, was_transient) = failure(result, &status.to_string());
+        assert_eq!(was_transient, transient, "{status}: {text}");
         assert!(
             text.starts_with(&format!("POST to the Teams webhook failed: {status}")),
             "{text}"

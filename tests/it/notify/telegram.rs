@@ -3,29 +3,13 @@
 //! (the token is in the URL path, so no error may quote the URL), and a cycle's three updates as
 //! one message through the real runner.
 
-use crate::support::receiver::{Answer, Receiver, Recorded};
+use super::common::{batch, closed_address, failure, permanent, send, transient};
+use crate::support::receiver::{Answer, Receiver};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
-use tidewatch::bus::{Bus, Event};
-use tidewatch::config::{Mode, Secret, TelegramConfig, TriggersConfig};
-use tidewatch::model::{ImageRef, Report};
-use tidewatch::trigger::{NotifierTrigger, TriggerError, build_all, runner, template};
+use tidewatch::config::{Secret, TelegramConfig};
 
 const TOKEN: &str = "123456:SECRET-token_part";
-
-/// The one place that builds a telegram trigger.
-fn trigger(config: TelegramConfig) -> NotifierTrigger {
-    let triggers = TriggersConfig {
-        telegram: BTreeMap::from([("ops".to_string(), config)]),
-        ..TriggersConfig::default()
-    };
-    let mut built = build_all(&triggers)
-        .unwrap_or_else(|p| panic!("not built: {p:?}"))
-        .notifiers;
-    assert_eq!(built.len(), 1);
-    built.remove(0)
-}
 
 fn config(api: String) -> TelegramConfig {
     TelegramConfig {
@@ -49,53 +33,6 @@ fn refused(code: u16, description: &str, parameters: Value) -> Answer {
         json!({ "ok": false, "error_code": code, "description": description,
                 "parameters": parameters }),
     )
-}
-
-/// The sample update, as `notify-test` sends it, through `config`; what the receiver got.
-async fn send(config: TelegramConfig, api: &Receiver) -> (Result<(), TriggerError>, Vec<Recorded>) {
-    let result = trigger(config).send_test().await.map(|_| ());
-    (result, api.requests())
-}
-
-/// One cycle of the `local` watcher finding `web`, `api` and `db`, through the real runner in
-/// batch mode; returns once the runner has delivered and stopped.
-async fn batch(config: TelegramConfig) {
-    let updates: Vec<_> = [("web", "1.25.4"), ("api", "1.26.0"), ("db", "2.0.0")]
-        .into_iter()
-        .map(|(name, to)| {
-            let mut c = template::sample_candidate();
-            c.container.name = name.into();
-            c.display_name = name.into();
-            c.target = ImageRef::parse(&format!("nginx:{to}")).unwrap();
-            c
-        })
-        .collect();
-    let trigger = trigger(TelegramConfig {
-        mode: Mode::Batch,
-        ..config
-    });
-    let bus = Bus::default();
-    let events = bus.subscribe("t");
-    let context = runner::Context {
-        store: None,
-        bus: bus.weak(),
-    };
-    let task = tokio::spawn(trigger.run(events, context));
-    for c in &updates {
-        bus.publish(Event::UpdateAvailable(c.clone()));
-    }
-    bus.publish(Event::CheckCompleted(Report {
-        watcher: "local".into(),
-        scanned: 5,
-        updates: 3,
-        up_to_date: 2,
-        ..Report::default()
-    }));
-    drop(bus);
-    tokio::time::timeout(Duration::from_secs(30), task)
-        .await
-        .expect("the runner finishes once the bus closes")
-        .expect("the runner does not panic");
 }
 
 #[tokio::test]
@@ -160,9 +97,7 @@ async fn a_refusal_is_permanent_with_telegrams_description_and_never_the_token()
         &api,
     )
     .await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert_eq!(
         text,
         "POST to Telegram's sendMessage failed: 400 Bad Request: chat not found"
@@ -171,9 +106,7 @@ async fn a_refusal_is_permanent_with_telegrams_description_and_never_the_token()
 
     let api = Receiver::always(refused(401, "Unauthorized", json!({})));
     let (result, _) = send(config(api.url("")), &api).await;
-    let Err(TriggerError::Permanent(text)) = result else {
-        panic!("permanent: {result:?}");
-    };
+    let text = permanent(result);
     assert_eq!(
         text,
         "POST to Telegram's sendMessage failed: 401 Unauthorized (check bottoken)"
@@ -198,9 +131,7 @@ async fn a_429_is_transient_says_when_to_retry_and_is_retried() {
         &api,
     )
     .await;
-    let Err(TriggerError::Transient(text)) = result else {
-        panic!("transient: {result:?}");
-    };
+    let text = transient(result);
     // The runner adds how many attempts it made.
     assert!(
         text.starts_with(
@@ -225,10 +156,7 @@ async fn a_429_is_transient_says_when_to_retry_and_is_retried() {
 
 #[tokio::test]
 async fn no_failure_quotes_the_token_in_the_url() {
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let closed = closed_address();
     let cases: [(Receiver, Option<String>, bool, &str); 4] = [
         (
             Receiver::always(Answer::text(502, "<html>bad gateway SECRET</html>")),
@@ -266,11 +194,7 @@ async fn no_failure_quotes_the_token_in_the_url() {
             &api,
         )
         .await;
-        let (text, was_transient) = match result {
-            Err(TriggerError::Transient(text)) => (text, true),
-            Err(TriggerError::Permanent(text)) => (text, false),
-            Ok(()) => panic!("expected a failure ({says})"),
-        };
+        let (text, was_transient) = failure(result, says);
         assert_eq!(was_transient, transient, "{text}");
         assert!(text.contains(says), "{text:?} should say {says:?}");
         assert!(!text.contains("SECRET"), "the token in {text:?}");
