@@ -53,6 +53,7 @@ pub fn triggers(loaded: &Loaded) -> Result<Triggers, ConfigErrors> {
 struct Subscribers {
     tasks: tokio::task::JoinSet<()>,
     docker: Vec<Arc<docker_trigger::DockerTrigger>>,
+    compose: Vec<Arc<trigger::compose::ComposeTrigger>>,
 }
 
 impl Subscribers {
@@ -76,6 +77,10 @@ impl Subscribers {
             let events = bus.subscribe(trigger.id().to_string());
             tasks.spawn(trigger.clone().run(events, docker_context.clone()));
         }
+        for trigger in &triggers.compose {
+            let events = bus.subscribe(trigger.id().to_string());
+            tasks.spawn(trigger.clone().run(events, docker_context.clone()));
+        }
         for trigger in triggers.notifiers {
             let events = bus.subscribe(trigger.id().to_string());
             let context = runner::Context {
@@ -87,6 +92,7 @@ impl Subscribers {
         Subscribers {
             tasks,
             docker: triggers.docker,
+            compose: triggers.compose,
         }
     }
 
@@ -95,7 +101,9 @@ impl Subscribers {
     async fn settle(&self, bus: &Bus) {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let waits: Vec<_> = self.docker.iter().map(|t| t.barrier(n)).collect();
+        let mut waits: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+        waits.extend(self.docker.iter().map(|t| Box::pin(t.barrier(n)) as _));
+        waits.extend(self.compose.iter().map(|t| Box::pin(t.barrier(n)) as _));
         bus.publish(Event::Barrier(n));
         futures_util::future::join_all(waits).await;
     }

@@ -9,6 +9,8 @@
 //! [`build_all`] is the one place that maps a configured kind to its constructor. Adding a kind
 //! is a file in this folder, a field in `config::TriggersConfig`, and a line there.
 
+pub mod compose;
+pub mod compose_file;
 pub mod discord;
 pub mod docker;
 pub mod filter;
@@ -116,6 +118,7 @@ impl TriggerProblem {
 pub struct Triggers {
     pub notifiers: Vec<NotifierTrigger>,
     pub docker: Vec<Arc<docker::DockerTrigger>>,
+    pub compose: Vec<Arc<compose::ComposeTrigger>>,
 }
 
 impl Triggers {
@@ -123,6 +126,7 @@ impl Triggers {
         let notifiers = self.notifiers.iter().map(|t| t.id().to_string());
         notifiers
             .chain(self.docker.iter().map(|t| t.id().to_string()))
+            .chain(self.compose.iter().map(|t| t.id().to_string()))
             .collect()
     }
 }
@@ -142,8 +146,7 @@ pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem
         ntfy,
         gotify,
         docker,
-        // Built once `crate::compose` lands.
-        compose: _,
+        compose,
     } = config;
     let mut built = Vec::new();
     let mut problems = Vec::new();
@@ -216,10 +219,22 @@ pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem
             })),
         }
     }
+    let mut compose_triggers = Vec::new();
+    for (name, c) in compose {
+        match compose::ComposeTrigger::new(name, c) {
+            Ok(trigger) => compose_triggers.push(Arc::new(trigger)),
+            Err(found) => problems.extend(found.into_iter().map(|problem| TriggerProblem {
+                kind: "compose",
+                name: name.clone(),
+                problem,
+            })),
+        }
+    }
     if problems.is_empty() {
         Ok(Triggers {
             notifiers: built,
             docker: docker_triggers,
+            compose: compose_triggers,
         })
     } else {
         Err(problems)
