@@ -116,9 +116,19 @@ impl Subscribers {
     }
 }
 
-/// Opens the store and, before anything else runs, finishes or undoes the updates a crash
-/// interrupted (see `update::journal`).
+/// Start-up before anything runs: a successor of a self-update removes the instance it
+/// replaces; the store is opened and the updates a crash interrupted are finished or undone
+/// (see `update::journal`).
 async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
+    if let Some(old) = &loaded.succeeds {
+        let mut engines = Vec::new();
+        for (name, watcher) in &loaded.config.watcher {
+            if let Ok(engine) = Engine::connect(name, watcher).await {
+                engines.push(engine);
+            }
+        }
+        crate::update::self_update::take_over(old, &engines).await;
+    }
     let store = Store::open(&loaded.config.store.location())?;
     tracing::debug!(path = %store.path().display(), "Store open.");
     let entries = store.blocking(|s| s.journal()).await?;

@@ -22,7 +22,11 @@ const WUD_SECTIONS: &[&str] = &["watcher", "registry", "trigger", "log", "store"
 const FILE_SUFFIX: &str = "__FILE";
 
 /// Variables under the prefix that select how to load, rather than being configuration keys.
-pub const RESERVED: &[&str] = &["TIDEWATCH_CONFIG"];
+pub const RESERVED: &[&str] = &["TIDEWATCH_CONFIG", SUCCEEDS];
+
+/// Set by tidewatch on the successor it starts when it updates its own container: the ID of
+/// the container it replaces, which the successor stops and removes.
+pub const SUCCEEDS: &str = "TIDEWATCH_SUCCEEDS";
 
 /// One configuration variable, resolved to its key path and value.
 #[derive(Debug, Clone)]

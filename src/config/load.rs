@@ -28,6 +28,8 @@ pub struct Loaded {
     extra: BTreeMap<String, String>,
     /// Variables read but ignored (WUD settings with no equivalent), to log once logging runs.
     pub warnings: Vec<String>,
+    /// The container this instance replaces after a self-update (`TIDEWATCH_SUCCEEDS`).
+    pub succeeds: Option<String>,
 }
 
 /// Where a value came from.
@@ -98,6 +100,7 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
         figment,
         extra: BTreeMap::new(),
         warnings,
+        succeeds: docker_env.succeeds.clone(),
     };
     // Keys that failed to extract hold their defaults now, so these checks of what remains
     // report nothing twice and no false problem.
@@ -534,6 +537,7 @@ struct DockerEnv {
     config_dir: Option<PathBuf>,
     repo_user: Option<String>,
     repo_pass: Option<Secret>,
+    succeeds: Option<String>,
 }
 
 impl DockerEnv {
@@ -553,6 +557,7 @@ impl DockerEnv {
             config_dir,
             repo_user: get("REPO_USER"),
             repo_pass: get("REPO_PASS").map(Secret::new),
+            succeeds: get(env::SUCCEEDS),
         }
     }
 }

@@ -15,6 +15,7 @@ mod watcher;
 mod watchtower;
 
 pub use env::PREFIX as ENV_PREFIX;
+pub use env::SUCCEEDS as SUCCEEDS_VAR;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, Origin, load, load_from_process};
 pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};

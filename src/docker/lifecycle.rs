@@ -274,6 +274,19 @@ impl Engine {
         name: &str,
         follow: &[crate::update::Replaced],
     ) -> Result<String, DockerError> {
+        self.create_with_env(old, image, name, follow, None).await
+    }
+
+    /// As [`Engine::create_like`], with `env` (`NAME=value`) set in the new container, replacing
+    /// an entry of the same name: how a self-update tells the successor whom it replaces.
+    pub async fn create_with_env(
+        &self,
+        old: &Snapshot,
+        image: &str,
+        name: &str,
+        follow: &[crate::update::Replaced],
+        env: Option<&str>,
+    ) -> Result<String, DockerError> {
         // A user-set MAC shows only in the raw inspect's `Config.MacAddress`, which bollard's
         // types drop; until that is read, the engine assigns a new MAC.
         let mut plan = spec::recreate(&old.container, &old.image, image, None).map_err(|err| {
@@ -308,6 +321,12 @@ impl Engine {
                     *link = format!("{}:{alias}", r.old_name);
                 }
             }
+        }
+        if let Some(entry) = env {
+            let variable = entry.split('=').next().unwrap_or(entry);
+            let vars = plan.body.env.get_or_insert_with(Vec::new);
+            vars.retain(|v| v.split('=').next() != Some(variable));
+            vars.push(entry.to_string());
         }
         let carried = anonymous_volumes(&old.container);
         if !carried.is_empty() {

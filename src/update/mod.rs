@@ -12,6 +12,7 @@ mod gate;
 pub mod hooks;
 pub mod journal;
 pub mod order;
+pub mod self_update;
 
 use crate::docker::Engine;
 use crate::docker::lifecycle::Snapshot;
@@ -146,6 +147,9 @@ pub async fn update(
             };
         }
     };
+    if self_update::own_container_id().as_deref() == Some(old.id()) {
+        return self_update::replace_self(engine, &old, &image).await;
+    }
     let start = old.running() || options.revive_stopped;
     let labels = &candidate.container.labels;
     if options.lifecycle_hooks && old.running() {

@@ -13,6 +13,7 @@ mod hooks;
 mod notify;
 mod registry;
 mod run;
+mod self_update;
 mod spec;
 mod store;
 mod support;

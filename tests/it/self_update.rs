@@ -1,0 +1,132 @@
+//! tidewatch updating the container it runs in: an image of tidewatch itself (this build's
+//! binary with the libraries it links) in the loopback registry, run as a container with the
+//! engine's socket, a newer tag pushed: the successor takes the name and removes its
+//! predecessor.
+
+use crate::support::TestRun;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Builds `reference`: the tidewatch binary under test, the C libraries it links, `/tmp`, and
+/// `/version`. Labelled with the run, so it is removed with it.
+fn tidewatch_image(run: &TestRun, dir: &Path, reference: &str, version: &str) {
+    let root = dir.join(version);
+    for sub in ["lib/x86_64-linux-gnu", "lib64", "tmp", "etc/ssl/certs"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::copy(env!("CARGO_BIN_EXE_tidewatch"), root.join("tidewatch")).unwrap();
+    for lib in ["libgcc_s.so.1", "libm.so.6", "libc.so.6"] {
+        std::fs::copy(
+            Path::new("/lib/x86_64-linux-gnu").join(lib),
+            root.join("lib/x86_64-linux-gnu").join(lib),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        "/lib64/ld-linux-x86-64.so.2",
+        root.join("lib64/ld-linux-x86-64.so.2"),
+    )
+    .unwrap();
+    // As the published image has them: the registry client trusts the system's roots.
+    std::fs::copy(
+        "/etc/ssl/certs/ca-certificates.crt",
+        root.join("etc/ssl/certs/ca-certificates.crt"),
+    )
+    .unwrap();
+    std::fs::write(root.join("version"), format!("{version}\n")).unwrap();
+    let tar = dir.join(format!("{version}.tar"));
+    let status = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .args(["--owner=0", "--group=0", "-C"])
+        .arg(&root)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    run.docker(&[
+        "import",
+        "--change",
+        "ENTRYPOINT [\"/tidewatch\"]",
+        "--change",
+        "CMD [\"run\"]",
+        "--change",
+        &format!("LABEL {}", run.label()),
+        tar.to_str().unwrap(),
+        reference,
+    ]);
+    run.docker(&["push", reference]);
+}
+
+#[test]
+fn tidewatch_updates_its_own_container_and_the_successor_removes_the_old_one() {
+    if !Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists() {
+        panic!("this test packs the host's glibc: it expects Debian's x86_64 layout");
+    }
+    let run = TestRun::new();
+    let registry = run.registry();
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = registry.reference("tidewatch", "1.0.0");
+    let v2 = registry.reference("tidewatch", "1.1.0");
+    tidewatch_image(&run, dir.path(), &v1, "1.0.0");
+    let name = run.name("self");
+    let label = run.label();
+    let include = format!("TIDEWATCH_TRIGGER_DOCKER_SELF_INCLUDE={name}");
+    let id = run.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &label,
+        "--network",
+        "host",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-e",
+        &include,
+        "-e",
+        "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=1",
+        "-e",
+        "TIDEWATCH_STORE_PATH=/tmp/store",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_CRON=*/2 * * * * *",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_JITTER=0",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        &v1,
+    ]);
+    // Running, on the old image, before there is anything newer.
+    std::thread::sleep(Duration::from_secs(3));
+    let state = run.inspect(&name, "{{.Id}} {{.State.Running}}");
+    if state != format!("{id} true") {
+        let logs = run.docker_output(&["logs", "--tail", "40", &name]);
+        panic!("not running: {state}\n{}{}", logs.stdout, logs.stderr);
+    }
+
+    tidewatch_image(&run, dir.path(), &v2, "1.1.0");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = run.docker_output(&[
+            "inspect",
+            "--format",
+            "{{.Id}} {{.State.Running}} {{.Config.Image}}",
+            &name,
+        ]);
+        let old_gone = !run.docker_output(&["inspect", &id]).success();
+        if now.success() && now.stdout.trim() != format!("{id} true {v1}") && old_gone {
+            let fields: Vec<&str> = now.stdout.split_whitespace().collect();
+            assert_eq!(fields[1..], ["true", v2.as_str()], "{}", now.stdout);
+            break;
+        }
+        if Instant::now() > deadline {
+            let logs = run.docker_output(&["logs", "--tail", "40", &name]);
+            panic!(
+                "no successor within 60 s: {} (old gone: {old_gone})\n{}{}",
+                now.stdout, logs.stdout, logs.stderr
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
