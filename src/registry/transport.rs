@@ -106,9 +106,19 @@ fn build_client(
     for root in &tls.roots {
         builder = builder.add_root_certificate(root.clone());
     }
-    builder.build().map_err(|err| RegistryError::Transport {
-        host: host.to_string(),
-        detail: format!("cannot set up HTTP: {err}"),
+    builder.build().map_err(|err| {
+        // reqwest says only "builder error"; the cause (often: no CA certificates on this
+        // system, in a minimal image) is what a user can act on.
+        let mut detail = format!("cannot set up HTTP: {err}");
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            detail.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        RegistryError::Transport {
+            host: host.to_string(),
+            detail,
+        }
     })
 }
 
