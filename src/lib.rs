@@ -1,6 +1,7 @@
 //! tidewatch keeps Docker containers current. ARCHITECTURE.md has the map: start there.
 pub mod app;
 pub mod bus;
+pub mod compose;
 pub mod config;
 pub mod docker;
 pub mod finding;
