@@ -148,12 +148,17 @@ async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
 /// running and allowed to finish (notifications sent, the store written) before the report is
 /// returned.
 pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Outcome> {
+    one_cycle(loaded, triggers, Bus::default()).await
+}
+
+/// One cycle of every watcher on `bus`, with the store and `triggers` listening, all of them
+/// finished before it returns.
+async fn one_cycle(loaded: &Loaded, triggers: Triggers, bus: Bus) -> anyhow::Result<Outcome> {
     let client = Arc::new(RegistryClient::new(
         &loaded.config.registry,
         client_settings(loaded),
     )?);
     let store = open_store(loaded).await?;
-    let bus = Bus::default();
     let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
     subscribers.finish(bus).await;
@@ -452,16 +457,9 @@ pub async fn update(
     for trigger in &triggers.docker {
         trigger.force(names.clone());
     }
-    let client = Arc::new(RegistryClient::new(
-        &loaded.config.registry,
-        client_settings(loaded),
-    )?);
-    let store = open_store(loaded).await?;
     let bus = Bus::default();
     let collector = tokio::spawn(collect_actions(bus.subscribe("update")));
-    let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
-    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
-    subscribers.finish(bus).await;
+    let outcome = one_cycle(loaded, triggers, bus).await?;
     let done = collector.await.unwrap_or_default();
     let mut ok = outcome.errors.is_empty();
     let mut lines: Vec<String> = done

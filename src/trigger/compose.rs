@@ -19,7 +19,7 @@ use super::docker::Context;
 use super::filter::Filter;
 use super::{BuildProblem, TriggerId};
 use crate::bus::{Event, Subscriber};
-use crate::config::{CommonConfig, ComposeTriggerConfig};
+use crate::config::ComposeTriggerConfig;
 use crate::docker::Engine;
 use crate::model::UpdateCandidate;
 use crate::update;
@@ -109,14 +109,9 @@ fn find_command(configured: Option<&str>) -> Option<Vec<String>> {
 impl ComposeTrigger {
     pub fn new(name: &str, config: &ComposeTriggerConfig) -> Result<Self, Vec<BuildProblem>> {
         let mut problems = Vec::new();
-        let filter = Filter::new(&CommonConfig {
-            threshold: config.threshold,
-            include: config.include.clone(),
-            exclude: config.exclude.clone(),
-            ..CommonConfig::default()
-        })
-        .map_err(|p| problems.extend(p))
-        .ok();
+        let filter = Filter::of(config.threshold, &config.include, &config.exclude)
+            .map_err(|p| problems.extend(p))
+            .ok();
         let mut allowed: Vec<PathBuf> = config
             .allowed
             .iter()

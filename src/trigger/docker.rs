@@ -13,7 +13,7 @@
 use super::filter::Filter;
 use super::{BuildProblem, TriggerId};
 use crate::bus::{Event, Subscriber, WeakBus};
-use crate::config::{CommonConfig, DockerTriggerConfig, WatcherConfig};
+use crate::config::{DockerTriggerConfig, WatcherConfig};
 use crate::docker::Engine;
 use crate::labels;
 use crate::model::UpdateCandidate;
@@ -157,12 +157,7 @@ pub struct Context {
 
 impl DockerTrigger {
     pub fn new(name: &str, config: &DockerTriggerConfig) -> Result<Self, Vec<BuildProblem>> {
-        let filter = Filter::new(&CommonConfig {
-            threshold: config.threshold,
-            include: config.include.clone(),
-            exclude: config.exclude.clone(),
-            ..CommonConfig::default()
-        })?;
+        let filter = Filter::of(config.threshold, &config.include, &config.exclude)?;
         Ok(DockerTrigger {
             id: TriggerId {
                 kind: "docker",

@@ -72,6 +72,20 @@ impl Filter {
         }
     }
 
+    /// The filter of a trigger that acts (docker, compose): threshold and include/exclude only.
+    pub fn of(
+        threshold: crate::tags::Threshold,
+        include: &Option<String>,
+        exclude: &Option<String>,
+    ) -> Result<Filter, Vec<BuildProblem>> {
+        Filter::new(&CommonConfig {
+            threshold,
+            include: include.clone(),
+            exclude: exclude.clone(),
+            ..CommonConfig::default()
+        })
+    }
+
     /// Whether trigger `id` acts on an update of `kind` of `container`.
     pub fn allows(&self, id: &TriggerId, container: &ContainerInfo, kind: UpdateKind) -> bool {
         if !self.threshold.allows(kind) {

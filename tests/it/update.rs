@@ -16,6 +16,33 @@ fn docker_trigger_env<'a>(container: &'a str, store: &'a str) -> Vec<(&'a str, &
     ]
 }
 
+/// The engine's clock now, for `docker events --since`.
+fn engine_time(run: &TestRun) -> String {
+    run.docker(&["system", "info", "--format", "{{.SystemTime}}"])
+        .trim()
+        .to_string()
+}
+
+/// `name action` of every container start and stop since `since`, in order.
+fn starts_and_stops(run: &TestRun, since: &str) -> String {
+    let until = engine_time(run);
+    run.docker(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=stop",
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Action}}",
+    ])
+}
+
 fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
     let out = tidewatch(
         &["history", name, "--json"],
@@ -332,27 +359,12 @@ fn a_linked_container_is_stopped_before_its_dependency_and_started_again_after()
         )),
         "{plan}"
     );
-    let since = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let since = engine_time(&run);
 
     let out = tidewatch(&["run", "--once"], &docker_trigger_env(&db.name, store));
     assert!(out.stderr.contains("Updated."), "{out}");
 
-    let until = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
-    let events = run.docker(&[
-        "events",
-        "--since",
-        since.trim(),
-        "--until",
-        until.trim(),
-        "--filter",
-        "type=container",
-        "--filter",
-        "event=stop",
-        "--filter",
-        "event=start",
-        "--format",
-        "{{.Actor.Attributes.name}} {{.Action}}",
-    ]);
+    let events = starts_and_stops(&run, &since);
     let lines: Vec<&str> = events
         .lines()
         .filter(|l| l.starts_with(&db.name) || l.starts_with(&app.name))
@@ -488,28 +500,13 @@ fn start_first_starts_the_new_container_before_the_old_one_stops() {
         &v1.reference,
         &[],
     );
-    let since = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let since = engine_time(&run);
     let dir = fresh_store_dir();
     let store = dir.to_str().unwrap();
 
     let out = tidewatch(&["run", "--once"], &docker_trigger_env(&old.name, store));
     assert!(out.stderr.contains("beside the old one"), "{out}");
-    let until = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
-    let events = run.docker(&[
-        "events",
-        "--since",
-        since.trim(),
-        "--until",
-        until.trim(),
-        "--filter",
-        "type=container",
-        "--filter",
-        "event=stop",
-        "--filter",
-        "event=start",
-        "--format",
-        "{{.Actor.Attributes.name}} {{.Action}}",
-    ]);
+    let events = starts_and_stops(&run, &since);
     let lines: Vec<&str> = events
         .lines()
         .filter(|l| l.starts_with(&old.name))
