@@ -14,11 +14,11 @@
 //!
 //! A service's replicas are one update: a cycle's findings are grouped by project and service.
 
-use super::compose_file::{self as compose, Rewrite};
 use super::docker::Context;
 use super::filter::Filter;
 use super::{BuildProblem, TriggerId};
 use crate::bus::{Event, Subscriber};
+use crate::compose::{self, Rewrite};
 use crate::config::ComposeTriggerConfig;
 use crate::docker::Engine;
 use crate::model::UpdateCandidate;
@@ -437,7 +437,12 @@ impl ComposeTrigger {
         for path in files.iter().rev() {
             let real = self.check_allowed(path)?;
             let text = std::fs::read_to_string(&real).map_err(io(&real))?;
-            let rewrite = match compose::rewrite_image(&text, service, new_image, digest) {
+            // The full reference: the file's own form decides whether the digest is written.
+            let wanted = match digest {
+                Some(digest) => format!("{new_image}@{digest}"),
+                None => new_image.to_string(),
+            };
+            let rewrite = match compose::rewrite_image(&text, service, &wanted) {
                 Ok(rewrite) => rewrite,
                 Err(err) if err.is_missing_service() && files.len() > 1 => continue,
                 Err(err) => return Err(err.into()),

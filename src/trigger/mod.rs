@@ -10,7 +10,6 @@
 //! is a file in this folder, a field in `config::TriggersConfig`, and a line there.
 
 pub mod compose;
-pub mod compose_file;
 pub mod discord;
 pub mod docker;
 pub mod filter;
