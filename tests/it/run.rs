@@ -204,7 +204,10 @@ fn a_container_started_while_the_daemon_runs_is_checked_within_seconds() {
     let history: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
     let events: Vec<&str> = history.iter().filter_map(|e| e["event"].as_str()).collect();
     assert_eq!(events, ["update-available", "removed"], "{out}");
-    assert_eq!(history[1]["detail"], "destroyed", "{out}");
+    // From the destroy event, or from a full listing that another test's image tag set off
+    // first (the engine is shared): either way it is forgotten once.
+    let detail = history[1]["detail"].as_str().unwrap_or_default();
+    assert!(["destroyed", "no longer listed"].contains(&detail), "{out}");
 }
 
 /// Puts `reference` (pushed to a loopback registry) on `engine` and runs it, without a network.
