@@ -85,6 +85,8 @@ pub struct DockerTriggerConfig {
     pub revivestopped: bool,
     /// Do not pull: use the image as the engine already has it (`--no-pull`).
     pub nopull: bool,
+    /// Re-create but do not start: something else starts containers (`--no-restart`).
+    pub norestart: bool,
     /// Update nothing: every container is monitor-only (`--monitor-only`).
     pub monitoronly: bool,
     /// A container's `monitor-only` label wins over `monitoronly`, either way
@@ -107,6 +109,7 @@ impl Default for DockerTriggerConfig {
             lifecyclehooks: false,
             revivestopped: false,
             nopull: false,
+            norestart: false,
             monitoronly: false,
             labelprecedence: false,
         }

@@ -128,6 +128,11 @@ impl WatchtowerEnv {
                         option("revivestopped", b.into());
                     }
                 }
+                "WATCHTOWER_NO_RESTART" => {
+                    if let Some(b) = boolean(name, value, errors) {
+                        option("norestart", b.into());
+                    }
+                }
                 "WATCHTOWER_NO_PULL" => {
                     if let Some(b) = boolean(name, value, errors) {
                         option("nopull", b.into());

@@ -175,6 +175,7 @@ impl DockerTrigger {
                 lifecycle_hooks: config.lifecyclehooks,
                 revive_stopped: config.revivestopped,
                 no_pull: config.nopull,
+                no_restart: config.norestart,
             },
             auto: config.auto,
             monitor_only: config.monitoronly,

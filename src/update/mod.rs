@@ -38,6 +38,8 @@ pub struct Options {
     pub revive_stopped: bool,
     /// Use the image the engine has; do not pull.
     pub no_pull: bool,
+    /// Leave the new container created, not started.
+    pub no_restart: bool,
     /// Watchtower's `remove-volumes`. The old container's anonymous volumes move to its
     /// successor, so there is nothing of its own left to remove: accepted, and has no effect.
     pub remove_volumes: bool,
@@ -53,6 +55,7 @@ impl Default for Options {
             lifecycle_hooks: false,
             revive_stopped: false,
             no_pull: false,
+            no_restart: false,
         }
     }
 }
@@ -150,7 +153,7 @@ pub async fn update(
     if self_update::own_container_id().as_deref() == Some(old.id()) {
         return self_update::replace_self(engine, &old, &image).await;
     }
-    let start = old.running() || options.revive_stopped;
+    let start = (old.running() || options.revive_stopped) && !options.no_restart;
     let labels = &candidate.container.labels;
     if options.lifecycle_hooks && old.running() {
         // As Watchtower: a pre-check that fails is reported, and the update goes on.

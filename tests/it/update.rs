@@ -556,3 +556,62 @@ fn revive_stopped_starts_the_successor_of_a_stopped_container() {
         "{out}"
     );
 }
+
+#[test]
+fn a_new_container_whose_health_check_fails_is_rolled_back() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "healthy", "1.0.0");
+    run.push(&registry, "healthy", "1.1.0");
+    // Healthy only on 1.0.0: the user's health check says so, and the successor inherits it.
+    let old = run.run_with(
+        "healthy",
+        &[
+            "--health-cmd",
+            "grep -q 1.0.0 /version",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let mut env = docker_trigger_env(&old.name, store);
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_HEALTHTIMEOUT", "20"));
+    let out = tidewatch(&["run", "--once"], &env);
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}} {{.State.Running}}"),
+        format!("{} true", old.id),
+        "{out}"
+    );
+    let events = history_events(store, &old.name);
+    assert!(
+        events
+            .iter()
+            .any(|(e, d)| e == "rolled-back" && d.contains("health check failed")),
+        "{events:?}\n{out}"
+    );
+}
+
+#[test]
+fn norestart_re_creates_the_container_and_leaves_it_stopped() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "managed", "1.0.0");
+    run.push(&registry, "managed", "1.1.0");
+    let old = run.run("managed", &v1.reference, &[]);
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let mut env = docker_trigger_env(&old.name, store);
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_NORESTART", "true"));
+    let out = tidewatch(&["run", "--once"], &env);
+    assert_eq!(
+        run.inspect(&old.name, "{{.State.Running}} {{.Config.Image}}"),
+        format!("false {}", v1.reference.replace("1.0.0", "1.1.0")),
+        "{out}"
+    );
+    assert!(!run.docker_output(&["inspect", &old.id]).success());
+}
