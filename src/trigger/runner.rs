@@ -83,6 +83,13 @@ fn target_key(c: &UpdateCandidate) -> String {
     )
 }
 
+/// What `once` remembers of a failed or rolled-back update: the docker trigger tries a failing
+/// update again every cycle (the cause may pass), but telling the same failure every hour is
+/// spam; a failure of another target, or a later success, is told again.
+fn outcome_key(outcome: &str, c: &UpdateCandidate) -> String {
+    format!("{outcome}:{}", target_key(c))
+}
+
 impl NotifierTrigger {
     pub fn new(
         id: TriggerId,
@@ -166,11 +173,11 @@ impl NotifierTrigger {
             let Some(event) = event else { break };
             match event.as_ref() {
                 Event::UpdateAvailable(c) => {
-                    if !listener.wanted(c).await {
+                    if !listener.wanted(c, target_key(c)).await {
                         continue;
                     }
                     match this.mode {
-                        Mode::Simple => listener.simple(Notice::Available(c), this.once),
+                        Mode::Simple => listener.simple(Notice::Available(c), Some(target_key(c))),
                         Mode::Batch => {
                             let (_, updates) = batches
                                 .entry(c.container.watcher.clone())
@@ -187,27 +194,26 @@ impl NotifierTrigger {
                         listener.batch(&report.watcher, updates, Some(report));
                     }
                 }
-                // What the docker trigger did is told at once, in either mode, and every time.
+                // What the docker trigger did is told at once, in either mode: an update applied
+                // every time, a failure once per target (with `once`).
                 Event::UpdateApplied { candidate, .. }
                     if this
                         .filter
                         .allows(&this.id, &candidate.container, candidate.kind) =>
                 {
-                    listener.simple(Notice::Applied(candidate), false);
+                    listener.simple(Notice::Applied(candidate), None);
                 }
-                Event::UpdateFailed { candidate, reason }
-                    if this
-                        .filter
-                        .allows(&this.id, &candidate.container, candidate.kind) =>
-                {
-                    listener.simple(Notice::Failed(candidate, reason), false);
+                Event::UpdateFailed { candidate, reason } => {
+                    let key = outcome_key("failed", candidate);
+                    if listener.wanted(candidate, key.clone()).await {
+                        listener.simple(Notice::Failed(candidate, reason), Some(key));
+                    }
                 }
-                Event::RolledBack { candidate, reason }
-                    if this
-                        .filter
-                        .allows(&this.id, &candidate.container, candidate.kind) =>
-                {
-                    listener.simple(Notice::RolledBack(candidate, reason), false);
+                Event::RolledBack { candidate, reason } => {
+                    let key = outcome_key("rolled-back", candidate);
+                    if listener.wanted(candidate, key.clone()).await {
+                        listener.simple(Notice::RolledBack(candidate, reason), Some(key));
+                    }
                 }
                 _ => {}
             }
@@ -297,8 +303,9 @@ struct Listener<'a> {
 }
 
 impl Listener<'_> {
-    /// Passes the filters and, with `once`, was neither sent before nor is on its way.
-    async fn wanted(&self, c: &UpdateCandidate) -> bool {
+    /// Passes the filters and, with `once`, `target` was neither sent before for this container
+    /// nor is on its way.
+    async fn wanted(&self, c: &UpdateCandidate, target: String) -> bool {
         let t = self.trigger;
         if !t.filter.allows(&t.id, &c.container, c.kind) {
             return false;
@@ -306,7 +313,7 @@ impl Listener<'_> {
         if !t.once {
             return true;
         }
-        let key = (c.container.key(), target_key(c));
+        let key = (c.container.key(), target);
         if self
             .in_flight
             .lock()
@@ -332,7 +339,9 @@ impl Listener<'_> {
         }
     }
 
-    fn simple(&self, notice: Notice<'_>, once: bool) {
+    /// One message for `notice`; `once_key`, when given and `once` is on, is marked sent after
+    /// delivery.
+    fn simple(&self, notice: Notice<'_>, once_key: Option<String>) {
         let c = notice.candidate();
         let message = match self.trigger.templates.simple(template::simple_data(notice)) {
             Ok(message) => message,
@@ -341,10 +350,9 @@ impl Listener<'_> {
                 return;
             }
         };
-        let once = if once {
-            vec![(c.container.key(), target_key(c))]
-        } else {
-            Vec::new()
+        let once = match once_key {
+            Some(key) if self.trigger.once => vec![(c.container.key(), key)],
+            _ => Vec::new(),
         };
         self.enqueue(Outgoing {
             message,

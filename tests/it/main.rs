@@ -11,6 +11,7 @@ mod compose;
 mod config_cli;
 mod hooks;
 mod notify;
+mod readme;
 mod registry;
 mod run;
 mod self_update;

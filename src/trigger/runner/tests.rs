@@ -223,6 +223,74 @@ async fn what_the_docker_trigger_did_is_told_at_once_even_in_batch_mode() {
     );
 }
 
+#[tokio::test]
+async fn a_failure_that_repeats_every_cycle_is_told_once_even_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let web = candidate("web", "1.25.4", UpdateKind::Patch);
+    let newer = candidate("web", "1.25.5", UpdateKind::Patch);
+    let failed = |c: &UpdateCandidate| Event::UpdateFailed {
+        candidate: c.clone(),
+        reason: "port 8080 is taken".into(),
+    };
+    let rolled_back = |c: &UpdateCandidate| Event::RolledBack {
+        candidate: c.clone(),
+        reason: "health check failed".into(),
+    };
+    let cycle = vec![
+        failed(&web),
+        failed(&web),
+        rolled_back(&web),
+        rolled_back(&web),
+    ];
+    run(
+        trigger(CommonConfig::default(), recorder.clone()),
+        Some(store.clone()),
+        cycle.clone(),
+    )
+    .await;
+    // The next start: the same failures of the same target are not told again; a failure of
+    // a newer target is.
+    let mut later = cycle;
+    later.push(failed(&newer));
+    run(
+        trigger(CommonConfig::default(), recorder.clone()),
+        Some(store),
+        later,
+    )
+    .await;
+    assert_eq!(
+        titles(&recorder),
+        [
+            "Update failed web 1.25.4",
+            "Update rolled back web 1.25.4",
+            "Update failed web 1.25.5"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_once_every_failure_is_told() {
+    let recorder = Arc::new(Recorder::default());
+    let common = CommonConfig {
+        once: Some(false),
+        ..CommonConfig::default()
+    };
+    let web = candidate("web", "1.25.4", UpdateKind::Patch);
+    let failed = Event::UpdateFailed {
+        candidate: web,
+        reason: "port 8080 is taken".into(),
+    };
+    run(
+        trigger(common, recorder.clone()),
+        None,
+        vec![failed.clone(), failed],
+    )
+    .await;
+    assert_eq!(titles(&recorder).len(), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn transient_failures_are_retried_and_permanent_ones_are_not() {
     let recorder = Arc::new(Recorder {
