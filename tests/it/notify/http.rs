@@ -1,11 +1,12 @@
 //! The http notifier against a real peer ([`Receiver`]): what it sends (body, headers, auth,
 //! signature), what its failures say, and — through the real runner, with no Docker — retries,
 //! giving up, the rate limit, batch mode and `once` across restarts. Last, the whole way: the
-//! binary finds an update in a real registry and the webhook hears of it, once.
+//! binary finds an update in a real registry and the webhook hears of it, once, and of what the
+//! docker trigger then did.
 
 use super::common::{Kind, candidate, closed_address, cycle, failure, send, trigger};
 use crate::support::receiver::{Answer, Receiver};
-use crate::support::{TestRun, fresh_store_dir, tidewatch};
+use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::atomic::Ordering;
@@ -428,4 +429,85 @@ fn run_once_tells_the_webhook_and_once_survives_a_restart() {
         "the second run finds the update again:\n{out}"
     );
     assert_eq!(hook.requests().len(), 1, "told once:\n{out}");
+}
+
+#[test]
+fn what_the_docker_trigger_did_reaches_the_webhook_and_a_repeated_failure_is_told_once() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let good = run.push(&registry, "told-good", "1.0.0");
+    run.push(&registry, "told-good", "1.1.0");
+    let bad = run.push(&registry, "told-bad", "1.0.0");
+    run.push_spec(
+        &registry,
+        "told-bad",
+        "1.1.0",
+        &ImageSpec::version("1.1.0").cmd(&["sh", "-c", "exit 3"]),
+    );
+    let good = run.run("told-good", &good.reference, &[]);
+    let bad = run.run("told-bad", &bad.reference, &[]);
+    let hook = Receiver::start();
+    let url = hook.url("/e2e");
+    let store = fresh_store_dir();
+    // Other tests' containers share the engine: only these two are wanted.
+    let both = format!("{},{}", good.name, bad.name);
+    let env = [
+        ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_URL", url.as_str()),
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_INCLUDE", both.as_str()),
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", both.as_str()),
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "1"),
+    ];
+    let told = |hook: &Receiver| {
+        let mut seen: Vec<(String, String)> = hook
+            .requests()
+            .iter()
+            .map(|r| {
+                let body = r.json();
+                (
+                    body["name"].as_str().unwrap_or_default().to_string(),
+                    body["event"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        seen.sort();
+        seen
+    };
+
+    let out = tidewatch(&["run", "--once"], &env);
+    let pair = |name: &str, event: &str| (name.to_string(), event.to_string());
+    let first = vec![
+        pair(&bad.name, "rolled-back"),
+        pair(&bad.name, "update-available"),
+        pair(&good.name, "update-applied"),
+        pair(&good.name, "update-available"),
+    ];
+    assert_eq!(told(&hook), first, "{out}");
+    let rolled_back = hook
+        .requests()
+        .into_iter()
+        .map(|r| r.json())
+        .find(|b| b["event"] == "rolled-back")
+        .expect("a rolled-back message");
+    assert!(
+        rolled_back["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("exit code 3")),
+        "{rolled_back}"
+    );
+    assert_eq!(rolled_back["new_tag"], "1.1.0");
+
+    // The next cycle tries the failing update again and rolls it back again: nothing new to
+    // tell. (The good container is up to date now.)
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(
+        out.stderr.contains("putting the old container back"),
+        "the update is tried again:\n{out}"
+    );
+    assert_eq!(
+        told(&hook),
+        first,
+        "a repeated failure is told once:\n{out}"
+    );
 }
