@@ -1,6 +1,8 @@
 //! Which kinds of update a trigger acts on, with WUD's `THRESHOLD` values so a WUD setup keeps
 //! its meaning: `all`, `major`, `major-only`, `minor`, `minor-only`, `patch` (case-insensitive),
-//! and nothing else — WUD rejects other values at start-up, and so do we.
+//! plus one of our own, `digest` (also spelt `digest-only`): a new image behind the same tag and
+//! nothing else, the safe choice for unattended updates. Anything else is rejected at start-up,
+//! as WUD does.
 //!
 //! The meaning follows WUD's code (`Trigger.isThresholdReached` in getwud/wud
 //! `app/triggers/providers/Trigger.ts`) where its documentation is vaguer: a threshold filters
@@ -27,17 +29,20 @@ pub enum Threshold {
     MinorOnly,
     /// Updates up to a patch: no major or minor tag update.
     Patch,
+    /// Only a new image behind the same tag (a rebuild); no tag update at all.
+    DigestOnly,
 }
 
 impl Threshold {
     /// In the order WUD's documentation lists them, for error messages and docs.
-    pub const ALL: [Threshold; 6] = [
+    pub const ALL: [Threshold; 7] = [
         Threshold::All,
         Threshold::Major,
         Threshold::MajorOnly,
         Threshold::Minor,
         Threshold::MinorOnly,
         Threshold::Patch,
+        Threshold::DigestOnly,
     ];
 
     /// Whether an update of `kind` reaches this threshold. A ceiling (`major`, `minor`, `patch`)
@@ -49,6 +54,7 @@ impl Threshold {
             Threshold::Patch => kind <= UpdateKind::Patch,
             Threshold::MajorOnly => matches!(kind, UpdateKind::Major | UpdateKind::Digest),
             Threshold::MinorOnly => matches!(kind, UpdateKind::Minor | UpdateKind::Digest),
+            Threshold::DigestOnly => kind == UpdateKind::Digest,
         }
     }
 
@@ -60,6 +66,7 @@ impl Threshold {
             Threshold::Minor => "minor",
             Threshold::MinorOnly => "minor-only",
             Threshold::Patch => "patch",
+            Threshold::DigestOnly => "digest",
         }
     }
 }
@@ -68,7 +75,7 @@ impl Threshold {
 /// an environment variable typed by hand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown threshold `{value}`: expected one of all, major, major-only, minor, minor-only, patch"
+    "unknown threshold `{value}`: expected one of all, major, major-only, minor, minor-only, patch, digest"
 )]
 pub struct ThresholdError {
     pub value: String,
@@ -79,6 +86,9 @@ impl FromStr for Threshold {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim();
+        if wanted.eq_ignore_ascii_case("digest-only") {
+            return Ok(Threshold::DigestOnly);
+        }
         Threshold::ALL
             .into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(wanted))
@@ -138,16 +148,19 @@ mod tests {
         // WUD's schema is case-insensitive.
         check("Minor-Only", &[Digest, Minor]);
         check(" PATCH ", &[Digest, Prerelease, Patch]);
+        // Ours: rebuilds behind the same tag only.
+        check("digest", &[Digest]);
+        check("digest-only", &[Digest]);
     }
 
     #[test]
     fn unknown_thresholds_list_the_valid_ones() {
-        for value in ["patch-only", "digest", "none", ""] {
+        for value in ["patch-only", "digests", "none", ""] {
             let err = value.parse::<Threshold>().expect_err("rejected");
             assert_eq!(
                 err.to_string(),
                 format!(
-                    "unknown threshold `{value}`: expected one of all, major, major-only, minor, minor-only, patch"
+                    "unknown threshold `{value}`: expected one of all, major, major-only, minor, minor-only, patch, digest"
                 )
             );
         }
