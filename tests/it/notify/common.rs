@@ -9,8 +9,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 use tidewatch::bus::{Bus, Event};
 use tidewatch::config::{
-    DiscordConfig, GotifyConfig, HttpConfig, Mode, NtfyConfig, SlackConfig, TelegramConfig,
-    TriggersConfig,
+    DiscordConfig, GotifyConfig, HttpConfig, Mode, NtfyConfig, SlackConfig, SmtpConfig,
+    TeamsConfig, TelegramConfig, TriggersConfig,
 };
 use tidewatch::model::{ImageRef, Report, UpdateCandidate};
 use tidewatch::store::Store;
@@ -53,6 +53,8 @@ kind!(DiscordConfig, discord, "ops");
 kind!(TelegramConfig, telegram, "ops");
 kind!(NtfyConfig, ntfy, "phone");
 kind!(GotifyConfig, gotify, "home");
+kind!(TeamsConfig, teams, "ops");
+kind!(SmtpConfig, smtp, "ops");
 
 /// The one place that builds a trigger: `config` through `build_all`, as at start-up.
 #[track_caller]

@@ -366,3 +366,19 @@ async fn credentials_are_never_sent_to_a_server_without_starttls() {
     assert!(!err.to_string().contains(PASSWORD), "{err}");
     assert!(sink.messages().is_empty(), "nothing delivered in clear");
 }
+
+/// Through the real runner: a cycle of three updates in batch mode is one email listing them.
+#[tokio::test]
+async fn a_batch_cycle_through_the_runner_is_one_email() {
+    let sink = SmtpSink::plain();
+    super::common::batch(config(&sink)).await;
+    let received = sink.messages();
+    assert_eq!(received.len(), 1, "one email for the cycle: {received:#?}");
+    assert_eq!(received[0].subject, "3 updates available on local");
+    assert_eq!(received[0].rcpt_tos, ["ops@example.com"]);
+    let html = received[0].html();
+    assert_eq!(html.matches("<tr><td").count(), 3, "{html}");
+    for name in ["web", "api", "db"] {
+        assert!(received[0].text().contains(name), "{name} missing");
+    }
+}

@@ -1,7 +1,7 @@
 //! The teams notifier against a real peer ([`Receiver`]) playing a Workflows webhook (which
 //! answers 202) and a legacy connector.
 
-use super::common::failure;
+use super::common::{self, failure};
 use crate::support::receiver::{Answer, Receiver, Recorded};
 use serde_json::json;
 use tidewatch::config::{CommonConfig, Secret, TeamsCard, TeamsConfig};
@@ -152,4 +152,28 @@ async fn failures_are_classified_and_never_quote_the_url() {
             "{text}"
         );
     }
+}
+
+/// Through the real runner: a cycle of three updates in batch mode is one card, and a 500 from
+/// Teams is retried with the same card.
+#[tokio::test]
+async fn a_batch_cycle_is_one_card_and_a_500_is_retried() {
+    let hook = Receiver::scripted([500], 202);
+    common::batch(TeamsConfig {
+        retries: Some(2),
+        ..workflow(&hook)
+    })
+    .await;
+    let seen = hook.requests();
+    assert_eq!(seen.len(), 2, "a 500, then the same card again");
+    assert_eq!(seen[0].body, seen[1].body, "the same message");
+    let card = &seen[1].json()["attachments"][0]["content"];
+    assert_eq!(card["body"][0]["text"], "3 updates available on local");
+    let facts: Vec<&str> = card["body"][2]["facts"]
+        .as_array()
+        .expect("facts")
+        .iter()
+        .map(|f| f["title"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(facts, ["web", "api", "db"]);
 }
