@@ -529,6 +529,11 @@ impl RegistryClient {
             form: None,
         };
         let reply = self.transport.send(&host, &request).await?;
+        tracing::debug!(
+            host = %host,
+            status = reply.status.as_u16(),
+            "Registry answered the ping."
+        );
         match reply.status {
             StatusCode::OK => Ok(HostAuth::Anonymous),
             StatusCode::UNAUTHORIZED => {

@@ -171,3 +171,106 @@ fn trigger_mistakes_stop_start_up_naming_the_variable_before_anything_runs() {
         );
     }
 }
+
+/// Every line of stderr is a configuration error naming one of `variables`, each is named, and
+/// nothing else is said.
+#[track_caller]
+fn assert_errors_name(out: &Output, variables: &[&str]) {
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    let lines = stderr_lines(out);
+    assert_eq!(lines.len(), variables.len(), "{out}");
+    for variable in variables {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("tidewatch: configuration error: {variable}: "))),
+            "{variable} not named:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_log_level_is_refused_and_filters_are_allowed() {
+    let out = check(&[("TIDEWATCH_LOG_LEVEL", "loud")]);
+    assert_errors_name(&out, &["TIDEWATCH_LOG_LEVEL"]);
+    assert!(out.stderr.contains("unknown log level `loud`"), "{out}");
+    let out = check(&[("TIDEWATCH_LOG_LEVEL", "info,degub")]);
+    assert_errors_name(&out, &["TIDEWATCH_LOG_LEVEL"]);
+    assert!(out.stderr.contains("did you mean `debug`?"), "{out}");
+    for fine in [
+        "WARN",
+        "info,tidewatch::registry=debug",
+        "warn,bollard=debug",
+        "tidewatch::docker",
+        "off",
+    ] {
+        let out = check(&[("TIDEWATCH_LOG_LEVEL", fine)]);
+        assert!(out.success(), "{fine}: {out}");
+    }
+}
+
+/// At debug and trace, the libraries under tidewatch stay at info: bollard would otherwise
+/// print every inspected container whole, its environment with it. Neither that environment
+/// nor the registry password tidewatch was given (directly or through a file) shows anywhere.
+#[test]
+fn debug_and_trace_logs_never_show_environments_or_registry_secrets() {
+    let run = crate::support::TestRun::new();
+    let password = "pw-marker-s3cret-c0nfig";
+    let registry =
+        run.registry_with(crate::support::RegistryOptions::default().basic_auth("ci", password));
+    let pushed = run.push(&registry, "private/app", "1.0.0");
+    let env_marker = "env-marker-s3cret-c0nfig";
+    let container = run.run_with(
+        "secretive",
+        &[
+            "--label",
+            "tidewatch.watch=true",
+            "-e",
+            &format!("TIDEWATCH_REGISTRY_HUB_MAIN_PASSWORD={env_marker}"),
+            "-e",
+            &format!("APP_TOKEN={env_marker}"),
+        ],
+        &pushed.reference,
+        &[],
+    );
+    let mut secret_file = tempfile::NamedTempFile::new().expect("temp file");
+    writeln!(secret_file, "{password}").expect("write secret");
+    let file = secret_file.path().to_str().expect("utf-8 path").to_string();
+    let url = format!("http://{}", registry.addr());
+    for level in ["debug", "trace"] {
+        for from_file in [false, true] {
+            let mut env = vec![
+                ("TIDEWATCH_LOG_LEVEL", level),
+                ("TIDEWATCH_WATCHER_LOCAL_WATCHBYDEFAULT", "false"),
+                ("TIDEWATCH_REGISTRY_CUSTOM_CI_URL", url.as_str()),
+                ("TIDEWATCH_REGISTRY_CUSTOM_CI_LOGIN", "ci"),
+            ];
+            if from_file {
+                env.push(("TIDEWATCH_REGISTRY_CUSTOM_CI_PASSWORD__FILE", file.as_str()));
+            } else {
+                env.push(("TIDEWATCH_REGISTRY_CUSTOM_CI_PASSWORD", password));
+            }
+
+            let out = tidewatch(&["check", "--json"], &env);
+
+            assert!(out.success(), "{level}: {out}");
+            let json: serde_json::Value = serde_json::from_str(&out.stdout)
+                .unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"));
+            let row = json["containers"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["id"] == container.id.as_str()))
+                .unwrap_or_else(|| panic!("container not listed:\n{out}"));
+            assert_eq!(row["status"], "up-to-date", "the login was used: {out}");
+            assert!(
+                out.stderr.contains("DEBUG"),
+                "{level}: no debug line at all, so this proves nothing:\n{out}"
+            );
+            for text in [&out.stdout, &out.stderr] {
+                assert!(
+                    !text.contains("s3cret"),
+                    "{level}, password from file {from_file}: a secret leaked:\n{out}"
+                );
+            }
+        }
+    }
+}
