@@ -465,8 +465,10 @@ impl Loaded {
 
     fn validate(&self, errors: &mut Vec<ConfigError>) {
         let mut report = |path: Vec<String>, message: String| {
+            // A key no source set (a missing url) is named as the variable or file key that
+            // would set it, after the source of its section.
             let origin = match self.origin(&path.join(".")) {
-                Origin::Default => format!("key {}", path.join(".")),
+                Origin::Default => origin_for(&self.figment, &path),
                 origin => origin.to_string(),
             };
             errors.push(ConfigError::new(origin, message));
@@ -505,6 +507,16 @@ impl Loaded {
         for (kind, instances) in basic {
             for (name, registry) in instances {
                 for (key, message) in registry.problems(kind) {
+                    report(
+                        vec!["registry".into(), kind.into(), name.clone(), key.into()],
+                        message,
+                    );
+                }
+            }
+        }
+        for (kind, instances) in [("gcr", &r.gcr), ("gar", &r.gar)] {
+            for (name, gcr) in instances {
+                for (key, message) in gcr.problems(kind) {
                     report(
                         vec!["registry".into(), kind.into(), name.clone(), key.into()],
                         message,

@@ -23,7 +23,8 @@ pub struct Limits {
     pub retries: u32,
     /// First backoff; doubled each retry.
     pub backoff: Duration,
-    /// Requests in flight to one host at once.
+    /// Requests in flight to one host at once, for hosts whose registry entry does not say
+    /// (`concurrency`).
     pub per_host_concurrency: usize,
     /// When a 429 carries no `Retry-After`.
     pub default_retry_after: Duration,
@@ -38,7 +39,7 @@ impl Default for Limits {
             connect_timeout: Duration::from_secs(10),
             retries: 2,
             backoff: Duration::from_millis(500),
-            per_host_concurrency: 4,
+            per_host_concurrency: crate::config::DEFAULT_CONCURRENCY,
             default_retry_after: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(3600),
         }
@@ -128,6 +129,8 @@ pub struct Transport {
     tls_clients: HashMap<String, reqwest::Client>,
     limits: Limits,
     hosts: Mutex<HashMap<String, Arc<HostState>>>,
+    /// Configured concurrency per host (or, when the flag is set, per domain suffix).
+    concurrency: Vec<(String, bool, usize)>,
     counts: Mutex<RequestCounts>,
 }
 
@@ -139,6 +142,7 @@ impl Transport {
             tls_clients: HashMap::new(),
             limits,
             hosts: Mutex::new(HashMap::new()),
+            concurrency: Vec::new(),
             counts: Mutex::new(BTreeMap::new()),
         })
     }
@@ -148,6 +152,24 @@ impl Transport {
         let client = build_client(&self.limits, tls, host)?;
         self.tls_clients.insert(host.to_ascii_lowercase(), client);
         Ok(())
+    }
+
+    /// At most `limit` requests in flight to `host` at once; with `any_subdomain`, to each host
+    /// under the domain suffix `host` (`.azurecr.io`).
+    pub fn set_concurrency(&mut self, host: &str, any_subdomain: bool, limit: usize) {
+        self.concurrency
+            .push((host.to_ascii_lowercase(), any_subdomain, limit.max(1)));
+    }
+
+    fn concurrency_for(&self, host: &str) -> usize {
+        let host = host.to_ascii_lowercase();
+        self.concurrency
+            .iter()
+            .find(|(pattern, suffix, _)| match suffix {
+                true => host.ends_with(pattern.as_str()) && host.len() > pattern.len(),
+                false => *pattern == host,
+            })
+            .map_or(self.limits.per_host_concurrency, |(_, _, limit)| *limit)
     }
 
     /// The shared HTTP client, with this transport's timeouts, for calls that are not registry
@@ -166,7 +188,7 @@ impl Transport {
             .or_insert_with(|| {
                 Arc::new(HostState {
                     blocked_until: Mutex::new(None),
-                    permits: Arc::new(Semaphore::new(self.limits.per_host_concurrency)),
+                    permits: Arc::new(Semaphore::new(self.concurrency_for(host))),
                 })
             })
             .clone()

@@ -190,6 +190,122 @@ fn assert_errors_name(out: &Output, variables: &[&str]) {
 }
 
 #[test]
+fn registry_mistakes_stop_every_command_naming_each_variable_and_no_value() {
+    let env = [
+        // A Google Artifact Registry has no preset host, and a key needs its email's partner.
+        (
+            "TIDEWATCH_REGISTRY_GAR_X_CLIENTEMAIL",
+            "bot-s3cret@example.com",
+        ),
+        ("TIDEWATCH_REGISTRY_HUB_X_AUTH", "not-base64-s3cret"),
+        (
+            "TIDEWATCH_REGISTRY_GCR_Y_CLIENTEMAIL",
+            "bot-s3cret@example.com",
+        ),
+        (
+            "TIDEWATCH_REGISTRY_CUSTOM_X_URL",
+            "https://user:s3cret@reg istry/",
+        ),
+        ("TIDEWATCH_REGISTRY_CUSTOM_Z_LOGIN", "me"),
+        ("TIDEWATCH_REGISTRY_LSCR_X_MAXTAGS", "0"),
+        ("TIDEWATCH_REGISTRY_CUSTOM_Z_CONCURRENCY", "500"),
+    ];
+    let named = [
+        "TIDEWATCH_REGISTRY_GAR_X_URL",
+        "TIDEWATCH_REGISTRY_GAR_X_PRIVATEKEY",
+        "TIDEWATCH_REGISTRY_HUB_X_AUTH",
+        "TIDEWATCH_REGISTRY_GCR_Y_PRIVATEKEY",
+        "TIDEWATCH_REGISTRY_CUSTOM_X_URL",
+        "TIDEWATCH_REGISTRY_CUSTOM_Z_URL",
+        "TIDEWATCH_REGISTRY_LSCR_X_MAXTAGS",
+        "TIDEWATCH_REGISTRY_CUSTOM_Z_CONCURRENCY",
+    ];
+    for args in [&["config"][..], &["check"][..], &["run", "--once"][..]] {
+        let out = tidewatch(args, &env);
+        assert_errors_name(&out, &named);
+        assert!(
+            !out.stderr.contains("s3cret") && !out.stdout.contains("s3cret"),
+            "{args:?}: a value was quoted:\n{out}"
+        );
+    }
+
+    // The same mistake in the file names the file and its key.
+    let mut file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    writeln!(file, "[registry.custom.lan]\nurl = \"ftp://registry.lan\"").expect("write");
+    let path = file.path().to_str().expect("utf-8 path").to_string();
+    let out = tidewatch(&["--config", &path, "config"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert_eq!(
+        stderr_lines(&out),
+        [format!(
+            "tidewatch: configuration error: {path}: key registry.custom.lan.url: the scheme must be http:// or https://"
+        )],
+        "{out}"
+    );
+}
+
+#[test]
+fn wud_registry_keys_are_accepted_with_their_secrets_masked() {
+    let env = [
+        ("WUD_REGISTRY_ACR_CORP_CLIENTID", "app-id"),
+        ("WUD_REGISTRY_ACR_CORP_CLIENTSECRET", "sp-s3cret"),
+        ("TIDEWATCH_REGISTRY_QUAY_ROBOT_NAMESPACE", "acme"),
+        ("TIDEWATCH_REGISTRY_QUAY_ROBOT_ACCOUNT", "ci"),
+        ("TIDEWATCH_REGISTRY_QUAY_ROBOT_TOKEN", "robot-s3cret"),
+        ("TIDEWATCH_REGISTRY_GITLAB_MINE_TOKEN", "glpat-s3cret"),
+        (
+            "TIDEWATCH_REGISTRY_GITLAB_MINE_AUTHURL",
+            "https://gitlab.example.com",
+        ),
+        ("TIDEWATCH_REGISTRY_CUSTOM_LAN_URL", "127.0.0.1:5000"),
+        ("TIDEWATCH_REGISTRY_CUSTOM_LAN_MAXTAGS", "500"),
+        ("TIDEWATCH_REGISTRY_CUSTOM_LAN_CONCURRENCY", "2"),
+    ];
+    let out = check(&env);
+    assert!(out.success(), "{out}");
+    assert!(!out.stdout.contains("s3cret"), "{out}");
+    for expected in [
+        "registry.acr.corp.clientid = \"app-id\" # WUD_REGISTRY_ACR_CORP_CLIENTID",
+        "registry.acr.corp.clientsecret = \"***\" # WUD_REGISTRY_ACR_CORP_CLIENTSECRET",
+        "registry.quay.robot.namespace = \"acme\" # TIDEWATCH_REGISTRY_QUAY_ROBOT_NAMESPACE",
+        "registry.quay.robot.account = \"ci\" # TIDEWATCH_REGISTRY_QUAY_ROBOT_ACCOUNT",
+        "registry.gitlab.mine.authurl = \"https://gitlab.example.com\" # TIDEWATCH_REGISTRY_GITLAB_MINE_AUTHURL",
+        "registry.custom.lan.maxtags = 500 # TIDEWATCH_REGISTRY_CUSTOM_LAN_MAXTAGS",
+        "registry.custom.lan.concurrency = 2 # TIDEWATCH_REGISTRY_CUSTOM_LAN_CONCURRENCY",
+        "registry.acr.corp.maxtags = 10000 # default",
+        "registry.acr.corp.concurrency = 4 # default",
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == expected),
+            "missing {expected:?}:\n{out}"
+        );
+    }
+
+    // Each kind-specific key belongs to its kind, and paired keys come together.
+    let out = check(&[
+        ("TIDEWATCH_REGISTRY_HUB_X_CLIENTID", "app-id"),
+        ("TIDEWATCH_REGISTRY_GHCR_X_AUTHURL", "https://gitlab.com"),
+        ("TIDEWATCH_REGISTRY_QUAY_X_ACCOUNT", "ci"),
+        ("TIDEWATCH_REGISTRY_ACR_X_CLIENTSECRET", "sp-s3cret"),
+    ]);
+    assert_errors_name(
+        &out,
+        &[
+            "TIDEWATCH_REGISTRY_HUB_X_CLIENTID",
+            "TIDEWATCH_REGISTRY_GHCR_X_AUTHURL",
+            "TIDEWATCH_REGISTRY_QUAY_X_NAMESPACE",
+            "TIDEWATCH_REGISTRY_ACR_X_CLIENTID",
+        ],
+    );
+    assert!(!out.stderr.contains("s3cret"), "{out}");
+}
+
+#[test]
 fn an_unknown_log_level_is_refused_and_filters_are_allowed() {
     let out = check(&[("TIDEWATCH_LOG_LEVEL", "loud")]);
     assert_errors_name(&out, &["TIDEWATCH_LOG_LEVEL"]);

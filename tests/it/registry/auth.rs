@@ -417,3 +417,103 @@ async fn a_short_expires_in_is_honoured_without_a_rejection() {
         ],
     );
 }
+
+/// WUD's keys for Azure (`clientid`/`clientsecret`) and for Quay robot accounts
+/// (`namespace`+`account` with `token`) log in to a real registry, pointed at it by `url`.
+#[tokio::test]
+async fn wud_acr_and_quay_keys_log_in() {
+    let run = TestRun::new();
+    let robot = "acme+ci";
+    let registry = run.registry_with(RegistryOptions::default().basic_auth(robot, PASSWORD));
+    let pushed = run.push(&registry, "app", "1.0.0");
+    let host = registry.addr();
+    let app = image(&pushed.reference);
+    let entry = |pairs: &[(&str, &str)]| -> tidewatch::config::RegistryConfig {
+        let mut json = serde_json::json!({ "url": format!("http://{host}") });
+        for (key, value) in pairs {
+            json[*key] = serde_json::Value::String(value.to_string());
+        }
+        serde_json::from_value(json).expect("a valid entry")
+    };
+    let acr = RegistriesConfig {
+        acr: [(
+            "corp".to_string(),
+            entry(&[("clientid", robot), ("clientsecret", PASSWORD)]),
+        )]
+        .into(),
+        ..RegistriesConfig::default()
+    };
+    let quay = RegistriesConfig {
+        quay: [(
+            "robot".to_string(),
+            entry(&[
+                ("namespace", "acme"),
+                ("account", "ci"),
+                ("token", PASSWORD),
+            ]),
+        )]
+        .into(),
+        ..RegistriesConfig::default()
+    };
+    for config in [acr, quay] {
+        let client = client_with(&config, settings());
+        assert_eq!(digest(&client, &app).await, Ok(pushed.digest.clone()));
+        assert_counts(&client, &[(host, Ping, 401, 1), (host, Head, 200, 1)]);
+    }
+}
+
+/// A loopback registry configured without a scheme is reached over plain HTTP, as Docker
+/// reaches it, with its configured login.
+#[tokio::test]
+async fn a_loopback_url_without_a_scheme_is_plain_http() {
+    let run = TestRun::new();
+    let registry = run.registry_with(RegistryOptions::default().basic_auth(USER, PASSWORD));
+    let pushed = run.push(&registry, "app", "1.0.0");
+    let host = registry.addr();
+    let mut config = configured(host, Some((USER, PASSWORD)));
+    config.custom.get_mut("test").expect("entry").url = Some(host.to_string());
+    let client = client_with(&config, settings());
+
+    assert_eq!(
+        digest(&client, &image(&pushed.reference)).await,
+        Ok(pushed.digest)
+    );
+    assert_counts(&client, &[(host, Ping, 401, 1), (host, Head, 200, 1)]);
+}
+
+/// Docker's `credsStore` names a helper that is not installed: a registry that asks for no
+/// login is checked all the same, and one that does ask is refused with the helper named.
+#[tokio::test]
+async fn a_broken_creds_store_only_matters_where_a_login_is_needed() {
+    let run = TestRun::new();
+    let open = run.registry();
+    let locked = run.registry_with(RegistryOptions::default().basic_auth(USER, PASSWORD));
+    let public = run.push(&open, "app", "1.0.0");
+    let private = run.push(&locked, "app", "1.0.0");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"credsStore": "tidewatchnosuchhelper"}"#,
+    )
+    .expect("write config.json");
+    let client = client_with(
+        &RegistriesConfig::default(),
+        ClientSettings {
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..settings()
+        },
+    );
+
+    assert_eq!(
+        digest(&client, &image(&public.reference)).await,
+        Ok(public.digest)
+    );
+    let err = digest(&client, &image(&private.reference))
+        .await
+        .expect_err("no usable login for the locked registry");
+    assert!(
+        err.to_string()
+            .contains("docker-credential-tidewatchnosuchhelper"),
+        "{err}"
+    );
+}

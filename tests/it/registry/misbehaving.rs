@@ -668,3 +668,94 @@ fn sha256_hex(data: &[u8]) -> String {
         .expect("a hash")
         .to_string()
 }
+
+/// A registry that answers every request after a pause and counts how many it holds at once:
+/// the client's per-registry concurrency limit is what that peak shows. `GET /v2/` and manifest
+/// HEADs get 200 with a digest; everything else 404.
+struct CountingPeer {
+    addr: String,
+    peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingPeer {
+    /// Serves `expected` requests, then stops accepting: bounded, whatever the client does.
+    fn start(expected: usize, pause: Duration) -> CountingPeer {
+        use std::io::{Read, Write};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("address").to_string();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let served = Arc::new(AtomicUsize::new(0));
+        let (counting, max, done) = (in_flight.clone(), peak.clone(), served.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(expected) {
+                let Ok(mut stream) = stream else { continue };
+                let (counting, max, done) = (counting.clone(), max.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                        match stream.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let now = counting.fetch_add(1, SeqCst) + 1;
+                    max.fetch_max(now, SeqCst);
+                    std::thread::sleep(pause);
+                    let line = String::from_utf8_lossy(&head);
+                    let found = line.starts_with("GET /v2/ ") || line.starts_with("HEAD /v2/");
+                    let reply = if found {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nDocker-Content-Digest: {}\r\nContent-Type: {MANIFEST_V2}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            some_digest()
+                        )
+                    } else {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_string()
+                    };
+                    // Counted before the answer leaves, so the client never sees it first.
+                    counting.fetch_sub(1, SeqCst);
+                    done.fetch_add(1, SeqCst);
+                    let _ = stream.write_all(reply.as_bytes());
+                });
+            }
+        });
+        CountingPeer { addr, peak, served }
+    }
+}
+
+#[tokio::test]
+async fn the_per_registry_concurrency_limit_caps_requests_in_flight() {
+    use std::sync::atomic::Ordering::SeqCst;
+    const REFERENCES: usize = 8;
+    // (configured concurrency, peak expected): the default is 4.
+    for (configured, peak) in [(Some(2), 2), (Some(1), 1), (None, 4)] {
+        let peer = CountingPeer::start(REFERENCES + 1, Duration::from_millis(300));
+        let mut config = super::configured(&peer.addr, None);
+        if let Some(limit) = configured {
+            config.custom.get_mut("test").expect("entry").concurrency = limit;
+        }
+        let client = client_with(&config, settings());
+        let session = client.session();
+        let references: Vec<_> = (0..REFERENCES)
+            .map(|n| image(&format!("{}/app{n}:1", peer.addr)))
+            .collect();
+
+        let results = join_all(references.iter().map(|r| session.manifest_digest(r))).await;
+
+        for result in results {
+            assert_eq!(result.map(|r| r.digest), Ok(some_digest()));
+        }
+        assert_eq!(peer.served.load(SeqCst), REFERENCES + 1, "ping and HEADs");
+        assert_eq!(
+            peer.peak.load(SeqCst),
+            peak,
+            "requests held at once with concurrency {configured:?}"
+        );
+    }
+}
