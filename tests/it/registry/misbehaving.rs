@@ -759,3 +759,151 @@ async fn the_per_registry_concurrency_limit_caps_requests_in_flight() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_that_timed_out_is_retried_and_then_answered() {
+    let rogue = Rogue::start();
+    let head = "/v2/app/manifests/1";
+    // The first HEAD never gets its answer; the second is answered at once.
+    rogue.route("HEAD", head, vec![Reply::DripHead, manifest_found()]);
+    let client = client_for(
+        Limits {
+            timeout: Duration::from_secs(1),
+            retries: 2,
+            ..limits()
+        },
+        1000,
+    );
+    let host = rogue.addr();
+
+    assert_eq!(digest(&client, &rogue, "1").await, Ok(some_digest()));
+    assert_eq!(rogue.count("HEAD", head), 2);
+    assert_counts(
+        &client,
+        &[
+            (&host, Ping, 200, 1),
+            (&host, Head, 0, 1),
+            (&host, Head, 200, 1),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_until_an_http_date_is_honoured() {
+    let rogue = Rogue::start();
+    let head = "/v2/app/manifests/1";
+    let in_two_minutes =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+    rogue.route(
+        "HEAD",
+        head,
+        vec![Reply::status(429).header("Retry-After", &in_two_minutes)],
+    );
+    let client = anonymous_client();
+
+    let first = digest(&client, &rogue, "1").await;
+    let again = digest(&client, &rogue, "1").await;
+
+    for result in [first, again] {
+        match result {
+            Err(RegistryError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            }) => assert!(
+                wait > Duration::from_secs(60) && wait <= Duration::from_secs(120),
+                "{wait:?}: the date, not the 60 s default"
+            ),
+            other => panic!("wanted a rate limit, got {other:?}"),
+        }
+    }
+    assert_eq!(rogue.count("HEAD", head), 1);
+}
+
+/// One check over many references, where some registries misbehave: each misbehaviour fails
+/// its own images with a clear error, and every other image in the same session is checked as
+/// if nothing happened.
+#[tokio::test]
+async fn each_misbehaviour_fails_only_its_own_images_in_one_check() {
+    let fine = Rogue::start();
+    for repo in ["one", "two"] {
+        fine.route(
+            "HEAD",
+            &format!("/v2/{repo}/manifests/1"),
+            vec![manifest_found()],
+        );
+    }
+    // A rate limit holds back its whole host.
+    let limited = Rogue::start();
+    limited.route(
+        "HEAD",
+        "/v2/app/manifests/1",
+        vec![Reply::status(429).header("Retry-After", "30")],
+    );
+    // Server errors and a huge body fail one repository; the same host's others are fine.
+    let broken = Rogue::start();
+    broken.route("HEAD", "/v2/bad/manifests/1", vec![Reply::status(500)]);
+    broken.route("HEAD", "/v2/huge/manifests/1", vec![Reply::status(200)]);
+    broken.route(
+        "GET",
+        "/v2/huge/manifests/1",
+        vec![Reply::Stream {
+            headers: vec![("Content-Type".into(), MANIFEST_V2.into())],
+            len: HUGE,
+            fill: b' ',
+        }],
+    );
+    broken.route("HEAD", "/v2/good/manifests/1", vec![manifest_found()]);
+    // A challenge nobody can parse: the host is unusable.
+    let garbage = Rogue::start();
+    garbage.route(
+        "GET",
+        "/v2/",
+        vec![Reply::status(401).header("WWW-Authenticate", "Bearer realm=\"unterminated")],
+    );
+    let client = anonymous_client();
+    let session = client.session();
+    let references = [
+        format!("{}/one:1", fine.addr()),
+        format!("{}/app:1", limited.addr()),
+        format!("{}/bad:1", broken.addr()),
+        format!("{}/huge:1", broken.addr()),
+        format!("{}/good:1", broken.addr()),
+        format!("{}/app:1", garbage.addr()),
+        format!("{}/two:1", fine.addr()),
+    ];
+    let images: Vec<_> = references.iter().map(|r| image(r)).collect();
+
+    let results = join_all(images.iter().map(|i| session.manifest_digest(i))).await;
+
+    let outcome: Vec<String> = results
+        .iter()
+        .map(|result| match result {
+            Ok(remote) if remote.digest == some_digest() => "ok".into(),
+            Ok(remote) => format!("unexpected digest {}", remote.digest),
+            Err(RegistryError::RateLimited { .. }) => "rate limited".into(),
+            Err(RegistryError::Transport { detail, .. }) if detail.contains("500") => {
+                "server error".into()
+            }
+            Err(RegistryError::Protocol { detail, .. }) if detail.contains("larger than") => {
+                "too large".into()
+            }
+            Err(RegistryError::Protocol { detail, .. }) if detail.contains("WWW-Authenticate") => {
+                "bad challenge".into()
+            }
+            Err(other) => format!("unexpected error {other}"),
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            "ok",
+            "rate limited",
+            "server error",
+            "too large",
+            "ok",
+            "bad challenge",
+            "ok"
+        ],
+        "{references:?}"
+    );
+}
