@@ -517,3 +517,75 @@ async fn a_broken_creds_store_only_matters_where_a_login_is_needed() {
         "{err}"
     );
 }
+
+/// WUD's gitlab `authurl`: tokens come from `<authurl>/jwt/auth`, with the configured token as
+/// the password, whatever realm the registry's challenge names.
+#[tokio::test]
+async fn gitlab_authurl_is_where_tokens_come_from() {
+    let registry = Rogue::start();
+    let gitlab = Rogue::start();
+    let challenge = format!(
+        "Bearer realm=\"http://{}/elsewhere\",service=\"container_registry\"",
+        registry.addr()
+    );
+    registry.route(
+        "GET",
+        "/v2/",
+        vec![Reply::status(401).header("WWW-Authenticate", &challenge)],
+    );
+    let digest_value = format!("sha256:{}", "ab".repeat(32));
+    registry.route(
+        "HEAD",
+        "/v2/group/app/manifests/1",
+        vec![
+            Reply::status(200)
+                .header("Docker-Content-Digest", &digest_value)
+                .header(
+                    "Content-Type",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                ),
+        ],
+    );
+    gitlab.route(
+        "GET",
+        "/jwt/auth",
+        vec![Reply::json(
+            200,
+            serde_json::json!({"token": "t0ken", "expires_in": 300}),
+        )],
+    );
+    let entry: tidewatch::config::RegistryConfig = serde_json::from_value(serde_json::json!({
+        "url": format!("http://{}", registry.addr()),
+        "authurl": format!("http://{}/", gitlab.addr()),
+        "token": PASSWORD,
+    }))
+    .expect("a valid entry");
+    let config = RegistriesConfig {
+        gitlab: [("mine".to_string(), entry)].into(),
+        ..RegistriesConfig::default()
+    };
+    let client = client_with(&config, settings());
+    let app = image(&format!("{}/group/app:1", registry.addr()));
+
+    assert_eq!(digest(&client, &app).await, Ok(digest_value));
+    let asked = gitlab.hits();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].target.starts_with("/jwt/auth?"), "{asked:?}");
+    assert!(
+        asked[0].target.contains("service=container_registry"),
+        "{asked:?}"
+    );
+    let login = asked[0]
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b).ok())
+        .map(|b| String::from_utf8_lossy(&b).to_string());
+    assert_eq!(login, Some(format!("tidewatch:{PASSWORD}")));
+    assert_eq!(registry.count("GET", "/elsewhere"), 0);
+    let head = registry
+        .hits()
+        .into_iter()
+        .find(|h| h.method == "HEAD")
+        .expect("a HEAD");
+    assert_eq!(head.header("authorization"), Some("Bearer t0ken"));
+}
