@@ -167,6 +167,21 @@ impl RegistryConfig {
         };
         // WUD's kind-specific keys: refused on other kinds, so a misplaced one is not silently
         // ignored; paired keys must come together.
+        if kind == "acr" && self.url.is_none() {
+            // Without a url the entry serves every *.azurecr.io; TLS settings are per host.
+            if self.cafile.is_some() {
+                problems.push((
+                    "cafile",
+                    "needs the registry's url on an `acr` entry".into(),
+                ));
+            }
+            if self.insecure {
+                problems.push((
+                    "insecure",
+                    "needs the registry's url on an `acr` entry".into(),
+                ));
+            }
+        }
         if kind == "acr" {
             pair(
                 &mut problems,
@@ -445,6 +460,22 @@ mod tests {
         );
         assert!(RegistryConfig::default().problems("gitlab").is_empty());
         assert!(RegistryConfig::default().problems("acr").is_empty());
+        let wildcard_tls = RegistryConfig {
+            cafile: Some("/etc/ca.pem".into()),
+            insecure: true,
+            ..RegistryConfig::default()
+        };
+        let keys: Vec<&str> = wildcard_tls
+            .problems("acr")
+            .iter()
+            .map(|(k, _)| *k)
+            .collect();
+        assert_eq!(keys, ["cafile", "insecure"]);
+        let one_host = RegistryConfig {
+            url: Some("corp.azurecr.io".into()),
+            ..wildcard_tls
+        };
+        assert!(one_host.problems("acr").is_empty());
     }
 
     #[test]
