@@ -465,8 +465,10 @@ impl Loaded {
 
     fn validate(&self, errors: &mut Vec<ConfigError>) {
         let mut report = |path: Vec<String>, message: String| {
+            // A key no source set (a missing url) is named as the variable or file key that
+            // would set it, after the source of its section.
             let origin = match self.origin(&path.join(".")) {
-                Origin::Default => format!("key {}", path.join(".")),
+                Origin::Default => origin_for(&self.figment, &path),
                 origin => origin.to_string(),
             };
             errors.push(ConfigError::new(origin, message));
@@ -477,11 +479,8 @@ impl Loaded {
                 && n.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         };
-        if let Err(err) = config.log.level.parse::<tracing_subscriber::EnvFilter>() {
-            report(
-                vec!["log".into(), "level".into()],
-                format!("not a log level or filter: {err}"),
-            );
+        if let Some(message) = log_level_problem(&config.log.level) {
+            report(vec!["log".into(), "level".into()], message);
         }
         for (name, watcher) in &config.watcher {
             let path = |key: &str| vec!["watcher".to_string(), name.clone(), key.to_string()];
@@ -515,6 +514,16 @@ impl Loaded {
                 }
             }
         }
+        for (kind, instances) in [("gcr", &r.gcr), ("gar", &r.gar)] {
+            for (name, gcr) in instances {
+                for (key, message) in gcr.problems(kind) {
+                    report(
+                        vec!["registry".into(), kind.into(), name.clone(), key.into()],
+                        message,
+                    );
+                }
+            }
+        }
         for (name, ecr) in &r.ecr {
             for (key, message) in ecr.problems() {
                 report(
@@ -523,6 +532,32 @@ impl Loaded {
                 );
             }
         }
+    }
+}
+
+const LOG_LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+/// tracing reads a bare word as a target to show at every level, so a misspelt level (`loud`,
+/// `degub`) would silently hide every log line. Bare words must be levels; a target takes a
+/// `=level` or a `::` path.
+fn log_level_problem(level: &str) -> Option<String> {
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let is_level = LOG_LEVELS.contains(&directive.to_ascii_lowercase().as_str());
+        if !is_level && !directive.contains('=') && !directive.contains("::") {
+            let mut message = format!("unknown log level `{directive}`");
+            match did_you_mean(directive, &LOG_LEVELS) {
+                Some(close) => message.push_str(&format!(", did you mean `{close}`?")),
+                None => message.push_str(
+                    ", expected error, warn, info, debug, trace or off, \
+                     or a filter such as `info,tidewatch::registry=debug`",
+                ),
+            }
+            return Some(message);
+        }
+    }
+    match level.parse::<tracing_subscriber::EnvFilter>() {
+        Ok(_) => None,
+        Err(err) => Some(format!("not a log level or filter: {err}")),
     }
 }
 

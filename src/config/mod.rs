@@ -18,7 +18,10 @@ pub use env::PREFIX as ENV_PREFIX;
 pub use env::SUCCEEDS as SUCCEEDS_VAR;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, Origin, load, load_from_process};
-pub use registry::{EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig};
+pub use registry::{
+    DEFAULT_CONCURRENCY, DEFAULT_MAX_TAGS, EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig,
+    RegistryUrl,
+};
 pub use secret::Secret;
 pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,

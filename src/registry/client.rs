@@ -11,9 +11,10 @@ use super::ecr;
 use super::error::RegistryError;
 use super::manifest::{self, ACCEPT, MAX_MANIFEST_BYTES};
 use super::providers::{self, EcrKey, Provider};
+use super::reference;
 use super::tag_list;
 use super::transport::{Limits, Reply, Request, RequestCounts, RequestKind, TlsOptions, Transport};
-use crate::config::{RegistriesConfig, Secret};
+use crate::config::{DEFAULT_MAX_TAGS, RegistriesConfig, Secret};
 use crate::model::{ContainerInfo, ImageRef};
 use base64::Engine as _;
 use reqwest::header::{
@@ -40,8 +41,9 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
     pub limits: Limits,
-    /// Tags read per repository at most; projects with years of nightly tags have tens of
-    /// thousands, and the newest are what matter.
+    /// Tags read per repository at most, for registries whose entry does not say (`maxtags`);
+    /// projects with years of nightly tags have tens of thousands, and the newest are what
+    /// matter.
     pub max_tags: usize,
     /// Folder of Docker's `config.json`, for its credentials and helpers.
     pub docker_config_dir: Option<std::path::PathBuf>,
@@ -53,7 +55,7 @@ impl Default for ClientSettings {
     fn default() -> Self {
         ClientSettings {
             limits: Limits::default(),
-            max_tags: 10_000,
+            max_tags: DEFAULT_MAX_TAGS,
             docker_config_dir: None,
             fallback: None,
         }
@@ -158,6 +160,14 @@ impl RegistryClient {
             };
             transport.set_tls(&provider.host, &tls)?;
         }
+        for provider in &providers {
+            // Requests go to the API host, which for Docker Hub is not the host references name.
+            let host = match provider.host.as_str() {
+                reference::DOCKER_HUB => reference::DOCKER_HUB_API,
+                host => host,
+            };
+            transport.set_concurrency(host, provider.any_subdomain, provider.concurrency);
+        }
         Ok(RegistryClient {
             transport,
             providers,
@@ -191,9 +201,7 @@ impl RegistryClient {
     }
 
     fn provider(&self, image: &ImageRef) -> Option<&Provider> {
-        self.providers
-            .iter()
-            .find(|p| p.host.eq_ignore_ascii_case(&image.registry))
+        self.providers.iter().find(|p| p.serves(&image.registry))
     }
 
     /// `http://` for loopback registries (as Docker does) and configured `http://` URLs.
@@ -346,8 +354,9 @@ impl RegistryClient {
         Ok(config == container.image_id)
     }
 
-    /// Every tag of the repository, following pagination, at most `max_tags`.
+    /// Every tag of the repository, following pagination, at most its registry's `maxtags`.
     pub async fn tags(&self, image: &ImageRef) -> Result<Vec<String>, RegistryError> {
+        let max_tags = self.provider(image).map_or(self.max_tags, |p| p.max_tags);
         let base = self.base_url(image);
         let mut url = format!("{base}/v2/{}/tags/list", image.repository);
         let mut tags = Vec::new();
@@ -373,9 +382,9 @@ impl RegistryClient {
                     detail,
                 })?;
             tags.extend(page);
-            if tags.len() >= self.max_tags {
-                tracing::warn!(image = %image.familiar(), max = self.max_tags, "Tag list truncated.");
-                tags.truncate(self.max_tags);
+            if tags.len() >= max_tags {
+                tracing::warn!(image = %image.familiar(), max = max_tags, "Tag list truncated.");
+                tags.truncate(max_tags);
                 return Ok(tags);
             }
             visited.insert(url.clone());
@@ -480,11 +489,12 @@ impl RegistryClient {
                     .clone()
             }
         };
-        let credential = self.credential(image, renew_login).await?;
         let renewable = ecr::ecr_region(&image.registry).is_some();
+        // Credentials are looked up only when the registry asks for them: a broken
+        // `credsStore` must not fail registries that need no login.
         match mode {
             HostAuth::Anonymous => Ok((None, Sent::Nothing)),
-            HostAuth::Basic => match credential {
+            HostAuth::Basic => match self.credential(image, renew_login).await? {
                 Some(Credential::Basic { username, password }) => Ok((
                     Some(basic_header(&username, &password)),
                     Sent::Login { renewable },
@@ -497,6 +507,20 @@ impl RegistryClient {
                 }),
             },
             HostAuth::Bearer { realm, service } => {
+                // A bearer registry may serve public images anonymously: a credential that
+                // cannot be read is worth a warning and an anonymous token, and the error
+                // only if the registry then refuses.
+                let credential = match self.credential(image, renew_login).await {
+                    Ok(credential) => credential,
+                    Err(err) => {
+                        tracing::warn!(host = %host, error = %err, "Cannot read credentials; asking for an anonymous token.");
+                        None
+                    }
+                };
+                let realm = self
+                    .provider(image)
+                    .and_then(|p| p.token_realm.clone())
+                    .unwrap_or(realm);
                 let key = TokenKey {
                     realm,
                     service,
@@ -529,6 +553,11 @@ impl RegistryClient {
             form: None,
         };
         let reply = self.transport.send(&host, &request).await?;
+        tracing::debug!(
+            host = %host,
+            status = reply.status.as_u16(),
+            "Registry answered the ping."
+        );
         match reply.status {
             StatusCode::OK => Ok(HostAuth::Anonymous),
             StatusCode::UNAUTHORIZED => {

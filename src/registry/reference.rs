@@ -17,9 +17,9 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// How Docker names Docker Hub in normalised references.
-const DOCKER_HUB: &str = "docker.io";
+pub(crate) const DOCKER_HUB: &str = "docker.io";
 /// Docker Hub's registry API lives on another host than the one references name.
-const DOCKER_HUB_API: &str = "registry-1.docker.io";
+pub(crate) const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Other spellings of Docker Hub that users copy from old docs and error messages. Docker itself
 /// only folds `index.docker.io`; `registry-1.docker.io` is folded too because it is the same
 /// registry and otherwise its images would never match their `docker.io` twins.

@@ -23,7 +23,8 @@ pub struct Limits {
     pub retries: u32,
     /// First backoff; doubled each retry.
     pub backoff: Duration,
-    /// Requests in flight to one host at once.
+    /// Requests in flight to one host at once, for hosts whose registry entry does not say
+    /// (`concurrency`).
     pub per_host_concurrency: usize,
     /// When a 429 carries no `Retry-After`.
     pub default_retry_after: Duration,
@@ -38,7 +39,7 @@ impl Default for Limits {
             connect_timeout: Duration::from_secs(10),
             retries: 2,
             backoff: Duration::from_millis(500),
-            per_host_concurrency: 4,
+            per_host_concurrency: crate::config::DEFAULT_CONCURRENCY,
             default_retry_after: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(3600),
         }
@@ -128,6 +129,8 @@ pub struct Transport {
     tls_clients: HashMap<String, reqwest::Client>,
     limits: Limits,
     hosts: Mutex<HashMap<String, Arc<HostState>>>,
+    /// Configured concurrency per host (or, when the flag is set, per domain suffix).
+    concurrency: Vec<(String, bool, usize)>,
     counts: Mutex<RequestCounts>,
 }
 
@@ -139,6 +142,7 @@ impl Transport {
             tls_clients: HashMap::new(),
             limits,
             hosts: Mutex::new(HashMap::new()),
+            concurrency: Vec::new(),
             counts: Mutex::new(BTreeMap::new()),
         })
     }
@@ -148,6 +152,24 @@ impl Transport {
         let client = build_client(&self.limits, tls, host)?;
         self.tls_clients.insert(host.to_ascii_lowercase(), client);
         Ok(())
+    }
+
+    /// At most `limit` requests in flight to `host` at once; with `any_subdomain`, to each host
+    /// under the domain suffix `host` (`.azurecr.io`).
+    pub fn set_concurrency(&mut self, host: &str, any_subdomain: bool, limit: usize) {
+        self.concurrency
+            .push((host.to_ascii_lowercase(), any_subdomain, limit.max(1)));
+    }
+
+    fn concurrency_for(&self, host: &str) -> usize {
+        let host = host.to_ascii_lowercase();
+        self.concurrency
+            .iter()
+            .find(|(pattern, suffix, _)| match suffix {
+                true => host.ends_with(pattern.as_str()) && host.len() > pattern.len(),
+                false => *pattern == host,
+            })
+            .map_or(self.limits.per_host_concurrency, |(_, _, limit)| *limit)
     }
 
     /// The shared HTTP client, with this transport's timeouts, for calls that are not registry
@@ -166,7 +188,7 @@ impl Transport {
             .or_insert_with(|| {
                 Arc::new(HostState {
                     blocked_until: Mutex::new(None),
-                    permits: Arc::new(Semaphore::new(self.limits.per_host_concurrency)),
+                    permits: Arc::new(Semaphore::new(self.concurrency_for(host))),
                 })
             })
             .clone()
@@ -341,10 +363,19 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// `Retry-After` in seconds; the HTTP-date form is rare from registries and treated as absent.
+/// `Retry-After` as seconds or as an HTTP date (RFC 9110 allows both; a date in the past
+/// means now). Anything else is treated as absent.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    retry_after_at(headers, std::time::SystemTime::now())
+}
+
+fn retry_after_at(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 /// A poisoned lock only means another task panicked mid-update of a counter or a map of
@@ -360,15 +391,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_reads_seconds_only() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let at = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, value.parse().unwrap());
+            retry_after_at(&headers, now)
+        };
+        assert_eq!(retry_after_at(&HeaderMap::new(), now), None);
+        assert_eq!(at("7"), Some(Duration::from_secs(7)));
+        assert_eq!(at(" 120 "), Some(Duration::from_secs(120)));
+        // The three date forms HTTP allows: IMF-fixdate, RFC 850, asctime.
+        assert_eq!(
+            at("Wed, 21 Oct 2015 07:30:00 GMT"),
+            Some(Duration::from_secs(120))
         );
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(
+            at("Wednesday, 21-Oct-15 07:29:00 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            at("Wed Oct 21 07:28:30 2015"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            at("Tue, 20 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO),
+            "past: now"
+        );
+        assert_eq!(at("soon"), None);
+        assert_eq!(at("-5"), None);
+    }
+
+    #[test]
+    fn configured_concurrency_applies_to_its_host_or_domain() {
+        let mut transport = Transport::new(Limits::default()).unwrap();
+        transport.set_concurrency("registry.lan:5000", false, 1);
+        transport.set_concurrency(".azurecr.io", true, 9);
+        assert_eq!(transport.concurrency_for("Registry.lan:5000"), 1);
+        assert_eq!(transport.concurrency_for("registry.lan"), 4);
+        assert_eq!(transport.concurrency_for("x.azurecr.io"), 9);
+        assert_eq!(transport.concurrency_for("azurecr.io"), 4);
     }
 }

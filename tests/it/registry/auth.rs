@@ -417,3 +417,175 @@ async fn a_short_expires_in_is_honoured_without_a_rejection() {
         ],
     );
 }
+
+/// WUD's keys for Azure (`clientid`/`clientsecret`) and for Quay robot accounts
+/// (`namespace`+`account` with `token`) log in to a real registry, pointed at it by `url`.
+#[tokio::test]
+async fn wud_acr_and_quay_keys_log_in() {
+    let run = TestRun::new();
+    let robot = "acme+ci";
+    let registry = run.registry_with(RegistryOptions::default().basic_auth(robot, PASSWORD));
+    let pushed = run.push(&registry, "app", "1.0.0");
+    let host = registry.addr();
+    let app = image(&pushed.reference);
+    let entry = |pairs: &[(&str, &str)]| -> tidewatch::config::RegistryConfig {
+        let mut json = serde_json::json!({ "url": format!("http://{host}") });
+        for (key, value) in pairs {
+            json[*key] = serde_json::Value::String(value.to_string());
+        }
+        serde_json::from_value(json).expect("a valid entry")
+    };
+    let acr = RegistriesConfig {
+        acr: [(
+            "corp".to_string(),
+            entry(&[("clientid", robot), ("clientsecret", PASSWORD)]),
+        )]
+        .into(),
+        ..RegistriesConfig::default()
+    };
+    let quay = RegistriesConfig {
+        quay: [(
+            "robot".to_string(),
+            entry(&[
+                ("namespace", "acme"),
+                ("account", "ci"),
+                ("token", PASSWORD),
+            ]),
+        )]
+        .into(),
+        ..RegistriesConfig::default()
+    };
+    for config in [acr, quay] {
+        let client = client_with(&config, settings());
+        assert_eq!(digest(&client, &app).await, Ok(pushed.digest.clone()));
+        assert_counts(&client, &[(host, Ping, 401, 1), (host, Head, 200, 1)]);
+    }
+}
+
+/// A loopback registry configured without a scheme is reached over plain HTTP, as Docker
+/// reaches it, with its configured login.
+#[tokio::test]
+async fn a_loopback_url_without_a_scheme_is_plain_http() {
+    let run = TestRun::new();
+    let registry = run.registry_with(RegistryOptions::default().basic_auth(USER, PASSWORD));
+    let pushed = run.push(&registry, "app", "1.0.0");
+    let host = registry.addr();
+    let mut config = configured(host, Some((USER, PASSWORD)));
+    config.custom.get_mut("test").expect("entry").url = Some(host.to_string());
+    let client = client_with(&config, settings());
+
+    assert_eq!(
+        digest(&client, &image(&pushed.reference)).await,
+        Ok(pushed.digest)
+    );
+    assert_counts(&client, &[(host, Ping, 401, 1), (host, Head, 200, 1)]);
+}
+
+/// Docker's `credsStore` names a helper that is not installed: a registry that asks for no
+/// login is checked all the same, and one that does ask is refused with the helper named.
+#[tokio::test]
+async fn a_broken_creds_store_only_matters_where_a_login_is_needed() {
+    let run = TestRun::new();
+    let open = run.registry();
+    let locked = run.registry_with(RegistryOptions::default().basic_auth(USER, PASSWORD));
+    let public = run.push(&open, "app", "1.0.0");
+    let private = run.push(&locked, "app", "1.0.0");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"credsStore": "tidewatchnosuchhelper"}"#,
+    )
+    .expect("write config.json");
+    let client = client_with(
+        &RegistriesConfig::default(),
+        ClientSettings {
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..settings()
+        },
+    );
+
+    assert_eq!(
+        digest(&client, &image(&public.reference)).await,
+        Ok(public.digest)
+    );
+    let err = digest(&client, &image(&private.reference))
+        .await
+        .expect_err("no usable login for the locked registry");
+    assert!(
+        err.to_string()
+            .contains("docker-credential-tidewatchnosuchhelper"),
+        "{err}"
+    );
+}
+
+/// WUD's gitlab `authurl`: tokens come from `<authurl>/jwt/auth`, with the configured token as
+/// the password, whatever realm the registry's challenge names.
+#[tokio::test]
+async fn gitlab_authurl_is_where_tokens_come_from() {
+    let registry = Rogue::start();
+    let gitlab = Rogue::start();
+    let challenge = format!(
+        "Bearer realm=\"http://{}/elsewhere\",service=\"container_registry\"",
+        registry.addr()
+    );
+    registry.route(
+        "GET",
+        "/v2/",
+        vec![Reply::status(401).header("WWW-Authenticate", &challenge)],
+    );
+    let digest_value = format!("sha256:{}", "ab".repeat(32));
+    registry.route(
+        "HEAD",
+        "/v2/group/app/manifests/1",
+        vec![
+            Reply::status(200)
+                .header("Docker-Content-Digest", &digest_value)
+                .header(
+                    "Content-Type",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                ),
+        ],
+    );
+    gitlab.route(
+        "GET",
+        "/jwt/auth",
+        vec![Reply::json(
+            200,
+            serde_json::json!({"token": "t0ken", "expires_in": 300}),
+        )],
+    );
+    let entry: tidewatch::config::RegistryConfig = serde_json::from_value(serde_json::json!({
+        "url": format!("http://{}", registry.addr()),
+        "authurl": format!("http://{}/", gitlab.addr()),
+        "token": PASSWORD,
+    }))
+    .expect("a valid entry");
+    let config = RegistriesConfig {
+        gitlab: [("mine".to_string(), entry)].into(),
+        ..RegistriesConfig::default()
+    };
+    let client = client_with(&config, settings());
+    let app = image(&format!("{}/group/app:1", registry.addr()));
+
+    assert_eq!(digest(&client, &app).await, Ok(digest_value));
+    let asked = gitlab.hits();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].target.starts_with("/jwt/auth?"), "{asked:?}");
+    assert!(
+        asked[0].target.contains("service=container_registry"),
+        "{asked:?}"
+    );
+    let login = asked[0]
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b).ok())
+        .map(|b| String::from_utf8_lossy(&b).to_string());
+    assert_eq!(login, Some(format!("tidewatch:{PASSWORD}")));
+    assert_eq!(registry.count("GET", "/elsewhere"), 0);
+    let head = registry
+        .hits()
+        .into_iter()
+        .find(|h| h.method == "HEAD")
+        .expect("a HEAD");
+    assert_eq!(head.header("authorization"), Some("Bearer t0ken"));
+}

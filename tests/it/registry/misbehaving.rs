@@ -668,3 +668,242 @@ fn sha256_hex(data: &[u8]) -> String {
         .expect("a hash")
         .to_string()
 }
+
+/// A registry that answers every request after a pause and counts how many it holds at once:
+/// the client's per-registry concurrency limit is what that peak shows. `GET /v2/` and manifest
+/// HEADs get 200 with a digest; everything else 404.
+struct CountingPeer {
+    addr: String,
+    peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingPeer {
+    /// Serves `expected` requests, then stops accepting: bounded, whatever the client does.
+    fn start(expected: usize, pause: Duration) -> CountingPeer {
+        use std::io::{Read, Write};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("address").to_string();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let served = Arc::new(AtomicUsize::new(0));
+        let (counting, max, done) = (in_flight.clone(), peak.clone(), served.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(expected) {
+                let Ok(mut stream) = stream else { continue };
+                let (counting, max, done) = (counting.clone(), max.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                        match stream.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let now = counting.fetch_add(1, SeqCst) + 1;
+                    max.fetch_max(now, SeqCst);
+                    std::thread::sleep(pause);
+                    let line = String::from_utf8_lossy(&head);
+                    let found = line.starts_with("GET /v2/ ") || line.starts_with("HEAD /v2/");
+                    let reply = if found {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nDocker-Content-Digest: {}\r\nContent-Type: {MANIFEST_V2}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            some_digest()
+                        )
+                    } else {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_string()
+                    };
+                    // Counted before the answer leaves, so the client never sees it first.
+                    counting.fetch_sub(1, SeqCst);
+                    done.fetch_add(1, SeqCst);
+                    let _ = stream.write_all(reply.as_bytes());
+                });
+            }
+        });
+        CountingPeer { addr, peak, served }
+    }
+}
+
+#[tokio::test]
+async fn the_per_registry_concurrency_limit_caps_requests_in_flight() {
+    use std::sync::atomic::Ordering::SeqCst;
+    const REFERENCES: usize = 8;
+    // (configured concurrency, peak expected): the default is 4.
+    for (configured, peak) in [(Some(2), 2), (Some(1), 1), (None, 4)] {
+        let peer = CountingPeer::start(REFERENCES + 1, Duration::from_millis(300));
+        let mut config = super::configured(&peer.addr, None);
+        if let Some(limit) = configured {
+            config.custom.get_mut("test").expect("entry").concurrency = limit;
+        }
+        let client = client_with(&config, settings());
+        let session = client.session();
+        let references: Vec<_> = (0..REFERENCES)
+            .map(|n| image(&format!("{}/app{n}:1", peer.addr)))
+            .collect();
+
+        let results = join_all(references.iter().map(|r| session.manifest_digest(r))).await;
+
+        for result in results {
+            assert_eq!(result.map(|r| r.digest), Ok(some_digest()));
+        }
+        assert_eq!(peer.served.load(SeqCst), REFERENCES + 1, "ping and HEADs");
+        assert_eq!(
+            peer.peak.load(SeqCst),
+            peak,
+            "requests held at once with concurrency {configured:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_timed_out_is_retried_and_then_answered() {
+    let rogue = Rogue::start();
+    let head = "/v2/app/manifests/1";
+    // The first HEAD never gets its answer; the second is answered at once.
+    rogue.route("HEAD", head, vec![Reply::DripHead, manifest_found()]);
+    let client = client_for(
+        Limits {
+            timeout: Duration::from_secs(1),
+            retries: 2,
+            ..limits()
+        },
+        1000,
+    );
+    let host = rogue.addr();
+
+    assert_eq!(digest(&client, &rogue, "1").await, Ok(some_digest()));
+    assert_eq!(rogue.count("HEAD", head), 2);
+    assert_counts(
+        &client,
+        &[
+            (&host, Ping, 200, 1),
+            (&host, Head, 0, 1),
+            (&host, Head, 200, 1),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_until_an_http_date_is_honoured() {
+    let rogue = Rogue::start();
+    let head = "/v2/app/manifests/1";
+    let in_two_minutes =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+    rogue.route(
+        "HEAD",
+        head,
+        vec![Reply::status(429).header("Retry-After", &in_two_minutes)],
+    );
+    let client = anonymous_client();
+
+    let first = digest(&client, &rogue, "1").await;
+    let again = digest(&client, &rogue, "1").await;
+
+    for result in [first, again] {
+        match result {
+            Err(RegistryError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            }) => assert!(
+                wait > Duration::from_secs(60) && wait <= Duration::from_secs(120),
+                "{wait:?}: the date, not the 60 s default"
+            ),
+            other => panic!("wanted a rate limit, got {other:?}"),
+        }
+    }
+    assert_eq!(rogue.count("HEAD", head), 1);
+}
+
+/// One check over many references, where some registries misbehave: each misbehaviour fails
+/// its own images with a clear error, and every other image in the same session is checked as
+/// if nothing happened.
+#[tokio::test]
+async fn each_misbehaviour_fails_only_its_own_images_in_one_check() {
+    let fine = Rogue::start();
+    for repo in ["one", "two"] {
+        fine.route(
+            "HEAD",
+            &format!("/v2/{repo}/manifests/1"),
+            vec![manifest_found()],
+        );
+    }
+    // A rate limit holds back its whole host.
+    let limited = Rogue::start();
+    limited.route(
+        "HEAD",
+        "/v2/app/manifests/1",
+        vec![Reply::status(429).header("Retry-After", "30")],
+    );
+    // Server errors and a huge body fail one repository; the same host's others are fine.
+    let broken = Rogue::start();
+    broken.route("HEAD", "/v2/bad/manifests/1", vec![Reply::status(500)]);
+    broken.route("HEAD", "/v2/huge/manifests/1", vec![Reply::status(200)]);
+    broken.route(
+        "GET",
+        "/v2/huge/manifests/1",
+        vec![Reply::Stream {
+            headers: vec![("Content-Type".into(), MANIFEST_V2.into())],
+            len: HUGE,
+            fill: b' ',
+        }],
+    );
+    broken.route("HEAD", "/v2/good/manifests/1", vec![manifest_found()]);
+    // A challenge nobody can parse: the host is unusable.
+    let garbage = Rogue::start();
+    garbage.route(
+        "GET",
+        "/v2/",
+        vec![Reply::status(401).header("WWW-Authenticate", "Bearer realm=\"unterminated")],
+    );
+    let client = anonymous_client();
+    let session = client.session();
+    let references = [
+        format!("{}/one:1", fine.addr()),
+        format!("{}/app:1", limited.addr()),
+        format!("{}/bad:1", broken.addr()),
+        format!("{}/huge:1", broken.addr()),
+        format!("{}/good:1", broken.addr()),
+        format!("{}/app:1", garbage.addr()),
+        format!("{}/two:1", fine.addr()),
+    ];
+    let images: Vec<_> = references.iter().map(|r| image(r)).collect();
+
+    let results = join_all(images.iter().map(|i| session.manifest_digest(i))).await;
+
+    let outcome: Vec<String> = results
+        .iter()
+        .map(|result| match result {
+            Ok(remote) if remote.digest == some_digest() => "ok".into(),
+            Ok(remote) => format!("unexpected digest {}", remote.digest),
+            Err(RegistryError::RateLimited { .. }) => "rate limited".into(),
+            Err(RegistryError::Transport { detail, .. }) if detail.contains("500") => {
+                "server error".into()
+            }
+            Err(RegistryError::Protocol { detail, .. }) if detail.contains("larger than") => {
+                "too large".into()
+            }
+            Err(RegistryError::Protocol { detail, .. }) if detail.contains("WWW-Authenticate") => {
+                "bad challenge".into()
+            }
+            Err(other) => format!("unexpected error {other}"),
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            "ok",
+            "rate limited",
+            "server error",
+            "too large",
+            "ok",
+            "bad challenge",
+            "ok"
+        ],
+        "{references:?}"
+    );
+}
