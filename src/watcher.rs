@@ -4,12 +4,14 @@
 //! triggers: whatever acts on a finding subscribes to the bus.
 
 use crate::bus::{Bus, Event};
-use crate::config::WatcherConfig;
+use crate::config::{WatcherConfig, name_patterns};
 use crate::docker::{DockerError, Engine};
 use crate::finding::{self, Finding, Status};
 use crate::listing::{ListedContainer, Listing};
 use crate::model::{ContainerInfo, ImageRef, Report, UpdateCandidate};
 use crate::registry::RegistryClient;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use std::collections::BTreeMap;
 
 /// What a cycle found: every container with its finding, and the engines that did not answer.
@@ -31,7 +33,10 @@ impl Outcome {
     }
 }
 
-/// One cycle over `watchers`, publishing each finding and a report per watcher on `bus`.
+/// One cycle over `watchers`, publishing each finding on `bus` as soon as it is made (a
+/// registry that hangs delays only its own containers' findings) and a report per watcher once
+/// all are in. Cancel-safe: dropped midway, it leaves every finding made so far published and
+/// publishes no report, since the counts would be of a part of the watcher.
 pub async fn cycle<'w>(
     watchers: impl IntoIterator<Item = (&'w String, &'w WatcherConfig)>,
     client: &RegistryClient,
@@ -41,10 +46,11 @@ pub async fn cycle<'w>(
     let lists = watchers.iter().map(|(name, watcher)| async move {
         let engine = Engine::connect(name, watcher).await?;
         let containers = engine.containers(watcher.watchall).await?;
+        let filter = Filter::new(watcher);
         Ok::<_, DockerError>(
             containers
                 .into_iter()
-                .filter(|c| in_scope(watcher, c))
+                .filter(|c| filter.watches(c))
                 .map(|c| (c, watcher.watchbydefault))
                 .collect::<Vec<_>>(),
         )
@@ -68,14 +74,6 @@ pub async fn cycle<'w>(
             Err(err) => errors.push(err),
         }
     }
-    let session = client.session();
-    let findings = futures_util::future::join_all(
-        containers
-            .iter()
-            .map(|(c, watch_by_default)| finding::check(&session, c, *watch_by_default)),
-    )
-    .await;
-
     let mut reports: BTreeMap<String, Report> = watchers
         .iter()
         .map(|(name, _)| {
@@ -87,8 +85,20 @@ pub async fn cycle<'w>(
             (name.to_string(), report)
         })
         .collect();
-    for ((container, _), finding) in containers.iter().zip(&findings) {
-        publish(bus, container, finding);
+
+    let session = client.session();
+    let session = &session;
+    let mut checks: FuturesUnordered<_> = containers
+        .iter()
+        .enumerate()
+        .map(|(i, (c, watch_by_default))| async move {
+            (i, finding::check(session, c, *watch_by_default).await)
+        })
+        .collect();
+    let mut findings: Vec<Option<Finding>> = vec![None; containers.len()];
+    while let Some((i, finding)) = checks.next().await {
+        let (container, _) = &containers[i];
+        publish(bus, container, &finding);
         if let Some(report) = reports.get_mut(&container.watcher) {
             report.scanned += 1;
             match finding.status {
@@ -98,7 +108,9 @@ pub async fn cycle<'w>(
                 Status::Failed => report.failed += 1,
             }
         }
+        findings[i] = Some(finding);
     }
+    drop(checks);
     for report in reports.into_values() {
         bus.publish(Event::CheckCompleted(report));
     }
@@ -106,7 +118,7 @@ pub async fn cycle<'w>(
         containers: containers
             .iter()
             .zip(findings)
-            .map(|((c, _), f)| ListedContainer::new(c, f))
+            .filter_map(|((c, _), f)| Some(ListedContainer::new(c, f?)))
             .collect(),
     };
     Outcome { listing, errors }
@@ -124,7 +136,9 @@ pub async fn check_container(
     let Some(container) = engine.container(id).await? else {
         return Ok(None);
     };
-    if (container.state != "running" && !watcher.watchall) || !in_scope(watcher, &container) {
+    if (container.state != "running" && !watcher.watchall)
+        || !Filter::new(watcher).watches(&container)
+    {
         return Ok(None);
     }
     let finding = finding::check(&client.session(), &container, watcher.watchbydefault).await;
@@ -132,12 +146,50 @@ pub async fn check_container(
     Ok(Some(finding))
 }
 
-/// With a `scope`, a watcher sees only the containers labelled with it, as Watchtower's
-/// `--scope`; without, every container.
-fn in_scope(watcher: &WatcherConfig, container: &ContainerInfo) -> bool {
-    match &watcher.scope {
-        Some(scope) => crate::labels::scope(&container.labels) == Some(scope.as_str()),
-        None => true,
+/// Which containers a watcher looks after, from its `scope` and its name `include`/`exclude`,
+/// compiled once per listing rather than once per container.
+struct Filter<'w> {
+    scope: Option<&'w str>,
+    include: Option<Vec<regex::Regex>>,
+    exclude: Vec<regex::Regex>,
+}
+
+impl<'w> Filter<'w> {
+    /// The patterns were validated with the configuration; should one fail here anyway, an
+    /// `include` that cannot be read matches nothing rather than everything.
+    fn new(watcher: &'w WatcherConfig) -> Self {
+        let include = watcher
+            .include
+            .as_deref()
+            .map(|list| name_patterns(list).unwrap_or_default());
+        let exclude = watcher
+            .exclude
+            .as_deref()
+            .and_then(|list| name_patterns(list).ok())
+            .unwrap_or_default();
+        Filter {
+            scope: watcher.scope.as_deref(),
+            include,
+            exclude,
+        }
+    }
+
+    /// With a `scope`, only the containers labelled with it, as Watchtower's `--scope`; then
+    /// names as `include` and `exclude` say.
+    fn watches(&self, container: &ContainerInfo) -> bool {
+        if self
+            .scope
+            .is_some_and(|scope| crate::labels::scope(&container.labels) != Some(scope))
+        {
+            return false;
+        }
+        let name = container.name.as_str();
+        if let Some(include) = &self.include
+            && !include.iter().any(|p| p.is_match(name))
+        {
+            return false;
+        }
+        !self.exclude.iter().any(|p| p.is_match(name))
     }
 }
 

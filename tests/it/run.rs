@@ -108,18 +108,27 @@ impl Daemon {
 
     /// SIGTERM, then the exit status once it has stopped (at most 20 s).
     fn terminate(&mut self) -> std::process::ExitStatus {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// `signal`, then the exit status once it has stopped (at most 20 s: a hang guard, far
+    /// below the minute and a half a registry that never answers holds a check).
+    fn stop_with(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
         // SAFETY: kill only sends a signal to the child we started.
-        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(sent, 0, "SIGTERM sent");
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "signal {signal} sent");
         daemon_wait(self, "Watcher stopped.", 1);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for tidewatch") {
+                // What it logged while stopping, for the caller to read.
+                self.seen.extend(self.received.try_iter());
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "still running 20 s after SIGTERM"
+                "still running 20 s after signal {signal}:\n{}",
+                self.seen.join("\n")
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -307,4 +316,129 @@ fn notify_test_sends_a_sample_through_one_trigger_and_names_the_others_when_unkn
         "{out}"
     );
     assert!(!out.stderr.contains(&url), "the URL is a secret:\n{out}");
+}
+
+/// A registry address that takes connections and never answers them: the kernel completes the
+/// handshake into the listen backlog, and nothing ever reads or replies.
+fn silent_registry() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("local address").to_string();
+    (listener, addr)
+}
+
+/// One container with an update on a working registry, one on a registry that never answers
+/// (its check holds the cycle for a minute and a half of time-outs and retries), the daemon,
+/// then `signal` during that cycle.
+fn a_hanging_check_delays_no_other_finding_and_is_cut_by(signal: libc::c_int) {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "fine", "1.0.0");
+    run.push(&registry, "fine", "1.1.0");
+    let fine = run.run("fine", &old.reference, &[]);
+    // The same image under a name on the silent registry: it has a repository digest (from the
+    // working one), so its check does ask the registry its name points to.
+    let (_silent, silent) = silent_registry();
+    let hanging_ref = format!("{silent}/{}:1.0.0", run.name("hang"));
+    run.tag(&old.reference, &hanging_ref);
+    let hanging = run.run("hang", &hanging_ref, &[]);
+    let store = fresh_store_dir();
+    // Only this test's containers, so that nobody else's make the cycle longer or shorter.
+    let ours = format!("{}-.*", run.id());
+    let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+        ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, &format!("\"container\":\"{}\"", fine.name), 1);
+    let finding = daemon.seen.last().cloned().unwrap_or_default();
+    assert!(finding.contains("Update available."), "{finding}");
+    // Published while the other container's check was still waiting on its registry.
+    assert!(
+        !daemon.seen.iter().any(|l| l.contains("Check completed.")),
+        "the finding came only with the end of the cycle:\n{}",
+        daemon.seen.join("\n")
+    );
+
+    let status = daemon.stop_with(signal);
+    assert!(status.success(), "exit after signal {signal}: {status:?}");
+    let log = daemon.seen.join("\n");
+    assert!(log.contains("Check cut short by shutdown"), "{log}");
+    assert!(!log.contains("Check completed."), "{log}");
+
+    // What the cut cycle found is in the store; the container it never heard about is not.
+    let history = |name: &str| {
+        let out = tidewatch(
+            &["history", name, "--json"],
+            &[("TIDEWATCH_STORE_PATH", store.to_str().unwrap())],
+        );
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"));
+        entries
+            .iter()
+            .filter_map(|e| e["event"].as_str().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(history(&fine.name), ["update-available"]);
+    assert_eq!(history(&hanging.name), Vec::<String>::new());
+}
+
+#[test]
+fn sigterm_cuts_a_check_held_by_a_silent_registry_and_keeps_what_was_found() {
+    a_hanging_check_delays_no_other_finding_and_is_cut_by(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_cuts_a_check_held_by_a_silent_registry_and_keeps_what_was_found() {
+    a_hanging_check_delays_no_other_finding_and_is_cut_by(libc::SIGINT);
+}
+
+#[test]
+fn a_burst_of_image_tags_re_checks_the_watcher_once() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "burst", "1.0.0");
+    run.push(&registry, "burst", "1.1.0");
+    // A private engine: tags other tests make on the shared one must not count here.
+    let engine = PrivateEngine::start();
+    let socket = engine.socket().display().to_string();
+    let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_SOCKET", socket.as_str()),
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, "Check completed.", 1);
+    // A container checked from its start event: the event stream is following by now.
+    let name = run.name("burst");
+    run_on(&engine, &name, &old.reference);
+    daemon_wait(&mut daemon, &format!("\"container\":\"{name}\""), 1);
+
+    // Ten tags at once, as a CI job or a multi-tag pull makes them.
+    let host = format!("unix://{socket}");
+    let tags: Vec<std::process::Child> = (0..10)
+        .map(|n| {
+            std::process::Command::new("docker")
+                .args(["-H", &host, "tag", &old.reference])
+                .arg(format!("{}-{n}", old.reference))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("docker tag")
+        })
+        .collect();
+    for mut tag in tags {
+        assert!(tag.wait().expect("docker tag").success());
+    }
+
+    daemon_wait(&mut daemon, "Check completed.", 2);
+    let rechecks: Vec<&String> = daemon
+        .seen
+        .iter()
+        .filter(|l| l.contains("Images tagged; re-checking the watcher."))
+        .collect();
+    assert_eq!(rechecks.len(), 1, "{}", daemon.seen.join("\n"));
+    // All ten tags went into that one re-check: none is left to set off another.
+    assert!(rechecks[0].contains("\"tags\":10"), "{}", rechecks[0]);
+    assert!(daemon.terminate().success());
 }
