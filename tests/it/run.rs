@@ -442,3 +442,141 @@ fn a_burst_of_image_tags_re_checks_the_watcher_once() {
     assert!(rechecks[0].contains("\"tags\":10"), "{}", rechecks[0]);
     assert!(daemon.terminate().success());
 }
+
+/// `openssl` with `args` in `dir`; panics with its output on failure.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, as `docker
+/// --tlsverify` setups have them: `ca.pem`, `server-cert.pem`, `server-key.pem`, `cert.pem`,
+/// `key.pem` (P-256 keys, PKCS #8).
+fn tls_files(dir: &std::path::Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tidewatch test CA",
+    ];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &ca);
+    for (who, key, cert, usage) in [
+        ("server", "server-key.pem", "server-cert.pem", "serverAuth"),
+        ("client", "key.pem", "cert.pem", "clientAuth"),
+    ] {
+        let csr = format!("{who}.csr");
+        let mut req = vec![
+            "req",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            &csr,
+        ];
+        req.extend(ec);
+        openssl(dir, &req);
+        let ext = format!("{who}.ext");
+        let extensions = format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage={usage}\nsubjectAltName=IP:127.0.0.1\n"
+        );
+        std::fs::write(dir.join(&ext), extensions).expect("write extensions");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                cert,
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_tls_watcher_reports_the_containers_of_an_engine_that_verifies_clients() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let pushed = run.push(&registry, "secure", "stable");
+    let certs = tempfile::tempdir().expect("temp dir");
+    tls_files(certs.path());
+    let file = |name: &str| certs.path().join(name).display().to_string();
+    let engine = PrivateEngine::start_with(&[
+        "--tlsverify".into(),
+        format!("--tlscacert={}", file("ca.pem")),
+        format!("--tlscert={}", file("server-cert.pem")),
+        format!("--tlskey={}", file("server-key.pem")),
+    ]);
+    let name = run.name("secure");
+    run_on(&engine, &name, &pushed.reference);
+    let port = engine.tcp_port().to_string();
+    let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+    let env = [
+        ("TIDEWATCH_WATCHER_SECURE_HOST", "127.0.0.1"),
+        ("TIDEWATCH_WATCHER_SECURE_PORT", port.as_str()),
+        ("TIDEWATCH_WATCHER_SECURE_CAFILE", ca.as_str()),
+        ("TIDEWATCH_WATCHER_SECURE_CERTFILE", cert.as_str()),
+        ("TIDEWATCH_WATCHER_SECURE_KEYFILE", key.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once", "--json"], &env);
+    assert!(out.success(), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    let rows: Vec<&serde_json::Value> = report["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .filter(|c| c["name"] == name.as_str())
+        .collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(rows[0]["watcher"], "secure", "{out}");
+    assert_eq!(rows[0]["status"], "up-to-date", "{out}");
+
+    // The same port without the client certificate is refused: the engine does verify.
+    let plain = [
+        ("TIDEWATCH_WATCHER_PLAIN_HOST", "127.0.0.1"),
+        ("TIDEWATCH_WATCHER_PLAIN_PORT", port.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once", "--json"], &plain);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("plain"), "{out}");
+}
