@@ -11,6 +11,7 @@ use crate::store::Store;
 use crate::trigger::{self, Triggers, docker as docker_trigger, runner};
 use crate::watcher::{self, Outcome};
 use futures_util::StreamExt;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,12 +184,25 @@ pub async fn run(
     let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut watchers = tokio::task::JoinSet::new();
+    // Watchers on the same schedule check together, through one registry session: two
+    // watchers of one host (socket and TCP), or hosts running the same images, ask the registry
+    // once per reference, as `run --once` does. One jitter for the group, drawn per cycle.
+    let mut groups: BTreeMap<(String, u64), Vec<(String, WatcherConfig)>> = BTreeMap::new();
     for (name, watcher) in &loaded.config.watcher {
-        let schedule = schedule::Schedule::new(&watcher.cron, watcher.jitter)?;
-        let (name, watcher) = (name.clone(), watcher.clone());
+        groups
+            .entry((watcher.cron.clone(), watcher.jitter))
+            .or_default()
+            .push((name.clone(), watcher.clone()));
+    }
+    for ((cron, jitter), members) in groups {
+        let schedule = schedule::Schedule::new(&cron, jitter)?;
+        let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
+        let together = names.join(",");
         let (client, bus, mut stopped) = (client.clone(), bus.clone(), stopped.clone());
         watchers.spawn(async move {
-            tracing::info!(watcher = %name, cron = %watcher.cron, "Watcher started.");
+            for name in &names {
+                tracing::info!(watcher = %name, cron = %cron, "Watcher started.");
+            }
             // As WUD's watchatstart: a first check now, then on the schedule.
             let mut next = Some(tokio::time::Instant::now());
             while let Some(at) = next {
@@ -196,18 +210,21 @@ pub async fn run(
                     _ = tokio::time::sleep_until(at) => {}
                     _ = stopped.wait_for(|stop| *stop) => break,
                 }
-                let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
-                let Some(outcome) = unless_stopped(&mut stopped, &name, cycle).await else {
+                let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus);
+                let Some(outcome) = unless_stopped(&mut stopped, &together, cycle).await else {
                     break;
                 };
+                // The error names its watcher.
                 for err in &outcome.errors {
-                    tracing::error!(watcher = %name, error = %err, "Engine not reachable; its containers were not checked.");
+                    tracing::error!(error = %err, "Engine not reachable; its containers were not checked.");
                 }
                 drop(outcome);
                 crate::memory::trim();
                 next = schedule.next();
             }
-            tracing::info!(watcher = %name, "Watcher stopped.");
+            for name in &names {
+                tracing::info!(watcher = %name, "Watcher stopped.");
+            }
         });
     }
     for (name, watcher) in &loaded.config.watcher {

@@ -9,10 +9,9 @@ use crate::docker::{DockerError, Engine};
 use crate::finding::{self, Finding, Status};
 use crate::listing::{ListedContainer, Listing};
 use crate::model::{ContainerInfo, ImageRef, Report, UpdateCandidate};
-use crate::registry::RegistryClient;
+use crate::registry::{RegistryClient, Session};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use std::collections::BTreeMap;
 
 /// What a cycle found: every container with its finding, and the engines that did not answer.
 #[derive(Debug)]
@@ -33,95 +32,89 @@ impl Outcome {
     }
 }
 
-/// One cycle over `watchers`, publishing each finding on `bus` as soon as it is made (a
-/// registry that hangs delays only its own containers' findings) and a report per watcher once
-/// all are in. Cancel-safe: dropped midway, it leaves every finding made so far published and
-/// publishes no report, since the counts would be of a part of the watcher.
+/// One cycle over `watchers` through one registry session, each watcher on its own: its
+/// findings are published on `bus` as soon as each is made (a registry that hangs delays only
+/// its own containers' findings), its report once all of its containers are in (a slow host
+/// does not hold back another's). Cancel-safe: dropped midway, it leaves every finding made so
+/// far published and publishes no report for a watcher it did not finish, since the counts
+/// would be of a part of it.
 pub async fn cycle<'w>(
     watchers: impl IntoIterator<Item = (&'w String, &'w WatcherConfig)>,
     client: &RegistryClient,
     bus: &Bus,
 ) -> Outcome {
-    let watchers: Vec<(&String, &WatcherConfig)> = watchers.into_iter().collect();
-    let lists = watchers.iter().map(|(name, watcher)| async move {
-        let engine = Engine::connect(name, watcher).await?;
-        let containers = engine.containers(watcher.watchall).await?;
-        let filter = Filter::new(watcher);
-        Ok::<_, DockerError>(
-            containers
-                .into_iter()
-                .filter(|c| filter.watches(c))
-                .map(|c| (c, watcher.watchbydefault))
-                .collect::<Vec<_>>(),
-        )
-    });
-    let mut containers = Vec::new();
+    let session = client.session();
+    let passes = watchers
+        .into_iter()
+        .map(|(name, watcher)| pass(name, watcher, &session, bus));
+    let mut listing = Listing::default();
     let mut errors = Vec::new();
-    let mut listed: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for ((name, _), result) in watchers
-        .iter()
-        .zip(futures_util::future::join_all(lists).await)
-    {
+    for result in futures_util::future::join_all(passes).await {
         match result {
-            Ok(found) => {
-                listed.insert(
-                    name.to_string(),
-                    found.iter().map(|(c, _)| c.name.clone()).collect(),
-                );
-                containers.extend(found)
-            }
+            Ok(containers) => listing.containers.extend(containers),
             // Reported by the caller: one line for `check`, a log line for the daemon.
             Err(err) => errors.push(err),
         }
     }
-    let mut reports: BTreeMap<String, Report> = watchers
-        .iter()
-        .map(|(name, _)| {
-            let report = Report {
-                watcher: name.to_string(),
-                listed: listed.remove(name.as_str()),
-                ..Report::default()
-            };
-            (name.to_string(), report)
-        })
-        .collect();
+    Outcome { listing, errors }
+}
 
-    let session = client.session();
-    let session = &session;
+/// One watcher's part of a cycle: list, check every container concurrently, publish each
+/// finding as it is made, then the watcher's report. An engine that cannot be reached is
+/// reported too, with no `listed` names: that says nothing about its containers.
+async fn pass(
+    name: &str,
+    watcher: &WatcherConfig,
+    session: &Session<'_>,
+    bus: &Bus,
+) -> Result<Vec<ListedContainer>, DockerError> {
+    let mut report = Report {
+        watcher: name.to_string(),
+        ..Report::default()
+    };
+    let containers = match list(name, watcher).await {
+        Ok(containers) => containers,
+        Err(err) => {
+            bus.publish(Event::CheckCompleted(report));
+            return Err(err);
+        }
+    };
+    report.listed = Some(containers.iter().map(|c| c.name.clone()).collect());
     let mut checks: FuturesUnordered<_> = containers
         .iter()
         .enumerate()
-        .map(|(i, (c, watch_by_default))| async move {
-            (i, finding::check(session, c, *watch_by_default).await)
-        })
+        .map(|(i, c)| async move { (i, finding::check(session, c, watcher.watchbydefault).await) })
         .collect();
     let mut findings: Vec<Option<Finding>> = vec![None; containers.len()];
     while let Some((i, finding)) = checks.next().await {
-        let (container, _) = &containers[i];
-        publish(bus, container, &finding);
-        if let Some(report) = reports.get_mut(&container.watcher) {
-            report.scanned += 1;
-            match finding.status {
-                Status::UpdateAvailable => report.updates += 1,
-                Status::UpToDate => report.up_to_date += 1,
-                Status::Skipped => report.skipped += 1,
-                Status::Failed => report.failed += 1,
-            }
+        publish(bus, &containers[i], &finding);
+        report.scanned += 1;
+        match finding.status {
+            Status::UpdateAvailable => report.updates += 1,
+            Status::UpToDate => report.up_to_date += 1,
+            Status::Skipped => report.skipped += 1,
+            Status::Failed => report.failed += 1,
         }
         findings[i] = Some(finding);
     }
     drop(checks);
-    for report in reports.into_values() {
-        bus.publish(Event::CheckCompleted(report));
-    }
-    let listing = Listing {
-        containers: containers
-            .iter()
-            .zip(findings)
-            .filter_map(|((c, _), f)| Some(ListedContainer::new(c, f?)))
-            .collect(),
-    };
-    Outcome { listing, errors }
+    bus.publish(Event::CheckCompleted(report));
+    Ok(containers
+        .iter()
+        .zip(findings)
+        .filter_map(|(c, f)| Some(ListedContainer::new(c, f?)))
+        .collect())
+}
+
+/// The containers `watcher` looks after on its engine now.
+async fn list(name: &str, watcher: &WatcherConfig) -> Result<Vec<ContainerInfo>, DockerError> {
+    let engine = Engine::connect(name, watcher).await?;
+    let containers = engine.containers(watcher.watchall).await?;
+    let filter = Filter::new(watcher);
+    Ok(containers
+        .into_iter()
+        .filter(|c| filter.watches(c))
+        .collect())
 }
 
 /// Checks one container the engine just reported started, as a cycle would have, and publishes

@@ -580,3 +580,72 @@ fn a_tls_watcher_reports_the_containers_of_an_engine_that_verifies_clients() {
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stderr.contains("plain"), "{out}");
 }
+
+#[test]
+fn watchers_on_the_same_schedule_ask_the_registry_once() {
+    use crate::support::rogue::{Reply, Rogue};
+    let run = TestRun::new();
+    let registry = run.registry();
+    let pushed = run.push(&registry, "shared", "1.0.0");
+    // The image under a name on a scripted registry, which counts what it is asked.
+    let rogue = Rogue::start();
+    let repo = run.name("shared");
+    let tags_path = format!("/v2/{repo}/tags/list");
+    rogue.route(
+        "GET",
+        &tags_path,
+        vec![Reply::json(
+            200,
+            serde_json::json!({"name": repo, "tags": ["1.0.0"]}),
+        )],
+    );
+    let engine = PrivateEngine::start();
+    engine.docker(&["pull", "-q", &pushed.reference]);
+    let reference = format!("{}/{repo}:1.0.0", rogue.addr());
+    engine.docker(&["tag", &pushed.reference, &reference]);
+    engine.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &repo,
+        &reference,
+        "sleep",
+        "3600",
+    ]);
+    // One engine, two watchers on it, one schedule.
+    let socket = engine.socket().display().to_string();
+    let port = engine.tcp_port().to_string();
+    let env = [
+        ("TIDEWATCH_WATCHER_BYSOCKET_SOCKET", socket.as_str()),
+        ("TIDEWATCH_WATCHER_BYSOCKET_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_WATCHER_BYTCP_HOST", "127.0.0.1"),
+        ("TIDEWATCH_WATCHER_BYTCP_PORT", port.as_str()),
+        ("TIDEWATCH_WATCHER_BYTCP_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, "Check completed.", 2);
+    assert!(daemon.terminate().success());
+    let reports: Vec<&String> = daemon
+        .seen
+        .iter()
+        .filter(|l| l.contains("Check completed."))
+        .collect();
+    for watcher in ["bysocket", "bytcp"] {
+        let needle = format!("\"watcher\":\"{watcher}\"");
+        assert!(
+            reports
+                .iter()
+                .any(|l| l.contains(&needle) && l.contains("\"up_to_date\":1")),
+            "{reports:#?}"
+        );
+    }
+    let asked = rogue
+        .hits()
+        .iter()
+        .filter(|h| h.target.starts_with(&tags_path))
+        .count();
+    assert_eq!(asked, 1, "{:#?}", rogue.hits());
+}
