@@ -11,6 +11,7 @@ use crate::store::Store;
 use crate::trigger::{self, Triggers, docker as docker_trigger, runner};
 use crate::watcher::{self, Outcome};
 use futures_util::StreamExt;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,8 +167,9 @@ async fn one_cycle(loaded: &Loaded, triggers: Triggers, bus: Bus) -> anyhow::Res
 }
 
 /// `tidewatch run`: every watcher on its schedule until `shutdown` resolves. A cycle under way
-/// when it does is finished, then the triggers and the store finish what they hold; nothing
-/// starts after.
+/// when it does is cut short (a registry that never answers must not hold up `docker stop`):
+/// what it found so far is already on the bus, and the triggers and the store finish what they
+/// hold; nothing starts after.
 pub async fn run(
     loaded: &Loaded,
     triggers: Triggers,
@@ -182,28 +184,47 @@ pub async fn run(
     let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut watchers = tokio::task::JoinSet::new();
+    // Watchers on the same schedule check together, through one registry session: two
+    // watchers of one host (socket and TCP), or hosts running the same images, ask the registry
+    // once per reference, as `run --once` does. One jitter for the group, drawn per cycle.
+    let mut groups: BTreeMap<(String, u64), Vec<(String, WatcherConfig)>> = BTreeMap::new();
     for (name, watcher) in &loaded.config.watcher {
-        let schedule = schedule::Schedule::new(&watcher.cron, watcher.jitter)?;
-        let (name, watcher) = (name.clone(), watcher.clone());
+        groups
+            .entry((watcher.cron.clone(), watcher.jitter))
+            .or_default()
+            .push((name.clone(), watcher.clone()));
+    }
+    for ((cron, jitter), members) in groups {
+        let schedule = schedule::Schedule::new(&cron, jitter)?;
+        let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
+        let together = names.join(",");
         let (client, bus, mut stopped) = (client.clone(), bus.clone(), stopped.clone());
         watchers.spawn(async move {
-            tracing::info!(watcher = %name, cron = %watcher.cron, "Watcher started.");
+            for name in &names {
+                tracing::info!(watcher = %name, cron = %cron, "Watcher started.");
+            }
             // As WUD's watchatstart: a first check now, then on the schedule.
             let mut next = Some(tokio::time::Instant::now());
             while let Some(at) = next {
                 tokio::select! {
                     _ = tokio::time::sleep_until(at) => {}
-                    _ = stopped.changed() => break,
+                    _ = stopped.wait_for(|stop| *stop) => break,
                 }
-                let outcome = watcher::cycle([(&name, &watcher)], &client, &bus).await;
+                let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus);
+                let Some(outcome) = unless_stopped(&mut stopped, &together, cycle).await else {
+                    break;
+                };
+                // The error names its watcher.
                 for err in &outcome.errors {
-                    tracing::error!(watcher = %name, error = %err, "Engine not reachable; its containers were not checked.");
+                    tracing::error!(error = %err, "Engine not reachable; its containers were not checked.");
                 }
                 drop(outcome);
                 crate::memory::trim();
                 next = schedule.next();
             }
-            tracing::info!(watcher = %name, "Watcher stopped.");
+            for name in &names {
+                tracing::info!(watcher = %name, "Watcher stopped.");
+            }
         });
     }
     for (name, watcher) in &loaded.config.watcher {
@@ -214,7 +235,7 @@ pub async fn run(
         }
     }
     shutdown.await;
-    tracing::info!("Shutting down: finishing cycles under way.");
+    tracing::info!("Shutting down: checks under way are cut short, what they found is kept.");
     let _ = stop.send(true);
     while watchers.join_next().await.is_some() {}
     subscribers.finish(bus).await;
@@ -222,9 +243,62 @@ pub async fn run(
     Ok(())
 }
 
-/// Checks containers as the engine reports them started, and re-checks the watcher when an image
-/// is tagged. A lost stream (engine restart) is reconnected with backoff, and the watcher is
-/// re-listed then, since events were missed meanwhile.
+/// `work`, unless the daemon is told to stop first: then it is dropped (every finding made so
+/// far is already published; see [`watcher::cycle`]) and `None` returned.
+async fn unless_stopped<T>(
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+    watcher: &str,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        done = work => Some(done),
+        _ = stopped.wait_for(|stop| *stop) => {
+            tracing::info!(watcher = %watcher, "Check cut short by shutdown; its findings so far are kept.");
+            None
+        }
+    }
+}
+
+/// Image tags come in bursts (a `docker pull` of several tags, a CI job tagging ten names): the
+/// watcher is re-checked once the tags have been quiet this long…
+const RETAG_QUIET: Duration = Duration::from_secs(2);
+/// …or at the latest this long after the first, so that steady tagging cannot starve it.
+const RETAG_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Image tags seen since the last re-check of the watcher.
+#[derive(Debug, Clone, Copy)]
+struct Retagged {
+    first: tokio::time::Instant,
+    last: tokio::time::Instant,
+    count: usize,
+}
+
+impl Retagged {
+    fn add(pending: Option<Retagged>, now: tokio::time::Instant) -> Retagged {
+        match pending {
+            None => Retagged {
+                first: now,
+                last: now,
+                count: 1,
+            },
+            Some(p) => Retagged {
+                last: now,
+                count: p.count + 1,
+                ..p
+            },
+        }
+    }
+
+    /// When to re-check: after a quiet spell, or at the latest a while after the first.
+    fn due(&self) -> tokio::time::Instant {
+        (self.last + RETAG_QUIET).min(self.first + RETAG_MAX_WAIT)
+    }
+}
+
+/// Checks containers as the engine reports them started, and re-checks the watcher when images
+/// are tagged, once per burst (see [`RETAG_QUIET`]). A lost stream (engine restart) is
+/// reconnected with backoff, and the watcher is re-listed then, since events were missed
+/// meanwhile. Shutdown cuts any check under way.
 async fn follow_events(
     name: String,
     watcher: WatcherConfig,
@@ -240,26 +314,51 @@ async fn follow_events(
             Ok(engine) => {
                 if reconnecting {
                     tracing::info!(watcher = %name, "Event stream back; re-checking the watcher.");
-                    watcher::cycle([(&name, &watcher)], &client, &bus).await;
+                    let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                    if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
+                        return;
+                    }
                 }
                 backoff = Duration::from_secs(1);
                 let mut events = std::pin::pin!(engine.events());
+                // Lost with the stream: the re-listing after a reconnect covers them.
+                let mut retagged: Option<Retagged> = None;
                 loop {
+                    let due = retagged.map(|r| r.due());
+                    let recheck = async {
+                        match due {
+                            Some(due) => tokio::time::sleep_until(due).await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     let event = tokio::select! {
-                        event = events.next() => event,
-                        _ = stopped.changed() => return,
+                        event = events.next() => Some(event),
+                        _ = recheck => None,
+                        _ = stopped.wait_for(|stop| *stop) => return,
+                    };
+                    let Some(event) = event else {
+                        let tags = retagged.take().map_or(0, |r| r.count);
+                        tracing::info!(watcher = %name, tags, "Images tagged; re-checking the watcher.");
+                        let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                        if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
+                            return;
+                        }
+                        continue;
                     };
                     match event {
                         Some(Ok(EngineEvent::ContainerStarted(id))) => {
-                            let checked =
-                                watcher::check_container(&engine, &watcher, &id, &client, &bus)
-                                    .await;
-                            if let Err(err) = checked {
-                                tracing::warn!(watcher = %name, container = %id, error = %err, "Started container not checked.");
+                            let check =
+                                watcher::check_container(&engine, &watcher, &id, &client, &bus);
+                            match unless_stopped(&mut stopped, &name, check).await {
+                                None => return,
+                                Some(Err(err)) => {
+                                    tracing::warn!(watcher = %name, container = %id, error = %err, "Started container not checked.");
+                                }
+                                Some(Ok(_)) => {}
                             }
                         }
                         Some(Ok(EngineEvent::ImageTagged)) => {
-                            watcher::cycle([(&name, &watcher)], &client, &bus).await;
+                            retagged = Some(Retagged::add(retagged, tokio::time::Instant::now()));
                         }
                         Some(Ok(EngineEvent::ContainerDestroyed {
                             id,
@@ -289,7 +388,7 @@ async fn follow_events(
         reconnecting = true;
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
-            _ = stopped.changed() => return,
+            _ = stopped.wait_for(|stop| *stop) => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
@@ -375,9 +474,16 @@ pub fn history(
         writeln!(out)?;
         return Ok(());
     }
-    if entries.is_empty() {
-        writeln!(out, "No history yet ({}).", location.display())?;
-        return Ok(());
+    match (entries.is_empty(), name) {
+        (true, Some(name)) => {
+            writeln!(out, "No history for {name} ({}).", location.display())?;
+            return Ok(());
+        }
+        (true, None) => {
+            writeln!(out, "No history yet ({}).", location.display())?;
+            return Ok(());
+        }
+        (false, _) => {}
     }
     for e in &entries {
         let who = match (&e.watcher, &e.container) {
@@ -605,4 +711,35 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
         lines.push(err.to_string());
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    #[test]
+    fn a_burst_of_tags_is_one_re_check_after_a_quiet_spell_or_the_longest_wait() {
+        let start = Instant::now();
+        let mut pending = None;
+        for n in 0..10 {
+            pending = Some(Retagged::add(
+                pending,
+                start + Duration::from_millis(100 * n),
+            ));
+        }
+        let burst = pending.expect("tagged");
+        assert_eq!(burst.count, 10);
+        assert_eq!(
+            burst.due(),
+            start + Duration::from_millis(900) + RETAG_QUIET
+        );
+
+        // Tagged every second without a pause: re-checked at the longest wait all the same.
+        let mut pending = None;
+        for n in 0..30 {
+            pending = Some(Retagged::add(pending, start + Duration::from_secs(n)));
+        }
+        assert_eq!(pending.expect("tagged").due(), start + RETAG_MAX_WAIT);
+    }
 }

@@ -8,7 +8,7 @@ use crate::model::{ContainerInfo, UpdateKind};
 use serde::Serialize;
 use std::io::{self, Write};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Listing {
     pub containers: Vec<ListedContainer>,
 }

@@ -4,13 +4,14 @@
 //! triggers: whatever acts on a finding subscribes to the bus.
 
 use crate::bus::{Bus, Event};
-use crate::config::WatcherConfig;
+use crate::config::{WatcherConfig, name_patterns};
 use crate::docker::{DockerError, Engine};
 use crate::finding::{self, Finding, Status};
 use crate::listing::{ListedContainer, Listing};
 use crate::model::{ContainerInfo, ImageRef, Report, UpdateCandidate};
-use crate::registry::RegistryClient;
-use std::collections::BTreeMap;
+use crate::registry::{RegistryClient, Session};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 /// What a cycle found: every container with its finding, and the engines that did not answer.
 #[derive(Debug)]
@@ -31,85 +32,89 @@ impl Outcome {
     }
 }
 
-/// One cycle over `watchers`, publishing each finding and a report per watcher on `bus`.
+/// One cycle over `watchers` through one registry session, each watcher on its own: its
+/// findings are published on `bus` as soon as each is made (a registry that hangs delays only
+/// its own containers' findings), its report once all of its containers are in (a slow host
+/// does not hold back another's). Cancel-safe: dropped midway, it leaves every finding made so
+/// far published and publishes no report for a watcher it did not finish, since the counts
+/// would be of a part of it.
 pub async fn cycle<'w>(
     watchers: impl IntoIterator<Item = (&'w String, &'w WatcherConfig)>,
     client: &RegistryClient,
     bus: &Bus,
 ) -> Outcome {
-    let watchers: Vec<(&String, &WatcherConfig)> = watchers.into_iter().collect();
-    let lists = watchers.iter().map(|(name, watcher)| async move {
-        let engine = Engine::connect(name, watcher).await?;
-        let containers = engine.containers(watcher.watchall).await?;
-        Ok::<_, DockerError>(
-            containers
-                .into_iter()
-                .filter(|c| in_scope(watcher, c))
-                .map(|c| (c, watcher.watchbydefault))
-                .collect::<Vec<_>>(),
-        )
-    });
-    let mut containers = Vec::new();
+    let session = client.session();
+    let passes = watchers
+        .into_iter()
+        .map(|(name, watcher)| pass(name, watcher, &session, bus));
+    let mut listing = Listing::default();
     let mut errors = Vec::new();
-    let mut listed: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for ((name, _), result) in watchers
-        .iter()
-        .zip(futures_util::future::join_all(lists).await)
-    {
+    for result in futures_util::future::join_all(passes).await {
         match result {
-            Ok(found) => {
-                listed.insert(
-                    name.to_string(),
-                    found.iter().map(|(c, _)| c.name.clone()).collect(),
-                );
-                containers.extend(found)
-            }
+            Ok(containers) => listing.containers.extend(containers),
             // Reported by the caller: one line for `check`, a log line for the daemon.
             Err(err) => errors.push(err),
         }
     }
-    let session = client.session();
-    let findings = futures_util::future::join_all(
-        containers
-            .iter()
-            .map(|(c, watch_by_default)| finding::check(&session, c, *watch_by_default)),
-    )
-    .await;
-
-    let mut reports: BTreeMap<String, Report> = watchers
-        .iter()
-        .map(|(name, _)| {
-            let report = Report {
-                watcher: name.to_string(),
-                listed: listed.remove(name.as_str()),
-                ..Report::default()
-            };
-            (name.to_string(), report)
-        })
-        .collect();
-    for ((container, _), finding) in containers.iter().zip(&findings) {
-        publish(bus, container, finding);
-        if let Some(report) = reports.get_mut(&container.watcher) {
-            report.scanned += 1;
-            match finding.status {
-                Status::UpdateAvailable => report.updates += 1,
-                Status::UpToDate => report.up_to_date += 1,
-                Status::Skipped => report.skipped += 1,
-                Status::Failed => report.failed += 1,
-            }
-        }
-    }
-    for report in reports.into_values() {
-        bus.publish(Event::CheckCompleted(report));
-    }
-    let listing = Listing {
-        containers: containers
-            .iter()
-            .zip(findings)
-            .map(|((c, _), f)| ListedContainer::new(c, f))
-            .collect(),
-    };
     Outcome { listing, errors }
+}
+
+/// One watcher's part of a cycle: list, check every container concurrently, publish each
+/// finding as it is made, then the watcher's report. An engine that cannot be reached is
+/// reported too, with no `listed` names: that says nothing about its containers.
+async fn pass(
+    name: &str,
+    watcher: &WatcherConfig,
+    session: &Session<'_>,
+    bus: &Bus,
+) -> Result<Vec<ListedContainer>, DockerError> {
+    let mut report = Report {
+        watcher: name.to_string(),
+        ..Report::default()
+    };
+    let containers = match list(name, watcher).await {
+        Ok(containers) => containers,
+        Err(err) => {
+            bus.publish(Event::CheckCompleted(report));
+            return Err(err);
+        }
+    };
+    report.listed = Some(containers.iter().map(|c| c.name.clone()).collect());
+    let mut checks: FuturesUnordered<_> = containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| async move { (i, finding::check(session, c, watcher.watchbydefault).await) })
+        .collect();
+    let mut findings: Vec<Option<Finding>> = vec![None; containers.len()];
+    while let Some((i, finding)) = checks.next().await {
+        publish(bus, &containers[i], &finding);
+        report.scanned += 1;
+        match finding.status {
+            Status::UpdateAvailable => report.updates += 1,
+            Status::UpToDate => report.up_to_date += 1,
+            Status::Skipped => report.skipped += 1,
+            Status::Failed => report.failed += 1,
+        }
+        findings[i] = Some(finding);
+    }
+    drop(checks);
+    bus.publish(Event::CheckCompleted(report));
+    Ok(containers
+        .iter()
+        .zip(findings)
+        .filter_map(|(c, f)| Some(ListedContainer::new(c, f?)))
+        .collect())
+}
+
+/// The containers `watcher` looks after on its engine now.
+async fn list(name: &str, watcher: &WatcherConfig) -> Result<Vec<ContainerInfo>, DockerError> {
+    let engine = Engine::connect(name, watcher).await?;
+    let containers = engine.containers(watcher.watchall).await?;
+    let filter = Filter::new(watcher);
+    Ok(containers
+        .into_iter()
+        .filter(|c| filter.watches(c))
+        .collect())
 }
 
 /// Checks one container the engine just reported started, as a cycle would have, and publishes
@@ -124,7 +129,9 @@ pub async fn check_container(
     let Some(container) = engine.container(id).await? else {
         return Ok(None);
     };
-    if (container.state != "running" && !watcher.watchall) || !in_scope(watcher, &container) {
+    if (container.state != "running" && !watcher.watchall)
+        || !Filter::new(watcher).watches(&container)
+    {
         return Ok(None);
     }
     let finding = finding::check(&client.session(), &container, watcher.watchbydefault).await;
@@ -132,12 +139,50 @@ pub async fn check_container(
     Ok(Some(finding))
 }
 
-/// With a `scope`, a watcher sees only the containers labelled with it, as Watchtower's
-/// `--scope`; without, every container.
-fn in_scope(watcher: &WatcherConfig, container: &ContainerInfo) -> bool {
-    match &watcher.scope {
-        Some(scope) => crate::labels::scope(&container.labels) == Some(scope.as_str()),
-        None => true,
+/// Which containers a watcher looks after, from its `scope` and its name `include`/`exclude`,
+/// compiled once per listing rather than once per container.
+struct Filter<'w> {
+    scope: Option<&'w str>,
+    include: Option<Vec<regex::Regex>>,
+    exclude: Vec<regex::Regex>,
+}
+
+impl<'w> Filter<'w> {
+    /// The patterns were validated with the configuration; should one fail here anyway, an
+    /// `include` that cannot be read matches nothing rather than everything.
+    fn new(watcher: &'w WatcherConfig) -> Self {
+        let include = watcher
+            .include
+            .as_deref()
+            .map(|list| name_patterns(list).unwrap_or_default());
+        let exclude = watcher
+            .exclude
+            .as_deref()
+            .and_then(|list| name_patterns(list).ok())
+            .unwrap_or_default();
+        Filter {
+            scope: watcher.scope.as_deref(),
+            include,
+            exclude,
+        }
+    }
+
+    /// With a `scope`, only the containers labelled with it, as Watchtower's `--scope`; then
+    /// names as `include` and `exclude` say.
+    fn watches(&self, container: &ContainerInfo) -> bool {
+        if self
+            .scope
+            .is_some_and(|scope| crate::labels::scope(&container.labels) != Some(scope))
+        {
+            return false;
+        }
+        let name = container.name.as_str();
+        if let Some(include) = &self.include
+            && !include.iter().any(|p| p.is_match(name))
+        {
+            return false;
+        }
+        !self.exclude.iter().any(|p| p.is_match(name))
     }
 }
 

@@ -443,16 +443,23 @@ impl Loaded {
                 "DOCKER_HOST".into(),
             );
             if docker.tls {
-                let dir = docker
-                    .cert_path
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("~/.docker"));
+                let Some(dir) = &docker.cert_path else {
+                    errors.push(ConfigError::new(
+                        "DOCKER_TLS_VERIFY",
+                        "needs DOCKER_CERT_PATH, or HOME for the docker CLI's ~/.docker",
+                    ));
+                    return;
+                };
                 local.cafile = Some(dir.join("ca.pem"));
                 local.certfile = Some(dir.join("cert.pem"));
                 local.keyfile = Some(dir.join("key.pem"));
+                let origin = match docker.cert_path_set {
+                    true => "DOCKER_CERT_PATH",
+                    false => "DOCKER_TLS_VERIFY (HOME/.docker)",
+                };
                 for key in ["cafile", "certfile", "keyfile"] {
                     let key = format!("watcher.{DEFAULT_WATCHER}.{key}");
-                    self.extra.insert(key, "DOCKER_CERT_PATH".into());
+                    self.extra.insert(key, origin.into());
                 }
             }
         } else {
@@ -568,7 +575,11 @@ fn log_level_problem(level: &str) -> Option<String> {
 struct DockerEnv {
     host: Option<String>,
     tls: bool,
+    /// `DOCKER_CERT_PATH`, else `$HOME/.docker` as the docker CLI does (a literal `~` would
+    /// be a folder named `~`: nothing expands it).
     cert_path: Option<PathBuf>,
+    /// Whether `cert_path` came from `DOCKER_CERT_PATH` rather than `HOME`.
+    cert_path_set: bool,
     config_dir: Option<PathBuf>,
     repo_user: Option<String>,
     repo_pass: Option<Secret>,
@@ -588,7 +599,10 @@ impl DockerEnv {
         DockerEnv {
             host: get("DOCKER_HOST"),
             tls: get("DOCKER_TLS_VERIFY").is_some_and(|v| v != "0"),
-            cert_path: get("DOCKER_CERT_PATH").map(PathBuf::from),
+            cert_path: get("DOCKER_CERT_PATH")
+                .map(PathBuf::from)
+                .or_else(|| get("HOME").map(|home| PathBuf::from(home).join(".docker"))),
+            cert_path_set: get("DOCKER_CERT_PATH").is_some(),
             config_dir,
             repo_user: get("REPO_USER"),
             repo_pass: get("REPO_PASS").map(Secret::new),
@@ -953,6 +967,25 @@ mod tests {
         assert_eq!(
             lines_with(&result, "cafile"),
             ["watcher.local.cafile = \"/certs/ca.pem\"  # DOCKER_CERT_PATH"]
+        );
+        // Without DOCKER_CERT_PATH, the docker CLI's ~/.docker, with HOME expanded.
+        let tls_env = [
+            ("DOCKER_HOST", "tcp://docker.lan"),
+            ("DOCKER_TLS_VERIFY", "1"),
+        ];
+        let result = check(None, &[tls_env[0], tls_env[1], ("HOME", "/home/me")]);
+        assert_eq!(
+            lines_with(&result, "keyfile"),
+            [
+                "watcher.local.keyfile = \"/home/me/.docker/key.pem\"  # DOCKER_TLS_VERIFY (HOME/.docker)"
+            ]
+        );
+        assert_eq!(
+            check(None, &tls_env),
+            Err(vec![
+                "DOCKER_TLS_VERIFY: needs DOCKER_CERT_PATH, or HOME for the docker CLI's ~/.docker"
+                    .into()
+            ])
         );
         let result = check(
             None,

@@ -28,7 +28,7 @@ pub use trigger::{
     HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig, NtfyConfig, SlackConfig, SmtpConfig,
     SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
 };
-pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig};
+pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, name_patterns};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -38,6 +38,11 @@ pub struct WatcherConfig {
     /// Only containers whose `scope` label (Watchtower's too) has this value; for several
     /// tidewatch instances on one host.
     pub scope: Option<String>,
+    /// Only containers whose name matches one of these: comma-separated regular expressions,
+    /// each matching the whole name (so a plain name is just that container).
+    pub include: Option<String>,
+    /// No container whose name matches one of these (same form as `include`); wins over it.
+    pub exclude: Option<String>,
 }
 
 impl Default for WatcherConfig {
@@ -55,6 +60,8 @@ impl Default for WatcherConfig {
             watchall: false,
             watchevents: true,
             scope: None,
+            include: None,
+            exclude: None,
         }
     }
 }
@@ -84,6 +91,17 @@ impl std::fmt::Display for Endpoint {
             Endpoint::Tls { host, port, .. } => write!(f, "tcp://{host}:{port} (TLS)"),
         }
     }
+}
+
+/// Parses a comma-separated list of name patterns, each anchored to the whole name: `web`
+/// means the container `web`, not `webhook`; `web-.*` means every `web-` container. Empty items
+/// (a trailing comma) are ignored.
+pub fn name_patterns(list: &str) -> Result<Vec<regex::Regex>, regex::Error> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| regex::Regex::new(&format!("^(?:{p})$")))
+        .collect()
 }
 
 impl WatcherConfig {
@@ -141,6 +159,24 @@ impl WatcherConfig {
                 "TLS files are for a remote engine: set host too".into(),
             ));
         }
+        for (key, list) in [("include", &self.include), ("exclude", &self.exclude)] {
+            // Which item, not the regex error: that quotes the value, and messages never do.
+            let bad = list.as_deref().and_then(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .position(|p| name_patterns(p).is_err())
+            });
+            if let Some(n) = bad {
+                problems.push((
+                    key,
+                    format!(
+                        "item {} is not a valid regular expression (comma-separated regexes)",
+                        n + 1
+                    ),
+                ));
+            }
+        }
         if matches!(&self.host, Some(h) if h.trim().is_empty()) {
             problems.push(("host", "must not be empty".into()));
         }
@@ -165,6 +201,19 @@ mod tests {
         w.port = 2376;
         assert!(w.problems().is_empty());
         assert_eq!(w.endpoint().to_string(), "tcp://10.0.0.5:2376 (TLS)");
+    }
+
+    #[test]
+    fn name_patterns_match_whole_names_and_bad_ones_are_problems() {
+        let patterns = name_patterns("web, db-.*,").unwrap();
+        let matches = |name: &str| patterns.iter().any(|p| p.is_match(name));
+        assert!(matches("web") && matches("db-1"));
+        assert!(!matches("webhook") && !matches("my-web") && !matches("db"));
+        let w = WatcherConfig {
+            exclude: Some("(unclosed".into()),
+            ..WatcherConfig::default()
+        };
+        assert_eq!(w.problems()[0].0, "exclude");
     }
 
     #[test]

@@ -53,6 +53,9 @@ const FIELDS: [&str; 13] = [
     "update",
 ];
 
+/// Every `update` object has all of these.
+const UPDATE_FIELDS: [&str; 4] = ["kind", "tag", "digest", "link"];
+
 /// What one `tidewatch check --json` printed.
 struct Listing {
     rows: Vec<Row>,
@@ -85,6 +88,13 @@ impl Listing {
 fn check(env: &[(&str, &str)]) -> Listing {
     let out = tidewatch(&["check", "--json"], env);
     out.assert_success();
+    parse(out)
+}
+
+/// Reads a JSON report (`check --json`, `run --once --json`): every row has every documented
+/// field, with the documented types.
+#[track_caller]
+fn parse(out: Output) -> Listing {
     let json: serde_json::Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{out}"));
     let containers = json
@@ -94,6 +104,14 @@ fn check(env: &[(&str, &str)]) -> Listing {
     for entry in containers {
         for field in FIELDS {
             assert!(entry.get(field).is_some(), "`{field}` missing in {entry}");
+        }
+        if let Some(update) = entry.get("update").filter(|u| !u.is_null()) {
+            for field in UPDATE_FIELDS {
+                assert!(
+                    update.get(field).is_some(),
+                    "`update.{field}` missing in {entry}"
+                );
+            }
         }
     }
     let rows = serde_json::from_value(serde_json::Value::Array(containers.clone()))
@@ -557,4 +575,108 @@ fn a_watcher_with_a_scope_sees_only_the_containers_of_its_scope() {
     assert_eq!(scoped.rows.len(), 1, "{}", scoped.out);
     let all = check(&[]);
     assert!(all.get(&ours).is_some() && all.get(&other).is_some());
+}
+
+#[test]
+fn a_watcher_includes_and_excludes_containers_by_name() {
+    let run = TestRun::new();
+    let image = run.image(&format!("{}:1", run.name("named")), "1");
+    let web = run.run("web-1", &image.reference, &[]);
+    let web_old = run.run("web-old", &image.reference, &[]);
+    let db = run.run("db", &image.reference, &[]);
+    let include = format!("{}, {}-web-.*", db.name, run.id());
+    let listing = check(&[
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", &include),
+        (
+            "TIDEWATCH_WATCHER_LOCAL_EXCLUDE",
+            &format!(".*-old,{}", run.name("nothing")),
+        ),
+    ]);
+    assert!(listing.get(&web).is_some(), "{}", listing.out);
+    assert!(listing.get(&db).is_some(), "{}", listing.out);
+    assert!(
+        listing.get(&web_old).is_none(),
+        "excluded:\n{}",
+        listing.out
+    );
+    // Nobody else's containers: each pattern matches a whole name, and only ours do.
+    assert_eq!(listing.rows.len(), 2, "{}", listing.out);
+
+    let out = tidewatch(
+        &["check"],
+        &[("TIDEWATCH_WATCHER_LOCAL_EXCLUDE", "web,(db")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("TIDEWATCH_WATCHER_LOCAL_EXCLUDE: item 2 is not a valid"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("(db"), "the value is quoted:\n{out}");
+}
+
+#[test]
+fn a_container_pinned_by_digest_is_skipped_with_the_reason() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let pushed = run.push(&registry, "pinned", "1.0.0");
+    run.push(&registry, "pinned", "1.1.0");
+    let by_digest = run.run("digest", &pushed.repo_digest, &[]);
+    let tag_and_digest = format!("{}@{}", pushed.reference, pushed.digest);
+    let by_both = run.run("both", &tag_and_digest, &[]);
+
+    let listing = check(&[]);
+    for (container, image) in [
+        (&by_digest, &pushed.repo_digest),
+        (&by_both, &tag_and_digest),
+    ] {
+        let row = listing.row(container);
+        assert_eq!(&row.image, image, "{}", listing.out);
+        assert_eq!(
+            (row.status.as_str(), row.reason.as_deref(), &row.update),
+            ("skipped", Some("pinned by digest"), &None),
+            "{}",
+            listing.out
+        );
+    }
+}
+
+#[test]
+fn run_once_json_has_every_documented_field() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "once", "1.0.0");
+    let newer = run.push(&registry, "once", "1.1.0");
+    let updatable = run.run("updatable", &old.reference, &[]);
+    let current = run.run("current", &newer.reference, &[]);
+    let by_id = run.run("byid", &old.id, &[]);
+
+    // Exit status aside: other tests' containers on this engine may fail their checks.
+    let listing = parse(tidewatch(&["run", "--once", "--json"], &[]));
+
+    let row = listing.row(&updatable);
+    assert_matches_engine(&run, row, &updatable);
+    assert_eq!(row.status, "update-available", "{}", listing.out);
+    assert_eq!(row.reason, None);
+    assert_eq!(
+        row.update,
+        Some(UpdateRow {
+            kind: "minor".into(),
+            tag: "1.1.0".into(),
+            digest: Some(newer.digest.clone()),
+            link: None,
+        })
+    );
+    let row = listing.row(&current);
+    assert_eq!(
+        (row.status.as_str(), &row.reason, &row.update),
+        ("up-to-date", &None, &None)
+    );
+    let row = listing.row(&by_id);
+    assert_eq!(row.status, "skipped");
+    assert!(
+        row.reason.as_deref().is_some_and(|r| !r.is_empty()),
+        "{row:?}"
+    );
+    assert_eq!(row.update, None);
 }

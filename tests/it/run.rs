@@ -108,18 +108,27 @@ impl Daemon {
 
     /// SIGTERM, then the exit status once it has stopped (at most 20 s).
     fn terminate(&mut self) -> std::process::ExitStatus {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// `signal`, then the exit status once it has stopped (at most 20 s: a hang guard, far
+    /// below the minute and a half a registry that never answers holds a check).
+    fn stop_with(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
         // SAFETY: kill only sends a signal to the child we started.
-        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(sent, 0, "SIGTERM sent");
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "signal {signal} sent");
         daemon_wait(self, "Watcher stopped.", 1);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for tidewatch") {
+                // What it logged while stopping, for the caller to read.
+                self.seen.extend(self.received.try_iter());
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "still running 20 s after SIGTERM"
+                "still running 20 s after signal {signal}:\n{}",
+                self.seen.join("\n")
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -307,4 +316,336 @@ fn notify_test_sends_a_sample_through_one_trigger_and_names_the_others_when_unkn
         "{out}"
     );
     assert!(!out.stderr.contains(&url), "the URL is a secret:\n{out}");
+}
+
+/// A registry address that takes connections and never answers them: the kernel completes the
+/// handshake into the listen backlog, and nothing ever reads or replies.
+fn silent_registry() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("local address").to_string();
+    (listener, addr)
+}
+
+/// One container with an update on a working registry, one on a registry that never answers
+/// (its check holds the cycle for a minute and a half of time-outs and retries), the daemon,
+/// then `signal` during that cycle.
+fn a_hanging_check_delays_no_other_finding_and_is_cut_by(signal: libc::c_int) {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "fine", "1.0.0");
+    run.push(&registry, "fine", "1.1.0");
+    let fine = run.run("fine", &old.reference, &[]);
+    // The same image under a name on the silent registry: it has a repository digest (from the
+    // working one), so its check does ask the registry its name points to.
+    let (_silent, silent) = silent_registry();
+    let hanging_ref = format!("{silent}/{}:1.0.0", run.name("hang"));
+    run.tag(&old.reference, &hanging_ref);
+    let hanging = run.run("hang", &hanging_ref, &[]);
+    let store = fresh_store_dir();
+    // Only this test's containers, so that nobody else's make the cycle longer or shorter.
+    let ours = format!("{}-.*", run.id());
+    let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+        ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, &format!("\"container\":\"{}\"", fine.name), 1);
+    let finding = daemon.seen.last().cloned().unwrap_or_default();
+    assert!(finding.contains("Update available."), "{finding}");
+    // Published while the other container's check was still waiting on its registry.
+    assert!(
+        !daemon.seen.iter().any(|l| l.contains("Check completed.")),
+        "the finding came only with the end of the cycle:\n{}",
+        daemon.seen.join("\n")
+    );
+
+    let status = daemon.stop_with(signal);
+    assert!(status.success(), "exit after signal {signal}: {status:?}");
+    let log = daemon.seen.join("\n");
+    assert!(log.contains("Check cut short by shutdown"), "{log}");
+    assert!(!log.contains("Check completed."), "{log}");
+
+    // What the cut cycle found is in the store; the container it never heard about is not.
+    let history = |name: &str| {
+        let out = tidewatch(
+            &["history", name, "--json"],
+            &[("TIDEWATCH_STORE_PATH", store.to_str().unwrap())],
+        );
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"));
+        entries
+            .iter()
+            .filter_map(|e| e["event"].as_str().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(history(&fine.name), ["update-available"]);
+    assert_eq!(history(&hanging.name), Vec::<String>::new());
+}
+
+#[test]
+fn sigterm_cuts_a_check_held_by_a_silent_registry_and_keeps_what_was_found() {
+    a_hanging_check_delays_no_other_finding_and_is_cut_by(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_cuts_a_check_held_by_a_silent_registry_and_keeps_what_was_found() {
+    a_hanging_check_delays_no_other_finding_and_is_cut_by(libc::SIGINT);
+}
+
+#[test]
+fn a_burst_of_image_tags_re_checks_the_watcher_once() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "burst", "1.0.0");
+    run.push(&registry, "burst", "1.1.0");
+    // A private engine: tags other tests make on the shared one must not count here.
+    let engine = PrivateEngine::start();
+    let socket = engine.socket().display().to_string();
+    let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_SOCKET", socket.as_str()),
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, "Check completed.", 1);
+    // A container checked from its start event: the event stream is following by now.
+    let name = run.name("burst");
+    run_on(&engine, &name, &old.reference);
+    daemon_wait(&mut daemon, &format!("\"container\":\"{name}\""), 1);
+
+    // Ten tags at once, as a CI job or a multi-tag pull makes them.
+    let host = format!("unix://{socket}");
+    let tags: Vec<std::process::Child> = (0..10)
+        .map(|n| {
+            std::process::Command::new("docker")
+                .args(["-H", &host, "tag", &old.reference])
+                .arg(format!("{}-{n}", old.reference))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("docker tag")
+        })
+        .collect();
+    for mut tag in tags {
+        assert!(tag.wait().expect("docker tag").success());
+    }
+
+    daemon_wait(&mut daemon, "Check completed.", 2);
+    let rechecks: Vec<&String> = daemon
+        .seen
+        .iter()
+        .filter(|l| l.contains("Images tagged; re-checking the watcher."))
+        .collect();
+    assert_eq!(rechecks.len(), 1, "{}", daemon.seen.join("\n"));
+    // All ten tags went into that one re-check: none is left to set off another.
+    assert!(rechecks[0].contains("\"tags\":10"), "{}", rechecks[0]);
+    assert!(daemon.terminate().success());
+}
+
+/// `openssl` with `args` in `dir`; panics with its output on failure.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, as `docker
+/// --tlsverify` setups have them: `ca.pem`, `server-cert.pem`, `server-key.pem`, `cert.pem`,
+/// `key.pem` (P-256 keys, PKCS #8).
+fn tls_files(dir: &std::path::Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tidewatch test CA",
+    ];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &ca);
+    for (who, key, cert, usage) in [
+        ("server", "server-key.pem", "server-cert.pem", "serverAuth"),
+        ("client", "key.pem", "cert.pem", "clientAuth"),
+    ] {
+        let csr = format!("{who}.csr");
+        let mut req = vec![
+            "req",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            &csr,
+        ];
+        req.extend(ec);
+        openssl(dir, &req);
+        let ext = format!("{who}.ext");
+        let extensions = format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage={usage}\nsubjectAltName=IP:127.0.0.1\n"
+        );
+        std::fs::write(dir.join(&ext), extensions).expect("write extensions");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                cert,
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_tls_watcher_reports_the_containers_of_an_engine_that_verifies_clients() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let pushed = run.push(&registry, "secure", "stable");
+    let certs = tempfile::tempdir().expect("temp dir");
+    tls_files(certs.path());
+    let file = |name: &str| certs.path().join(name).display().to_string();
+    let engine = PrivateEngine::start_with(&[
+        "--tlsverify".into(),
+        format!("--tlscacert={}", file("ca.pem")),
+        format!("--tlscert={}", file("server-cert.pem")),
+        format!("--tlskey={}", file("server-key.pem")),
+    ]);
+    let name = run.name("secure");
+    run_on(&engine, &name, &pushed.reference);
+    let port = engine.tcp_port().to_string();
+    let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+    let env = [
+        ("TIDEWATCH_WATCHER_SECURE_HOST", "127.0.0.1"),
+        ("TIDEWATCH_WATCHER_SECURE_PORT", port.as_str()),
+        ("TIDEWATCH_WATCHER_SECURE_CAFILE", ca.as_str()),
+        ("TIDEWATCH_WATCHER_SECURE_CERTFILE", cert.as_str()),
+        ("TIDEWATCH_WATCHER_SECURE_KEYFILE", key.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once", "--json"], &env);
+    assert!(out.success(), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    let rows: Vec<&serde_json::Value> = report["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .filter(|c| c["name"] == name.as_str())
+        .collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(rows[0]["watcher"], "secure", "{out}");
+    assert_eq!(rows[0]["status"], "up-to-date", "{out}");
+
+    // The same port without the client certificate is refused: the engine does verify.
+    let plain = [
+        ("TIDEWATCH_WATCHER_PLAIN_HOST", "127.0.0.1"),
+        ("TIDEWATCH_WATCHER_PLAIN_PORT", port.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once", "--json"], &plain);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("plain"), "{out}");
+}
+
+#[test]
+fn watchers_on_the_same_schedule_ask_the_registry_once() {
+    use crate::support::rogue::{Reply, Rogue};
+    let run = TestRun::new();
+    let registry = run.registry();
+    let pushed = run.push(&registry, "shared", "1.0.0");
+    // The image under a name on a scripted registry, which counts what it is asked.
+    let rogue = Rogue::start();
+    let repo = run.name("shared");
+    let tags_path = format!("/v2/{repo}/tags/list");
+    rogue.route(
+        "GET",
+        &tags_path,
+        vec![Reply::json(
+            200,
+            serde_json::json!({"name": repo, "tags": ["1.0.0"]}),
+        )],
+    );
+    let engine = PrivateEngine::start();
+    engine.docker(&["pull", "-q", &pushed.reference]);
+    let reference = format!("{}/{repo}:1.0.0", rogue.addr());
+    engine.docker(&["tag", &pushed.reference, &reference]);
+    engine.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &repo,
+        &reference,
+        "sleep",
+        "3600",
+    ]);
+    // One engine, two watchers on it, one schedule.
+    let socket = engine.socket().display().to_string();
+    let port = engine.tcp_port().to_string();
+    let env = [
+        ("TIDEWATCH_WATCHER_BYSOCKET_SOCKET", socket.as_str()),
+        ("TIDEWATCH_WATCHER_BYSOCKET_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_WATCHER_BYTCP_HOST", "127.0.0.1"),
+        ("TIDEWATCH_WATCHER_BYTCP_PORT", port.as_str()),
+        ("TIDEWATCH_WATCHER_BYTCP_CRON", "0 0 1 1 *"),
+        ("TIDEWATCH_LOG_FORMAT", "json"),
+    ];
+    let mut daemon = Daemon::start(&env);
+    daemon_wait(&mut daemon, "Check completed.", 2);
+    assert!(daemon.terminate().success());
+    let reports: Vec<&String> = daemon
+        .seen
+        .iter()
+        .filter(|l| l.contains("Check completed."))
+        .collect();
+    for watcher in ["bysocket", "bytcp"] {
+        let needle = format!("\"watcher\":\"{watcher}\"");
+        assert!(
+            reports
+                .iter()
+                .any(|l| l.contains(&needle) && l.contains("\"up_to_date\":1")),
+            "{reports:#?}"
+        );
+    }
+    let asked = rogue
+        .hits()
+        .iter()
+        .filter(|h| h.target.starts_with(&tags_path))
+        .count();
+    assert_eq!(asked, 1, "{:#?}", rogue.hits());
 }

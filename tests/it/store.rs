@@ -56,6 +56,15 @@ fn findings_are_remembered_across_runs_and_history_shows_changes_only() {
     let table = tidewatch(&["history", &container.name], &env);
     assert!(table.stdout.contains("update-available"), "{table}");
     assert!(table.stdout.contains(&container.name), "{table}");
+
+    // A name the store has nothing on, among entries for others: said as such.
+    let nosuch = run.name("nosuch");
+    let none = tidewatch(&["history", &nosuch], &env);
+    assert!(none.status.success(), "{none}");
+    assert!(
+        none.stdout.contains(&format!("No history for {nosuch}")),
+        "{none}"
+    );
 }
 
 #[test]

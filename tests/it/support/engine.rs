@@ -18,11 +18,19 @@ pub struct PrivateEngine {
     /// `twbr<hex>`: interface names are at most 15 bytes.
     bridge: String,
     tcp_port: u16,
+    /// More `dockerd` options, given to every launch (`--tlsverify` and its files).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl PrivateEngine {
     pub fn start() -> PrivateEngine {
+        PrivateEngine::start_with(&[])
+    }
+
+    /// As [`PrivateEngine::start`], with more `dockerd` options: `--tlsverify` and its files
+    /// make the TCP port TLS with client certificates (the socket stays plain).
+    pub fn start_with(extra: &[String]) -> PrivateEngine {
         let dir = tempfile::Builder::new()
             .prefix("tidewatch-engine-")
             .tempdir()
@@ -47,6 +55,7 @@ impl PrivateEngine {
             dir,
             bridge,
             tcp_port,
+            extra: extra.to_vec(),
             child: None,
         };
         engine.launch();
@@ -97,6 +106,7 @@ impl PrivateEngine {
             .arg(format!("--bridge={}", self.bridge))
             .args(["--iptables=false", "--ip-masq=false"])
             .args(["--storage-driver=vfs"])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
