@@ -26,11 +26,17 @@ fn stack_file(run: &TestRun, image: &str) -> String {
 impl Project {
     fn up(run: &TestRun, dir: &Path, image: &str) -> Project {
         let text = stack_file(run, &format!("'{image}'"));
-        Project::up_with(run, dir, &[("docker-compose.yml", &text)], &[])
+        Project::up_with(run, "stack", dir, &[("docker-compose.yml", &text)], &[])
     }
 
-    /// Writes `files` into `dir` and runs `docker-compose -f … up -d UP_ARGS`.
-    fn up_with(run: &TestRun, dir: &Path, files: &[(&str, &str)], up_args: &[&str]) -> Project {
+    /// Writes `files` into `dir` and runs `docker-compose -p <id>WHAT -f … up -d UP_ARGS`.
+    fn up_with(
+        run: &TestRun,
+        what: &str,
+        dir: &Path,
+        files: &[(&str, &str)],
+        up_args: &[&str],
+    ) -> Project {
         std::fs::create_dir_all(dir).unwrap();
         let files = files
             .iter()
@@ -40,7 +46,7 @@ impl Project {
             })
             .collect();
         let project = Project {
-            name: run.name("stack").replace('-', ""),
+            name: run.name(what).replace('-', ""),
             files,
         };
         project.compose(&[&["up", "-d"], up_args].concat());
@@ -201,6 +207,7 @@ fn without_a_compose_command_every_replica_is_recreated_and_compose_still_owns_t
     let over = "version: \"3.7\"\nservices:\n  web:\n    environment:\n      - FROM_OVERRIDE=1\n";
     let project = Project::up_with(
         &run,
+        "stack",
         &folder,
         &[
             ("docker-compose.yml", &base),
@@ -355,4 +362,55 @@ fn the_compose_kind_keeps_a_backup_and_the_files_owner() {
         .collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
     assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), before);
+}
+
+/// With `file`, the trigger acts on that file's project only: a container of another project
+/// with the same service name is not updated through it, and a container compose does not
+/// manage is not reported failed.
+#[test]
+fn with_a_file_only_the_services_of_its_project_are_updated() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "owned", "1.0.0");
+    let v2 = run.push(&registry, "owned", "1.1.0");
+    let dir = fresh_store_dir();
+    let text = stack_file(&run, &format!("'{}'", v1.reference));
+    let file = [("docker-compose.yml", text.as_str())];
+    let ours = Project::up_with(&run, "ours", &dir.join("ours"), &file, &[]);
+    let theirs = Project::up_with(&run, "theirs", &dir.join("theirs"), &file, &[]);
+    let plain = run.run("plain", &v1.reference, &["sleep", "3600"]);
+    let store = dir.join("store");
+
+    let out = tidewatch(
+        &["run", "--once"],
+        &[
+            (
+                "TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_FILE",
+                ours.files[0].to_str().unwrap(),
+            ),
+            (
+                "TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_INCLUDE",
+                &run.label(),
+            ),
+            ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(
+        ours.file(),
+        text.replace(&v1.reference, &v2.reference),
+        "{out}"
+    );
+    assert_eq!(ours.web_image(&run), v2.reference, "{out}");
+    assert_eq!(theirs.file(), text, "{out}");
+    assert_eq!(theirs.web_image(&run), v1.reference, "{out}");
+    assert_eq!(
+        run.inspect(&plain.id, "{{.Config.Image}}"),
+        v1.reference,
+        "{out}"
+    );
+    let actions = actions(&store);
+    assert!(
+        matches!(actions.as_slice(), [(event, _)] if event == "update-applied"),
+        "one update, nothing failed: {actions:?}\n{out}"
+    );
 }
