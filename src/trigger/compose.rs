@@ -24,6 +24,7 @@ use crate::docker::Engine;
 use crate::model::{ContainerInfo, UpdateCandidate};
 use crate::update;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,22 +85,24 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ComposeTriggerError + '_ {
 }
 
 /// The compose command: an explicit one, else `docker-compose`, else `docker compose`, as found
-/// on the PATH; `None` when there is none (the executor re-creates instead).
-fn find_command(configured: Option<&str>) -> Option<Vec<String>> {
+/// on `path` (the PATH); `None` when there is none (the executor re-creates instead).
+fn find_command(configured: Option<&str>, path: Option<&OsStr>) -> Option<Vec<String>> {
     match configured.map(str::trim) {
         Some("none") => None,
         Some(command) if !command.is_empty() => {
             Some(command.split_whitespace().map(str::to_string).collect())
         }
         _ => {
-            let on_path = |name: &str| {
-                std::env::var_os("PATH").is_some_and(|paths| {
-                    std::env::split_paths(&paths).any(|dir| dir.join(name).is_file())
+            let find = |name: &str| {
+                path.and_then(|paths| {
+                    std::env::split_paths(paths)
+                        .map(|dir| dir.join(name))
+                        .find(|file| file.is_file())
                 })
             };
-            if on_path("docker-compose") {
+            if find("docker-compose").is_some() {
                 Some(vec!["docker-compose".into()])
-            } else if on_path("docker") && compose_plugin() {
+            } else if find("docker").is_some_and(|docker| compose_plugin(&docker)) {
                 Some(vec!["docker".into(), "compose".into()])
             } else {
                 None
@@ -110,8 +113,8 @@ fn find_command(configured: Option<&str>) -> Option<Vec<String>> {
 
 /// Whether `docker compose` works: the `docker` CLI is often installed without its compose
 /// plugin, and would then fail every update instead of leaving it to the executor.
-fn compose_plugin() -> bool {
-    std::process::Command::new("docker")
+fn compose_plugin(docker: &Path) -> bool {
+    std::process::Command::new(docker)
         .args(["compose", "version"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -169,19 +172,32 @@ impl ComposeTrigger {
                 )),
             }
         }
+        let id = TriggerId {
+            kind: "compose",
+            name: name.to_string(),
+        };
+        let command = find_command(
+            config.command.as_deref(),
+            std::env::var_os("PATH").as_deref(),
+        );
+        match &command {
+            Some(command) => {
+                tracing::debug!(trigger = %id, command = %command.join(" "), "Services are brought up with the compose command.");
+            }
+            None => {
+                tracing::info!(trigger = %id, "No compose command: services are re-created by the executor, keeping compose's labels.");
+            }
+        }
         match (filter, problems.is_empty()) {
             (Some(filter), true) => Ok(ComposeTrigger {
-                id: TriggerId {
-                    kind: "compose",
-                    name: name.to_string(),
-                },
+                id,
                 filter,
                 file: config.file.clone(),
                 allowed,
                 pathmap,
                 backup: config.backup,
                 dryrun: config.dryrun,
-                command: find_command(config.command.as_deref()),
+                command,
                 options: update::Options::default(),
                 passed: watch::Sender::new(0),
             }),
@@ -1049,5 +1065,39 @@ mod tests {
         );
         assert_eq!(diff("a\nb\n", "a\nx\nb\n"), "@@ -1,0 +2,1 @@\n+x");
         assert_eq!(diff("a\n", "a\n"), "");
+    }
+
+    #[test]
+    fn docker_compose_is_chosen_only_where_its_plugin_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = |name: &str, programs: &[(&str, &str)]| {
+            let folder = dir.path().join(name);
+            std::fs::create_dir(&folder).unwrap();
+            for (program, script) in programs {
+                let file = folder.join(program);
+                std::fs::write(&file, format!("#!/bin/sh\n{script}\n")).unwrap();
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            folder.into_os_string()
+        };
+        // As Docker's CLI without the plugin: `docker: unknown command: docker compose`.
+        let bare = folder("bare", &[("docker", "exit 1")]);
+        let plugin = folder(
+            "plugin",
+            &[("docker", "[ \"$1 $2\" = \"compose version\" ]")],
+        );
+        let both = folder(
+            "both",
+            &[("docker", "exit 0"), ("docker-compose", "exit 0")],
+        );
+        let find = |path: &OsStr| find_command(None, Some(path));
+        assert_eq!(find(&bare), None);
+        assert_eq!(find(&plugin), Some(vec!["docker".into(), "compose".into()]));
+        assert_eq!(find(&both), Some(vec!["docker-compose".into()]));
+        assert_eq!(find_command(Some("none"), Some(&both)), None);
+        assert_eq!(
+            find_command(Some("podman compose"), None),
+            Some(vec!["podman".into(), "compose".into()])
+        );
     }
 }
