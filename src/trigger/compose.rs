@@ -419,6 +419,7 @@ impl ComposeTrigger {
                     files: &files,
                     working_dir: working_dir.as_deref(),
                     service: &service,
+                    replicas: replicas.len(),
                 };
                 self.bring_up(&target, candidate, context, || undo(&edits))
                     .await
@@ -445,7 +446,13 @@ impl ComposeTrigger {
             undo();
             return Err(Failure::Failed(format!("pull failed: {reason}")));
         }
-        let up = ["up", "-d", "--no-deps"];
+        // `up` scales the service to the file's count: one scaled by hand (`--scale`) keeps
+        // the replicas it has.
+        let scale = format!("{}={}", project.service, project.replicas);
+        let mut up = vec!["up", "-d", "--no-deps"];
+        if project.replicas > 1 {
+            up.extend(["--scale", &scale]);
+        }
         let failed = match project.run(&up).await {
             Err(reason) => format!("up failed: {reason}"),
             Ok(()) => match self.gate(project, candidate, context).await {
@@ -698,6 +705,8 @@ struct Project<'a> {
     files: &'a [PathBuf],
     working_dir: Option<&'a Path>,
     service: &'a str,
+    /// How many containers the service has.
+    replicas: usize,
 }
 
 impl Project<'_> {

@@ -414,3 +414,45 @@ fn with_a_file_only_the_services_of_its_project_are_updated() {
         "one update, nothing failed: {actions:?}\n{out}"
     );
 }
+
+/// A service scaled by hand (`up --scale web=2`) keeps its two replicas through the compose
+/// command, which would otherwise bring it back to the file's one.
+#[test]
+fn the_compose_command_keeps_a_services_replicas() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "scaled", "1.0.0");
+    let v2 = run.push(&registry, "scaled", "1.1.0");
+    let dir = fresh_store_dir();
+    let folder = dir.join("project");
+    let text = stack_file(&run, &format!("'{}'", v1.reference));
+    let project = Project::up_with(
+        &run,
+        "stack",
+        &folder,
+        &[("docker-compose.yml", &text)],
+        &["--scale", "web=2"],
+    );
+    let store = dir.join("store");
+    let selector = format!("com.docker.compose.project={}", project.name);
+
+    let out = tidewatch(
+        &["run", "--once"],
+        &env(&selector, folder.to_str().unwrap(), store.to_str().unwrap()),
+    );
+    assert_eq!(
+        project.file(),
+        text.replace(&v1.reference, &v2.reference),
+        "{out}"
+    );
+    let ids = project.web_ids();
+    assert_eq!(ids.len(), 2, "{out}");
+    for id in &ids {
+        assert_eq!(run.inspect(id, "{{.Config.Image}}"), v2.reference, "{out}");
+    }
+    let actions = actions(&store);
+    assert!(
+        matches!(actions.as_slice(), [(event, _)] if event == "update-applied"),
+        "the replicas are one update: {actions:?}\n{out}"
+    );
+}
