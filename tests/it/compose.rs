@@ -456,3 +456,56 @@ fn the_compose_command_keeps_a_services_replicas() {
         "the replicas are one update: {actions:?}\n{out}"
     );
 }
+
+/// Without a compose command, when the second replica fails on the new image, the first one,
+/// already updated, goes back to the old image with the file: the service never runs an image
+/// its file does not name. The new image runs only where it takes a lock first (a folder both
+/// replicas mount), so exactly one replica can start on it.
+#[test]
+fn without_a_compose_command_a_failing_replica_takes_the_others_back() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "halfway", "1.0.0");
+    run.push_spec(
+        &registry,
+        "halfway",
+        "1.1.0",
+        &ImageSpec::version("1.1.0").cmd(&["sh", "-c", "mkdir /shared/lock && exec sleep 3600"]),
+    );
+    let dir = fresh_store_dir();
+    let folder = dir.join("project");
+    let text = stack_file(&run, &format!("'{}'", v1.reference)).replace(
+        "    stop_grace_period: 1s\r\n",
+        "    stop_grace_period: 1s\r\n    volumes:\r\n      - ./shared:/shared\r\n",
+    );
+    let project = Project::up_with(
+        &run,
+        "stack",
+        &folder,
+        &[("docker-compose.yml", &text)],
+        &["--scale", "web=2"],
+    );
+    assert_eq!(project.web_ids().len(), 2);
+    let store = dir.join("store");
+    let selector = format!("com.docker.compose.project={}", project.name);
+    let mut env = env(&selector, folder.to_str().unwrap(), store.to_str().unwrap());
+    env.push(("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_COMMAND", "none"));
+
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(
+        folder.join("shared/lock").is_dir(),
+        "one replica ran the new image: {out}"
+    );
+    assert_eq!(project.file(), text, "the file is put back: {out}");
+    let ids = project.web_ids();
+    assert_eq!(ids.len(), 2, "{out}");
+    for id in &ids {
+        assert_eq!(run.inspect(id, "{{.Config.Image}}"), v1.reference, "{out}");
+        assert_eq!(run.inspect(id, "{{.State.Running}}"), "true", "{out}");
+    }
+    let actions = actions(&store);
+    assert!(
+        matches!(actions.as_slice(), [(event, _)] if event == "rolled-back"),
+        "{actions:?}\n{out}"
+    );
+}
