@@ -8,11 +8,13 @@
 //! `allowed` folders, whatever a label says. The edit itself (`crate::compose`) changes the
 //! image value and nothing else, byte for byte; the write is atomic (temporary file, fsync,
 //! rename) with the original's permissions and owner. The service is brought up with the
-//! compose command (`pull`, then `up -d --no-deps SERVICE`); without one, through the docker
-//! trigger's executor, which keeps the compose labels. If bringing it up fails, the file is put
-//! back and the service brought up on it again.
+//! compose command (`pull`, then `up -d --no-deps SERVICE`, then the docker trigger's health
+//! gate on its containers, since compose calls a container that exits at once a success);
+//! without one, through the docker trigger's executor, which keeps the compose labels. If
+//! bringing it up fails, the file is put back and the service brought up on it again.
 //!
 //! A service's replicas are one update: a cycle's findings are grouped by project and service.
+//! With `file` set, only the services of that file's project are the trigger's.
 
 use super::docker::Context;
 use super::filter::Filter;
