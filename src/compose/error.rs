@@ -83,4 +83,10 @@ impl ComposeError {
     pub fn is_missing_service(&self) -> bool {
         matches!(self, ComposeError::NoService { .. })
     }
+
+    /// The file defines the service without an `image:` of its own (an override file that
+    /// adds ports or variables, say): with several compose files, an earlier one sets it.
+    pub fn is_missing_image(&self) -> bool {
+        matches!(self, ComposeError::NoImage { .. })
+    }
 }
