@@ -55,6 +55,13 @@ pub struct ComposeTriggerConfig {
     /// `docker-compose` or `docker compose`; found on the PATH when unset. `none`: re-create
     /// through the docker trigger's executor instead.
     pub command: Option<String>,
+    /// As the docker trigger's: seconds between the stop signal and a kill (default 10).
+    pub stoptimeout: Option<u64>,
+    /// As the docker trigger's: seconds a container with a health check has to become healthy
+    /// after `up` (default 60).
+    pub healthtimeout: Option<u64>,
+    /// As the docker trigger's: seconds a container without one has to stay up (default 5).
+    pub settle: Option<u64>,
 }
 
 /// The docker trigger: updates containers in place (Watchtower's job), never losing one.

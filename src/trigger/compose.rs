@@ -200,7 +200,7 @@ impl ComposeTrigger {
                 backup: config.backup,
                 dryrun: config.dryrun,
                 command,
-                options: update::Options::default(),
+                options: options(config),
                 passed: watch::Sender::new(0),
             }),
             _ => Err(problems),
@@ -827,10 +827,54 @@ pub fn write_atomic(path: &Path, text: &str, backup: bool) -> Result<(), Compose
     written.map_err(io(path))
 }
 
+/// The executor's options for this trigger: the gate and stop timeout as configured, the rest
+/// as the docker trigger's defaults.
+fn options(config: &ComposeTriggerConfig) -> update::Options {
+    let defaults = update::Options::default();
+    update::Options {
+        stop_timeout: config.stoptimeout.unwrap_or(defaults.stop_timeout),
+        gate: update::Gate {
+            health_timeout: config
+                .healthtimeout
+                .map_or(defaults.gate.health_timeout, |s| {
+                    Duration::from_secs(s.max(1))
+                }),
+            settle: config
+                .settle
+                .map_or(defaults.gate.settle, Duration::from_secs),
+        },
+        ..defaults
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_gate_and_stop_timeout_are_configurable_and_default_as_the_docker_triggers() {
+        let defaults = options(&ComposeTriggerConfig::default());
+        let docker = update::Options::default();
+        assert_eq!(
+            (defaults.stop_timeout, &defaults.gate),
+            (docker.stop_timeout, &docker.gate)
+        );
+        let set = options(&ComposeTriggerConfig {
+            stoptimeout: Some(3),
+            healthtimeout: Some(0),
+            settle: Some(1),
+            ..ComposeTriggerConfig::default()
+        });
+        assert_eq!(set.stop_timeout, 3);
+        assert_eq!(
+            set.gate.health_timeout,
+            Duration::from_secs(1),
+            "at least a second"
+        );
+        assert_eq!(set.gate.settle, Duration::from_secs(1));
+        assert_eq!(set.cleanup, defaults.cleanup);
+    }
 
     #[test]
     fn an_atomic_write_keeps_permissions_and_can_back_up() {
