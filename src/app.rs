@@ -71,7 +71,7 @@ impl Subscribers {
             bus: bus.weak(),
             watchers: loaded.config.watcher.clone(),
             registry,
-            journal: Arc::new(store.clone()),
+            journal: journal(store, loaded),
         };
         for trigger in &triggers.docker {
             let events = bus.subscribe(trigger.id().to_string());
@@ -113,6 +113,20 @@ impl Subscribers {
         self.settle(&bus).await;
         drop(bus);
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The update journal: the store, unless a crash test asked to halt at a step.
+fn journal(store: &Store, loaded: &Loaded) -> Arc<dyn crate::update::journal::Journal> {
+    use crate::update::journal::{Halt, Halting};
+    let store: Arc<dyn crate::update::journal::Journal> = Arc::new(store.clone());
+    match loaded.halt_at.as_deref().map(str::parse::<Halt>) {
+        Some(Ok(at)) => Arc::new(Halting { inner: store, at }),
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "TIDEWATCH_TEST_HALTAT ignored.");
+            store
+        }
+        None => store,
     }
 }
 
