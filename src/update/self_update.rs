@@ -1,10 +1,13 @@
 //! Updating the container tidewatch itself runs in. It cannot stop itself first, as any other
 //! update does, and carry on; so it renames itself aside, creates and starts its successor
 //! under its name (told whom it replaces through `TIDEWATCH_SUCCEEDS`), and the successor,
-//! once up, stops and removes it. If the successor cannot be created or started, tidewatch
-//! removes it and takes its name back: the running instance is never lost.
+//! once up, stops and removes it. Meanwhile this instance holds the successor to the health
+//! gate, like any new container: if it cannot be created, does not start, or dies before it
+//! took over (a crash at start-up, a bad configuration), tidewatch removes it, takes its name
+//! back and carries on, and the update is reported rolled back: the running instance is never
+//! lost, nor left aside behind a dead container holding its name.
 
-use super::Outcome;
+use super::{Gate, Outcome};
 use crate::config::SUCCEEDS_VAR;
 use crate::docker::Engine;
 use crate::docker::lifecycle::Snapshot;
@@ -26,8 +29,15 @@ fn container_id_in(mountinfo: &str) -> Option<String> {
     })
 }
 
-/// Starts the successor of `old` (this process's container) on `image`.
-pub async fn replace_self(engine: &Engine, old: &Snapshot, image: &str) -> Outcome {
+/// Starts the successor of `old` (this process's container) on `image`, and watches it through
+/// `gate` until it takes over (this process is then stopped) or fails (it is then removed).
+pub async fn replace_self(
+    engine: &Engine,
+    old: &Snapshot,
+    image: &str,
+    gate: &Gate,
+    wants_health: bool,
+) -> Outcome {
     let name = old.name();
     let aside = super::aside_name(&name);
     tracing::info!(container = %name, image = %image, "Updating tidewatch's own container: starting its successor.");
@@ -37,11 +47,12 @@ pub async fn replace_self(engine: &Engine, old: &Snapshot, image: &str) -> Outco
         };
     }
     let env = format!("{SUCCEEDS_VAR}={}", old.id());
+    let (name_ref, aside_ref) = (&name, &aside);
     let undo = |reason: String| async move {
-        match engine.rename(old.id(), &name).await {
+        match engine.rename(old.id(), name_ref).await {
             Ok(()) => Outcome::RolledBack { reason },
             Err(err) => Outcome::Broken {
-                reason: format!("{reason}; and tidewatch keeps the name {aside}: {err}"),
+                reason: format!("{reason}; and tidewatch keeps the name {aside_ref}: {err}"),
             },
         }
     };
@@ -56,7 +67,19 @@ pub async fn replace_self(engine: &Engine, old: &Snapshot, image: &str) -> Outco
         let _ = engine.remove(&new_id, true).await;
         return undo(format!("the successor does not start: {err}")).await;
     }
-    tracing::info!(container = %old.name(), "Successor started; it will stop and remove this instance.");
+    tracing::info!(container = %old.name(), "Successor started; it will stop and remove this instance. Watching it until then.");
+    if let Err(reason) = gate.pass(engine, &new_id, wants_health).await {
+        tracing::error!(container = %old.name(), reason = %reason, "The successor failed; removing it and carrying on as before.");
+        let reason = format!("the successor failed: {reason}");
+        return match engine.remove(&new_id, true).await {
+            Ok(()) => undo(reason).await,
+            Err(err) => Outcome::Broken {
+                reason: format!(
+                    "{reason}; it could not be removed ({err}), and tidewatch keeps the name {aside}"
+                ),
+            },
+        };
+    }
     Outcome::Applied { new_id }
 }
 
