@@ -309,7 +309,7 @@ impl Replacement<'_> {
             aside_name(&name)
         };
         if let Some(reason) = leftover(engine, &temporary).await {
-            tracing::error!(container = %name, leftover = %temporary, "{reason}.");
+            tracing::error!(container = %name, leftover = %temporary, reason = %reason, "Not updated: the name its update needs is taken; that container is left alone.");
             return Outcome::Failed { reason };
         }
         let mut entry = Entry {

@@ -297,6 +297,12 @@ fn linked_crash(halt: &str, ends: Ends) -> (Scene, Container, Output) {
 }
 
 #[test]
+fn a_dependent_stopped_before_the_update_began_is_started_again() {
+    let (scene, app, out) = linked_crash("renaming", Ends::Undone);
+    assert_eq!(scene.run.inspect(&app.name, "{{.Id}}"), app.id, "{out}");
+}
+
+#[test]
 fn a_dependent_stopped_for_an_update_killed_at_its_gate_is_started_again() {
     let (scene, app, out) = linked_crash("gating", Ends::Undone);
     assert_eq!(
