@@ -420,3 +420,44 @@ fn a_leftover_aside_container_is_reported_and_kept_and_the_update_changes_nothin
     assert_eq!(run.inspect(&aside, "{{.Id}}"), leftover, "{out}");
     assert_eq!(daemon.journal(), Vec::<String>::new(), "{out}");
 }
+
+// The journal must be written before each step: a step it cannot record is not taken.
+
+#[test]
+fn a_step_the_journal_cannot_record_is_not_taken_and_the_update_is_undone() {
+    let scene = Scene::new("unjournaled", &[]);
+    // A first start makes the store (auto is off: nothing is updated). Its exit status speaks
+    // for the checks of every container on the shared engine, not only this test's.
+    let daemon = Daemon::new(&scene.old.name, &[]);
+    daemon.run_once();
+    // Then a disk that refuses the entry announcing the health gate: by then the old
+    // container is aside and stopped, and the new one created.
+    let db = rusqlite::Connection::open(daemon.store.join("tidewatch.db")).expect("open the store");
+    db.execute_batch(
+        r#"CREATE TRIGGER refuse_gating BEFORE UPDATE ON journal
+           WHEN NEW.entry LIKE '%"step":"gating"%'
+           BEGIN SELECT RAISE(FAIL, 'no space left (test)'); END;"#,
+    )
+    .expect("install the refusing trigger");
+    drop(db);
+
+    let mut env = daemon.env();
+    env.push(("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "true"));
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(
+        out.stderr.contains("the update journal cannot be written"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("no space left (test)"), "{out}");
+    assert!(!out.stderr.contains("waiting for the health gate"), "{out}");
+    assert_eq!(
+        scene.run.inspect(
+            &scene.old.name,
+            "{{.Id}} {{.State.Running}} {{.Config.Image}}"
+        ),
+        format!("{} true {}", scene.old.id, scene.v1),
+        "{out}"
+    );
+    assert_no_leftovers(&scene.run, &scene.old.name, &out);
+    assert_eq!(daemon.journal(), Vec::<String>::new(), "{out}");
+}
