@@ -106,6 +106,53 @@ pub async fn take_over(old_id: &str, engines: &[Engine]) {
     }
 }
 
+/// At start-up of an instance that is not a successor: if it finds itself renamed aside by its
+/// own self-update, it was stopped or killed while it watched its successor (a kill, a host
+/// restart). A successor that took over would have removed it; one that is not running never
+/// will, and holds the name for nothing: it is removed and this instance takes its name back.
+/// A running successor is left to take over; anything else under the name is left alone.
+pub async fn reclaim_name(engines: &[Engine]) {
+    let Some(own) = own_container_id() else {
+        return;
+    };
+    for engine in engines {
+        let Ok(me) = engine.snapshot(&own).await else {
+            continue;
+        };
+        let aside = me.name();
+        let Some(name) = aside.strip_suffix(&super::aside_name("")) else {
+            return;
+        };
+        let successor = match engine.snapshot(name).await {
+            Ok(found)
+                if found.name() == name && found.env_var(SUCCEEDS_VAR) == Some(own.as_str()) =>
+            {
+                found
+            }
+            _ => {
+                tracing::warn!(container = %aside, "Renamed aside by a self-update, yet no successor of this instance holds the name; left as is.");
+                return;
+            }
+        };
+        if successor.running() {
+            tracing::info!(container = %name, "Renamed aside by a self-update whose successor runs; it takes over.");
+            return;
+        }
+        tracing::warn!(container = %name, successor = %successor.id(), "A self-update was interrupted and its successor is not running: removing it and taking the name back.");
+        if let Err(err) = engine.remove(successor.id(), true).await {
+            tracing::error!(container = %name, error = %err, "The failed successor could not be removed; this instance keeps the name {aside}.");
+            return;
+        }
+        match engine.rename(&own, name).await {
+            Ok(()) => tracing::info!(container = %name, "Name taken back."),
+            Err(err) => {
+                tracing::error!(container = %name, error = %err, "The name could not be taken back; this instance keeps the name {aside}.")
+            }
+        }
+        return;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

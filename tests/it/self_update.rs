@@ -217,3 +217,83 @@ fn a_successor_that_dies_at_start_is_removed_and_tidewatch_keeps_its_name() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+#[test]
+fn an_instance_killed_while_its_successor_failed_takes_its_name_back_at_its_next_start() {
+    if !Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists() {
+        panic!("this test packs the host's glibc: it expects Debian's x86_64 layout");
+    }
+    let run = TestRun::new();
+    let registry = run.registry();
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = registry.reference("tidewatch", "1.0.0");
+    tidewatch_image(&run, dir.path(), &v1, "1.0.0");
+    let name = run.name("self");
+    let aside = format!("{name}-tidewatch-old");
+    let label = run.label();
+    // What a kill of tidewatch while it watched a failing successor leaves: itself renamed
+    // aside, and under its name a successor that exited before taking over.
+    let old = run.docker(&[
+        "create",
+        "--name",
+        &aside,
+        "--label",
+        &label,
+        "--network",
+        "host",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-e",
+        "TIDEWATCH_STORE_PATH=/tmp/store",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        &v1,
+    ]);
+    let succeeds = format!("TIDEWATCH_SUCCEEDS={old}");
+    let successor = run.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &label,
+        "-e",
+        &succeeds,
+        &v1,
+        "run",
+        "--no-such-flag",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while run.inspect(&successor, "{{.State.Running}}") == "true" {
+        assert!(Instant::now() < deadline, "the successor does not exit");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    run.docker(&["start", &old]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let named = run.docker(&[
+            "ps",
+            "--all",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Names}} {{.State}}",
+            "--filter",
+            &format!("name={name}"),
+        ]);
+        if named == format!("{old} {name} running") {
+            break;
+        }
+        if Instant::now() > deadline {
+            let logs = run.docker_output(&["logs", "--tail", "40", &old]);
+            panic!(
+                "the name was not taken back: {named}\n{}{}",
+                logs.stdout, logs.stderr
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(!run.docker_output(&["inspect", &successor]).success());
+}
