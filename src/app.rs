@@ -72,7 +72,7 @@ impl Subscribers {
             bus: bus.weak(),
             watchers: loaded.config.watcher.clone(),
             registry,
-            journal: Arc::new(store.clone()),
+            journal: journal(store, loaded),
         };
         for trigger in &triggers.docker {
             let events = bus.subscribe(trigger.id().to_string());
@@ -117,18 +117,37 @@ impl Subscribers {
     }
 }
 
+/// The update journal: the store, unless a crash test asked to halt at a step.
+fn journal(store: &Store, loaded: &Loaded) -> Arc<dyn crate::update::journal::Journal> {
+    use crate::update::journal::{Halt, Halting};
+    let store: Arc<dyn crate::update::journal::Journal> = Arc::new(store.clone());
+    match loaded.halt_at.as_deref().map(str::parse::<Halt>) {
+        Some(Ok(at)) => Arc::new(Halting { inner: store, at }),
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "TIDEWATCH_TEST_HALTAT ignored.");
+            store
+        }
+        None => store,
+    }
+}
+
 /// Start-up before anything runs: a successor of a self-update removes the instance it
-/// replaces; the store is opened and the updates a crash interrupted are finished or undone
-/// (see `update::journal`).
+/// replaces, and an instance whose successor failed while it was down takes its name back;
+/// the store is opened and the updates a crash interrupted are finished or undone (see
+/// `update::journal`).
 async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
-    if let Some(old) = &loaded.succeeds {
+    // In a container, this may be an instance whose self-update was interrupted.
+    if loaded.succeeds.is_some() || crate::update::self_update::own_container_id().is_some() {
         let mut engines = Vec::new();
         for (name, watcher) in &loaded.config.watcher {
             if let Ok(engine) = Engine::connect(name, watcher).await {
                 engines.push(engine);
             }
         }
-        crate::update::self_update::take_over(old, &engines).await;
+        match &loaded.succeeds {
+            Some(old) => crate::update::self_update::take_over(old, &engines).await,
+            None => crate::update::self_update::reclaim_name(&engines).await,
+        }
     }
     let store = Store::open(&loaded.config.store.location())?;
     tracing::debug!(path = %store.path().display(), "Store open.");

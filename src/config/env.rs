@@ -22,11 +22,15 @@ const WUD_SECTIONS: &[&str] = &["watcher", "registry", "trigger", "log", "store"
 const FILE_SUFFIX: &str = "__FILE";
 
 /// Variables under the prefix that select how to load, rather than being configuration keys.
-pub const RESERVED: &[&str] = &["TIDEWATCH_CONFIG", SUCCEEDS];
+pub const RESERVED: &[&str] = &["TIDEWATCH_CONFIG", SUCCEEDS, HALT_AT];
 
 /// Set by tidewatch on the successor it starts when it updates its own container: the ID of
 /// the container it replaces, which the successor stops and removes.
 pub const SUCCEEDS: &str = "TIDEWATCH_SUCCEEDS";
+
+/// For crash tests only, and undocumented for users: an update step (`gating`,
+/// `before-starting`, …) at which the docker trigger halts and waits to be killed.
+pub const HALT_AT: &str = "TIDEWATCH_TEST_HALTAT";
 
 /// One configuration variable, resolved to its key path and value.
 #[derive(Debug, Clone)]

@@ -30,6 +30,8 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The container this instance replaces after a self-update (`TIDEWATCH_SUCCEEDS`).
     pub succeeds: Option<String>,
+    /// For crash tests: the update step to halt at (`TIDEWATCH_TEST_HALTAT`).
+    pub halt_at: Option<String>,
 }
 
 /// Where a value came from.
@@ -101,6 +103,7 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
         extra: BTreeMap::new(),
         warnings,
         succeeds: docker_env.succeeds.clone(),
+        halt_at: docker_env.halt_at.clone(),
     };
     // Keys that failed to extract hold their defaults now, so these checks of what remains
     // report nothing twice and no false problem.
@@ -584,6 +587,7 @@ struct DockerEnv {
     repo_user: Option<String>,
     repo_pass: Option<Secret>,
     succeeds: Option<String>,
+    halt_at: Option<String>,
 }
 
 impl DockerEnv {
@@ -607,6 +611,7 @@ impl DockerEnv {
             repo_user: get("REPO_USER"),
             repo_pass: get("REPO_PASS").map(Secret::new),
             succeeds: get(env::SUCCEEDS),
+            halt_at: get(env::HALT_AT),
         }
     }
 }

@@ -44,6 +44,17 @@ impl Snapshot {
             .unwrap_or(false)
     }
 
+    /// The value of the environment variable `name` in its configuration, if set.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.container
+            .config
+            .as_ref()?
+            .env
+            .as_ref()?
+            .iter()
+            .find_map(|entry| entry.strip_prefix(name)?.strip_prefix('='))
+    }
+
     /// Whether it publishes a port on the host: then two instances cannot run at once.
     pub fn publishes_ports(&self) -> bool {
         self.container

@@ -537,28 +537,40 @@ impl Store {
 }
 
 /// The update journal lives in the store: a row per update under way.
+///
+/// The rest of the store syncs lazily (`synchronous=NORMAL`: a power cut may lose the last
+/// writes, never corrupt the file), but an entry announces a step about to be taken, and a
+/// lost one is a container nobody comes back for. So each journal write is made with
+/// `synchronous=FULL`, which syncs the WAL at its commit, before `record` returns.
 #[async_trait::async_trait]
 impl crate::update::journal::Journal for Store {
-    async fn record(&self, entry: &crate::update::journal::Entry) {
-        let entry = entry.clone();
+    async fn record(
+        &self,
+        entry: &crate::update::journal::Entry,
+    ) -> Result<(), crate::update::journal::JournalError> {
+        let json = serde_json::to_string(entry)
+            .map_err(|err| crate::update::journal::JournalError(err.to_string()))?;
+        let (watcher, name) = (entry.watcher.clone(), entry.name.clone());
         let written = self
             .blocking(move |s| {
-                let json = serde_json::to_string(&entry).unwrap_or_default();
                 let at = now();
                 s.with(|conn| {
-                    conn.execute(
+                    conn.pragma_update(None, "synchronous", "FULL")?;
+                    let written = conn.execute(
                         "INSERT INTO journal (watcher, name, entry, at) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT (watcher, name) DO UPDATE SET
                            entry = excluded.entry, at = excluded.at",
-                        params![entry.watcher, entry.name, json, at],
-                    )
-                    .map(|_| ())
+                        params![watcher, name, json, at],
+                    );
+                    let relaxed = conn.pragma_update(None, "synchronous", "NORMAL");
+                    written.and(relaxed)
                 })
             })
             .await;
-        if let Err(err) = written {
-            tracing::error!(error = %err, "Update journal not written; a crash now would need a hand to clean up.");
-        }
+        written.map_err(|err| {
+            tracing::error!(error = %err, "Update journal not written; the update stops here.");
+            crate::update::journal::JournalError(err.to_string())
+        })
     }
 
     async fn clear(&self, watcher: &str, name: &str) {
@@ -584,7 +596,7 @@ impl Store {
     /// Every update the journal says is under way: after a crash, the ones to recover.
     pub fn journal(&self) -> Result<Vec<crate::update::journal::Entry>, StoreError> {
         let rows: Vec<String> = self.with(|conn| {
-            conn.prepare("SELECT entry FROM journal ORDER BY at")?
+            conn.prepare("SELECT entry FROM journal ORDER BY at, rowid")?
                 .query_map([], |r| r.get(0))?
                 .collect()
         })?;

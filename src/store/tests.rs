@@ -208,3 +208,69 @@ fn short_digests_keep_the_algorithm_and_twelve_digits() {
     );
     assert_eq!(short_digest("sha256:abc"), "sha256:abc");
 }
+
+fn journal_entry(name: &str, step: crate::update::journal::Step) -> crate::update::journal::Entry {
+    crate::update::journal::Entry {
+        watcher: "local".into(),
+        name: name.into(),
+        old_id: format!("id-{name}"),
+        was_running: true,
+        new_id: None,
+        new_name: None,
+        bound: false,
+        step,
+    }
+}
+
+#[tokio::test]
+async fn journal_entries_come_back_in_the_order_written_and_the_sync_is_relaxed_after() {
+    use crate::update::journal::{Journal, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    for name in ["outer", "inner", "web"] {
+        store
+            .record(&journal_entry(name, Step::Dependent))
+            .await
+            .unwrap();
+    }
+    store
+        .record(&journal_entry("web", Step::Renaming))
+        .await
+        .unwrap();
+    let names: Vec<(String, Step)> = store
+        .journal()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.step))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("outer".to_string(), Step::Dependent),
+            ("inner".to_string(), Step::Dependent),
+            ("web".to_string(), Step::Renaming)
+        ]
+    );
+    // FULL (2) only for the journal's own writes; NORMAL (1) for the rest of the store.
+    let sync: i64 = store
+        .with(|c| c.pragma_query_value(None, "synchronous", |r| r.get(0)))
+        .unwrap();
+    assert_eq!(sync, 1);
+    store.clear("local", "web").await;
+    assert_eq!(store.journal().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_journal_entry_that_cannot_be_written_is_an_error_for_the_update() {
+    use crate::update::journal::{Journal, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    store
+        .with(|c| c.execute_batch("DROP TABLE journal"))
+        .unwrap();
+    let err = store
+        .record(&journal_entry("web", Step::Renaming))
+        .await
+        .expect_err("no table to write to");
+    assert!(err.to_string().contains("journal"), "{err}");
+}

@@ -342,7 +342,14 @@ impl DockerTrigger {
         let skipped: Vec<&String> = plan.skipped.iter().map(|(id, _)| id).collect();
         let touched = |id: &&String| !skipped.contains(id);
 
-        // Dependents stop first, the outermost first.
+        // Re-created rather than restarted: a legacy link or a shared network stack binds to
+        // the old container itself.
+        let bound = |node: &order::Node| {
+            !node.links.is_empty() || plan.recreate_for_network.contains(&node.id)
+        };
+
+        // Dependents stop first, the outermost first; each is journaled before it stops, so a
+        // crash during the updates still brings it back at the next start.
         let mut stopped = Vec::new();
         for id in plan
             .stop_order
@@ -356,6 +363,20 @@ impl DockerTrigger {
             if !snapshot.running() {
                 continue;
             }
+            let entry = update::journal::Entry {
+                watcher: watcher.to_string(),
+                name: snapshot.name(),
+                old_id: id.clone(),
+                was_running: true,
+                new_id: None,
+                new_name: None,
+                bound: nodes.iter().any(|n| &n.id == id && bound(n)),
+                step: update::journal::Step::Dependent,
+            };
+            if let Err(err) = context.journal.record(&entry).await {
+                tracing::error!(trigger = %self.id, container = %entry.name, error = %err, "Dependent left running: it could not be journaled.");
+                continue;
+            }
             let timeout = snapshot.stop_timeout(self.options.stop_timeout);
             match engine.stop(id, snapshot.stop_signal(), timeout).await {
                 Ok(()) => {
@@ -363,7 +384,8 @@ impl DockerTrigger {
                     stopped.push(id.clone());
                 }
                 Err(err) => {
-                    tracing::warn!(trigger = %self.id, container = %snapshot.name(), error = %err, "Dependent not stopped.")
+                    tracing::warn!(trigger = %self.id, container = %snapshot.name(), error = %err, "Dependent not stopped.");
+                    context.journal.clear(watcher, &entry.name).await;
                 }
             }
         }
@@ -392,8 +414,7 @@ impl DockerTrigger {
                 continue;
             }
             let was_running = stopped.contains(id);
-            let bound = !node.links.is_empty() || plan.recreate_for_network.contains(id);
-            if bound {
+            if bound(node) {
                 let outcome = update::recreate(
                     &engine,
                     watcher,
@@ -404,18 +425,43 @@ impl DockerTrigger {
                     &replaced,
                 )
                 .await;
+                // The re-creation journals under the same name and clears the entry, unless it
+                // failed before touching anything: then the dependent's entry stays, and the next
+                // start brings it back.
                 match outcome {
                     Outcome::Applied { new_id } => replaced.push(update::Replaced {
                         old_id: id.clone(),
                         old_name: node.name.clone(),
                         new_id,
                     }),
+                    // Nothing was changed: at least it runs again as it was.
+                    Outcome::Failed { reason } if was_running => {
+                        tracing::error!(trigger = %self.id, container = %node.name, reason = %reason, "Dependent not re-created; starting it as it was.");
+                        self.start_again(&engine, watcher, node, context).await;
+                    }
                     other => {
                         tracing::error!(trigger = %self.id, container = %node.name, outcome = ?other, "Dependent not re-created.")
                     }
                 }
-            } else if was_running && let Err(err) = engine.start(id).await {
-                tracing::error!(trigger = %self.id, container = %node.name, error = %err, "Dependent could not be started again.");
+            } else if was_running {
+                self.start_again(&engine, watcher, node, context).await;
+            }
+        }
+    }
+
+    /// Starts a dependent it stopped and forgets its journal entry; when it does not start, the
+    /// entry stays, and the next start of tidewatch tries again.
+    async fn start_again(
+        &self,
+        engine: &Engine,
+        watcher: &str,
+        node: &order::Node,
+        context: &Context,
+    ) {
+        match engine.start(&node.id).await {
+            Ok(()) => context.journal.clear(watcher, &node.name).await,
+            Err(err) => {
+                tracing::error!(trigger = %self.id, container = %node.name, error = %err, "Dependent could not be started again.")
             }
         }
     }

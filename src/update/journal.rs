@@ -1,14 +1,23 @@
 //! The update journal: each step of an update is written down before it is taken, so that a
-//! crash (or SIGKILL, or a power cut) at any point leaves enough to finish or undo it at the
-//! next start. The store keeps it; [`recover`] reads it back.
+//! crash (or SIGKILL) at any point leaves enough to finish or undo it at the next start. The
+//! store keeps it, each write synced to disk before the step is taken (see `store`), so a
+//! power cut is survived too; [`recover`] reads it back.
+//!
+//! A step whose entry cannot be written is not taken: the update stops there and is undone,
+//! because an update the journal does not know about is one a crash would lose.
 //!
 //! Recovery is deliberately simple: unless the journal says the new container had passed its
 //! health gate, the old container is put back — it was known to work, the new one was not.
+//! Containers the docker trigger stopped because they depend on one being updated have an
+//! entry of their own ([`Step::Dependent`]) and are started again (or re-created, when what
+//! they are bound to was replaced) after the updates are settled.
 
+use super::{Options, Replaced};
 use crate::config::WatcherConfig;
 use crate::docker::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Where an update stood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +26,7 @@ pub enum Step {
     /// About to rename the old container aside.
     Renaming,
     Stopping,
+    /// About to create the new container, under `new_name`.
     Creating,
     /// The new container exists (`new_id`); about to start it.
     Starting,
@@ -24,6 +34,28 @@ pub enum Step {
     Gating,
     /// The gate passed: only the old container's removal is left.
     Removing,
+    /// Not an update: a running container stopped while one it depends on is updated, to be
+    /// started again after it. Written before it is stopped.
+    Dependent,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let word = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        f.write_str(&word)
+    }
+}
+
+impl std::str::FromStr for Step {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| format!("no update step `{s}`"))
+    }
 }
 
 /// One update under way.
@@ -33,15 +65,33 @@ pub struct Entry {
     /// The container's name, which the old one gives up and the new one takes.
     pub name: String,
     pub old_id: String,
+    /// Whether the old container was running before the update touched it (or before the
+    /// trigger stopped it as a dependent): what a rollback restores, nothing more.
     pub was_running: bool,
     pub new_id: Option<String>,
+    /// The name the new container is created under, written before the create: a crash
+    /// between the create and the entry that records `new_id` leaves a container that only
+    /// this name finds.
+    #[serde(default)]
+    pub new_name: Option<String>,
+    /// For a [`Step::Dependent`]: it is bound to the container it depends on itself (a legacy
+    /// link, a shared network stack), so if that was replaced it must be re-created.
+    #[serde(default)]
+    pub bound: bool,
     pub step: Step,
 }
 
-/// Where the journal is kept. Writes must be durable when the call returns.
+/// A journal entry could not be written: the step it announces must not be taken.
+#[derive(Debug, thiserror::Error)]
+#[error("the update journal cannot be written: {0}")]
+pub struct JournalError(pub String);
+
+/// Where the journal is kept. Writes must be durable when `record` returns `Ok`.
 #[async_trait::async_trait]
 pub trait Journal: Send + Sync {
-    async fn record(&self, entry: &Entry);
+    async fn record(&self, entry: &Entry) -> Result<(), JournalError>;
+    /// Forgets an entry; a failure is logged (a stale entry only makes the next start look at
+    /// a container that is fine).
     async fn clear(&self, watcher: &str, name: &str);
 }
 
@@ -50,8 +100,69 @@ pub struct NoJournal;
 
 #[async_trait::async_trait]
 impl Journal for NoJournal {
-    async fn record(&self, _entry: &Entry) {}
+    async fn record(&self, _entry: &Entry) -> Result<(), JournalError> {
+        Ok(())
+    }
     async fn clear(&self, _watcher: &str, _name: &str) {}
+}
+
+/// For crash tests only (`TIDEWATCH_TEST_HALTAT`): the update stops dead at one step, so that
+/// the test can SIGKILL the process there, a real kill at a known point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Halt {
+    pub step: Step,
+    /// Halt once the step's entry is written (`STEP`), or just before it is (`before-STEP`):
+    /// `before-starting` is a new container created that the journal does not know yet.
+    pub written: bool,
+}
+
+impl std::str::FromStr for Halt {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix("before-") {
+            Some(step) => Ok(Halt {
+                step: step.parse()?,
+                written: false,
+            }),
+            None => Ok(Halt {
+                step: s.parse()?,
+                written: true,
+            }),
+        }
+    }
+}
+
+/// A journal that halts the update at [`Halt`]: it logs a line and waits, for ever.
+pub struct Halting {
+    pub inner: Arc<dyn Journal>,
+    pub at: Halt,
+}
+
+impl Halting {
+    async fn halt(&self, entry: &Entry) {
+        tracing::warn!(container = %entry.name, step = %entry.step, written = self.at.written, "Halted for a crash test; waiting to be killed.");
+        std::future::pending::<()>().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Journal for Halting {
+    async fn record(&self, entry: &Entry) -> Result<(), JournalError> {
+        let here = entry.step == self.at.step;
+        if here && !self.at.written {
+            self.halt(entry).await;
+        }
+        self.inner.record(entry).await?;
+        if here && self.at.written {
+            self.halt(entry).await;
+        }
+        Ok(())
+    }
+
+    async fn clear(&self, watcher: &str, name: &str) {
+        self.inner.clear(watcher, name).await;
+    }
 }
 
 /// What is found on the engine for an entry.
@@ -75,7 +186,8 @@ pub enum Action {
 }
 
 /// What to do for `entry`, given what is `found`: finish an update whose gate had passed,
-/// otherwise put the old container back as it was.
+/// otherwise put the old container back as it was. A dependent's entry comes to the same:
+/// it is the old container, to be started again.
 pub fn decide(entry: &Entry, found: &Found) -> Vec<Action> {
     let mut actions = Vec::new();
     if entry.step == Step::Removing {
@@ -103,83 +215,188 @@ pub fn decide(entry: &Entry, found: &Found) -> Vec<Action> {
     actions
 }
 
-/// Finishes or undoes every update the journal holds, engine by engine. Returns a line per
-/// entry for the log; an entry whose engine cannot be reached now is kept for the next start.
+/// Finishes or undoes every update the journal holds, engine by engine, then brings back the
+/// dependents that were stopped for them: after, because a container cannot start while what
+/// it is linked to is stopped, and in the reverse of the order they were stopped in, so what
+/// they depend on comes first. Returns a line per entry for the log; an entry that could not
+/// be settled now (its engine unreachable, an action refused) is kept for the next start.
 pub async fn recover(
     entries: Vec<Entry>,
     watchers: &BTreeMap<String, WatcherConfig>,
     journal: &dyn Journal,
 ) -> Vec<String> {
+    let (dependents, updates): (Vec<Entry>, Vec<Entry>) = entries
+        .into_iter()
+        .partition(|entry| entry.step == Step::Dependent);
     let mut report = Vec::new();
-    for entry in entries {
-        let Some(config) = watchers.get(&entry.watcher) else {
-            report.push(format!(
-                "{}/{}: interrupted update on a watcher no longer configured; left as is",
-                entry.watcher, entry.name
-            ));
-            journal.clear(&entry.watcher, &entry.name).await;
+    // Updates finished here, by watcher: a dependent bound to the old container follows them.
+    let mut finished: BTreeMap<String, Vec<Replaced>> = BTreeMap::new();
+    for entry in updates {
+        let Some(engine) = connect(&entry, watchers, journal, &mut report).await else {
             continue;
         };
-        let engine = match Engine::connect(&entry.watcher, config).await {
-            Ok(engine) => engine,
-            Err(err) => {
-                report.push(format!(
-                    "{}/{}: not recovered yet: {err}",
-                    entry.watcher, entry.name
-                ));
-                continue;
-            }
-        };
-        let old_name = match engine.snapshot(&entry.old_id).await {
-            Ok(old) => Some(old.name()),
-            Err(_) => None,
-        };
-        let new_name = match &entry.new_id {
-            Some(id) => engine.snapshot(id).await.ok().map(|s| s.name()),
-            None => None,
-        };
-        let actions = decide(&entry, &Found { old_name, new_name });
-        let mut problems = Vec::new();
-        for action in &actions {
-            let result = match action {
-                Action::RemoveNew => match &entry.new_id {
-                    Some(id) => engine.remove(id, true).await,
-                    None => Ok(()),
-                },
-                Action::RenameOldBack => engine.rename(&entry.old_id, &entry.name).await,
-                Action::StartOld => engine.start(&entry.old_id).await,
-                Action::RemoveOld => engine.remove(&entry.old_id, false).await,
-                Action::RenameNew => match &entry.new_id {
-                    Some(id) => engine.rename(id, &entry.name).await,
-                    None => Ok(()),
-                },
-            };
-            if let Err(err) = result {
-                problems.push(format!("{action:?}: {err}"));
-            }
-        }
-        if problems.is_empty() {
-            journal.clear(&entry.watcher, &entry.name).await;
-            report.push(format!(
-                "{}/{}: interrupted update {}",
-                entry.watcher,
-                entry.name,
-                if entry.step == Step::Removing {
+        let line = match recover_update(&engine, &entry).await {
+            Ok(replaced) => {
+                journal.clear(&entry.watcher, &entry.name).await;
+                let done = if replaced.is_some() {
                     "finished"
                 } else {
                     "undone; the old container is back"
-                }
-            ));
-        } else {
-            report.push(format!(
-                "{}/{}: recovery incomplete: {}",
-                entry.watcher,
-                entry.name,
-                problems.join("; ")
-            ));
-        }
+                };
+                finished
+                    .entry(entry.watcher.clone())
+                    .or_default()
+                    .extend(replaced);
+                format!(
+                    "{}/{}: interrupted update {done}",
+                    entry.watcher, entry.name
+                )
+            }
+            Err(problems) => format!(
+                "{}/{}: recovery incomplete: {problems}",
+                entry.watcher, entry.name
+            ),
+        };
+        report.push(line);
+    }
+    for entry in dependents.into_iter().rev() {
+        let Some(engine) = connect(&entry, watchers, journal, &mut report).await else {
+            continue;
+        };
+        let follow = finished.get(&entry.watcher).map_or(&[][..], Vec::as_slice);
+        let line = match recover_dependent(&engine, &entry, follow, journal).await {
+            Ok(done) => {
+                journal.clear(&entry.watcher, &entry.name).await;
+                format!("{}/{}: dependent {done}", entry.watcher, entry.name)
+            }
+            Err(problem) => format!(
+                "{}/{}: stopped as a dependent, not brought back: {problem}",
+                entry.watcher, entry.name
+            ),
+        };
+        report.push(line);
     }
     report
+}
+
+/// The engine of `entry`'s watcher; `None` (with a line in `report`) when it is not
+/// configured any more (the entry is dropped) or not reachable now (it is kept).
+async fn connect(
+    entry: &Entry,
+    watchers: &BTreeMap<String, WatcherConfig>,
+    journal: &dyn Journal,
+    report: &mut Vec<String>,
+) -> Option<Engine> {
+    let Some(config) = watchers.get(&entry.watcher) else {
+        report.push(format!(
+            "{}/{}: interrupted update on a watcher no longer configured; left as is",
+            entry.watcher, entry.name
+        ));
+        journal.clear(&entry.watcher, &entry.name).await;
+        return None;
+    };
+    match Engine::connect(&entry.watcher, config).await {
+        Ok(engine) => Some(engine),
+        Err(err) => {
+            report.push(format!(
+                "{}/{}: not recovered yet: {err}",
+                entry.watcher, entry.name
+            ));
+            None
+        }
+    }
+}
+
+/// Settles one interrupted update. `Ok(Some(_))`: it was finished; `Ok(None)`: undone.
+async fn recover_update(engine: &Engine, entry: &Entry) -> Result<Option<Replaced>, String> {
+    let old_name = match engine.snapshot(&entry.old_id).await {
+        Ok(old) => Some(old.name()),
+        Err(_) => None,
+    };
+    // The new container, by the ID the journal has, else by the name it was to be created
+    // under: the crash came between the create and the entry with its ID. Only a container
+    // with exactly that name counts (the engine also resolves ID prefixes), and never the old
+    // one, which holds that name until it is renamed aside.
+    let new = match (&entry.new_id, &entry.new_name) {
+        (Some(id), _) => engine.snapshot(id).await.ok(),
+        (None, Some(name)) => engine
+            .snapshot(name)
+            .await
+            .ok()
+            .filter(|found| &found.name() == name && found.id() != entry.old_id),
+        (None, None) => None,
+    };
+    let new_id = new.as_ref().map(|new| new.id().to_string());
+    let found = Found {
+        old_name,
+        new_name: new.map(|new| new.name()),
+    };
+    let actions = decide(entry, &found);
+    let mut problems = Vec::new();
+    for action in &actions {
+        let result = match (action, &new_id) {
+            (Action::RemoveNew, Some(id)) => engine.remove(id, true).await,
+            (Action::RenameNew, Some(id)) => engine.rename(id, &entry.name).await,
+            (Action::RemoveNew | Action::RenameNew, None) => Ok(()),
+            (Action::RenameOldBack, _) => engine.rename(&entry.old_id, &entry.name).await,
+            (Action::StartOld, _) => engine.start(&entry.old_id).await,
+            (Action::RemoveOld, _) => engine.remove(&entry.old_id, false).await,
+        };
+        if let Err(err) = result {
+            problems.push(format!("{action:?}: {err}"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    Ok((entry.step == Step::Removing)
+        .then_some(new_id)
+        .flatten()
+        .map(|new_id| Replaced {
+            old_id: entry.old_id.clone(),
+            old_name: entry.name.clone(),
+            new_id,
+        }))
+}
+
+/// Brings back one dependent: started again; or, when it will not start because what it is
+/// bound to was replaced (a legacy link, a shared network stack, both tied to the old
+/// container itself), re-created to follow the replacement, as the trigger would have.
+async fn recover_dependent(
+    engine: &Engine,
+    entry: &Entry,
+    follow: &[Replaced],
+    journal: &dyn Journal,
+) -> Result<&'static str, String> {
+    let Ok(old) = engine.snapshot(&entry.old_id).await else {
+        return Ok("gone; nothing to start");
+    };
+    if old.running() {
+        return Ok("already running");
+    }
+    let err = match engine.start(&entry.old_id).await {
+        Ok(()) => return Ok("started again"),
+        Err(err) => err,
+    };
+    if !entry.bound || follow.is_empty() {
+        return Err(format!("it does not start: {err}"));
+    }
+    let outcome = super::recreate(
+        engine,
+        &entry.watcher,
+        &entry.old_id,
+        true,
+        &Options::default(),
+        journal,
+        follow,
+    )
+    .await;
+    match outcome {
+        super::Outcome::Applied { .. } => Ok("re-created to follow what it depends on"),
+        other => Err(format!(
+            "it does not start ({err}) and could not be re-created: {other:?}"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +411,8 @@ mod tests {
             was_running,
             new_id: matches!(step, Step::Starting | Step::Gating | Step::Removing)
                 .then(|| "new".to_string()),
+            new_name: Some("web".into()),
+            bound: false,
             step,
         }
     }
@@ -216,6 +435,11 @@ mod tests {
         assert_eq!(
             decide(&entry(Step::Creating, true), &found(aside, false)),
             [RenameOldBack, StartOld]
+        );
+        // Killed between the create and the entry with its ID: found by its name, it goes.
+        assert_eq!(
+            decide(&entry(Step::Creating, true), &found(aside, true)),
+            [RemoveNew, RenameOldBack, StartOld]
         );
         // Crashed before the rename happened: only the start is missing, if even that.
         assert_eq!(
@@ -266,5 +490,46 @@ mod tests {
     #[test]
     fn without_the_old_container_nothing_is_touched() {
         assert!(decide(&entry(Step::Gating, true), &found(None, true)).is_empty());
+    }
+
+    #[test]
+    fn a_stopped_dependent_is_started_again() {
+        let dependent = Entry {
+            new_id: None,
+            new_name: None,
+            ..entry(Step::Dependent, true)
+        };
+        assert_eq!(
+            decide(&dependent, &found(Some("web"), false)),
+            [Action::StartOld]
+        );
+    }
+
+    #[test]
+    fn halts_and_steps_read_as_the_journal_writes_them() {
+        assert_eq!(
+            "gating".parse::<Halt>(),
+            Ok(Halt {
+                step: Step::Gating,
+                written: true
+            })
+        );
+        assert_eq!(
+            "before-starting".parse::<Halt>(),
+            Ok(Halt {
+                step: Step::Starting,
+                written: false
+            })
+        );
+        assert!("later".parse::<Halt>().is_err());
+        assert_eq!(Step::Dependent.to_string(), "dependent");
+    }
+
+    #[test]
+    fn entries_written_before_new_name_and_bound_existed_still_read() {
+        let old = r#"{"watcher":"local","name":"web","old_id":"old","was_running":true,
+                      "new_id":null,"step":"creating"}"#;
+        let entry: Entry = serde_json::from_str(old).expect("an older entry");
+        assert_eq!((entry.new_name, entry.bound), (None, false));
     }
 }

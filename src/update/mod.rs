@@ -103,6 +103,33 @@ pub fn aside_name(name: &str) -> String {
     format!("{name}-tidewatch-old")
 }
 
+/// The temporary name of a new container started beside the old one (start-first).
+pub fn new_name(name: &str) -> String {
+    format!("{name}-tidewatch-new")
+}
+
+/// Sets `entry` at `step` and writes it; the error is the reason to give up before the step.
+async fn write(journal: &dyn Journal, entry: &mut Entry, step: Step) -> Result<(), String> {
+    entry.step = step;
+    journal.record(entry).await.map_err(|err| err.to_string())
+}
+
+/// Why an update of a container cannot begin when `temporary` (the name its old or new copy
+/// would take for the duration) is already held: by a container an earlier update left behind
+/// (a crash before the journal existed, an old container that could not be removed) or one
+/// made by hand. It is never removed here: it may be the only copy of something.
+async fn leftover(engine: &Engine, temporary: &str) -> Option<String> {
+    let found = engine.snapshot(temporary).await.ok()?;
+    // The engine also resolves ID prefixes; only that very name is in the way.
+    (found.name() == temporary).then(|| {
+        format!(
+            "a container named {temporary} already exists (left by an earlier update, or made by \
+             hand) and is not removed, as it may be the only copy of something: remove or \
+             rename it, and the update is tried again at the next check"
+        )
+    })
+}
+
 /// A container an update replaced: containers sharing its network stack follow it to the new
 /// ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,9 +178,13 @@ pub async fn update(
         }
     };
     if self_update::own_container_id().as_deref() == Some(old.id()) {
-        return self_update::replace_self(engine, &old, &image).await;
+        let wants_health = old.has_healthcheck() || new_image.has_healthcheck();
+        return self_update::replace_self(engine, &old, &image, &options.gate, wants_health).await;
     }
-    let start = (old.running() || options.revive_stopped) && !options.no_restart;
+    // What the container was doing before the update is what a rollback restores, whatever
+    // `revivestopped` or `norestart` ask of its successor.
+    let was_running = old.running();
+    let start = (was_running || options.revive_stopped) && !options.no_restart;
     let labels = &candidate.container.labels;
     if options.lifecycle_hooks && old.running() {
         // As Watchtower: a pre-check that fails is reported, and the update goes on.
@@ -185,6 +216,7 @@ pub async fn update(
         image: &image,
         new_image: &new_image,
         start,
+        was_running,
         start_first: start_first && start && !old.publishes_ports(),
         follow,
     };
@@ -239,6 +271,7 @@ pub async fn recreate(
         image: &image,
         new_image: &same,
         start,
+        was_running: start,
         start_first: false,
         follow,
     };
@@ -251,8 +284,11 @@ struct Replacement<'a> {
     old: &'a Snapshot,
     image: &'a str,
     new_image: &'a Snapshot,
-    /// Start the new container (and the old one again on a rollback).
+    /// Start the new container.
     start: bool,
+    /// The old container ran before the update (or before the trigger stopped it as a
+    /// dependent): a rollback starts it again, and only then.
+    was_running: bool,
     /// Start the new container before stopping the old (`update.order=start-first`).
     start_first: bool,
     follow: &'a [Replaced],
@@ -266,15 +302,32 @@ impl Replacement<'_> {
         options: &Options,
         journal: &dyn Journal,
     ) -> Outcome {
+        let name = self.old.name();
+        let temporary = if self.start_first {
+            new_name(&name)
+        } else {
+            aside_name(&name)
+        };
+        if let Some(reason) = leftover(engine, &temporary).await {
+            tracing::error!(container = %name, leftover = %temporary, reason = %reason, "Not updated: the name its update needs is taken; that container is left alone.");
+            return Outcome::Failed { reason };
+        }
         let mut entry = Entry {
             watcher: watcher.to_string(),
-            name: self.old.name(),
+            name,
             old_id: self.old.id().to_string(),
-            was_running: self.start,
+            was_running: self.was_running,
             new_id: None,
+            new_name: None,
+            bound: false,
             step: Step::Renaming,
         };
-        journal.record(&entry).await;
+        // Nothing is touched before the journal knows.
+        if let Err(err) = journal.record(&entry).await {
+            return Outcome::Failed {
+                reason: err.to_string(),
+            };
+        }
         let outcome = if self.start_first {
             self.start_first_steps(engine, options, journal, &mut entry)
                 .await
@@ -305,8 +358,9 @@ impl Replacement<'_> {
                 )
                 .await;
         }
-        entry.step = Step::Stopping;
-        journal.record(entry).await;
+        if let Err(err) = write(journal, entry, Step::Stopping).await {
+            return self.restore(engine, None, err).await;
+        }
         if old.running() {
             let timeout = old.stop_timeout(options.stop_timeout);
             if let Err(err) = engine.stop(id, old.stop_signal(), timeout).await {
@@ -319,8 +373,10 @@ impl Replacement<'_> {
                     .await;
             }
         }
-        entry.step = Step::Creating;
-        journal.record(entry).await;
+        entry.new_name = Some(name.clone());
+        if let Err(err) = write(journal, entry, Step::Creating).await {
+            return self.restore(engine, None, err).await;
+        }
         let new_id = match engine
             .create_like(old, self.image, &name, self.follow)
             .await
@@ -337,8 +393,9 @@ impl Replacement<'_> {
             }
         };
         entry.new_id = Some(new_id.clone());
-        entry.step = Step::Starting;
-        journal.record(entry).await;
+        if let Err(err) = write(journal, entry, Step::Starting).await {
+            return self.restore(engine, Some(&new_id), err).await;
+        }
         if self.start {
             if let Err(err) = engine.start(&new_id).await {
                 return self
@@ -349,16 +406,18 @@ impl Replacement<'_> {
                     )
                     .await;
             }
-            entry.step = Step::Gating;
-            journal.record(entry).await;
+            if let Err(err) = write(journal, entry, Step::Gating).await {
+                return self.restore(engine, Some(&new_id), err).await;
+            }
             tracing::info!(container = %name, "New container started; waiting for the health gate.");
             let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
             if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
                 return self.restore(engine, Some(&new_id), reason).await;
             }
         }
-        entry.step = Step::Removing;
-        journal.record(entry).await;
+        if let Err(err) = write(journal, entry, Step::Removing).await {
+            return self.restore(engine, Some(&new_id), err).await;
+        }
 
         // The new one works: the old one can go. Never with its volumes: the anonymous ones
         // now belong to the new container.
@@ -388,9 +447,13 @@ impl Replacement<'_> {
     ) -> Outcome {
         let old = self.old;
         let (id, name) = (old.id(), old.name());
-        let temporary = format!("{name}-tidewatch-new");
-        entry.step = Step::Creating;
-        journal.record(entry).await;
+        let temporary = new_name(&name);
+        entry.new_name = Some(temporary.clone());
+        // The old container runs on, untouched, until the gate passed: before the create, a
+        // failure only has to be reported.
+        if let Err(err) = write(journal, entry, Step::Creating).await {
+            return Outcome::Failed { reason: err };
+        }
         let new_id = match engine
             .create_like(old, self.image, &temporary, self.follow)
             .await
@@ -403,8 +466,7 @@ impl Replacement<'_> {
             }
         };
         entry.new_id = Some(new_id.clone());
-        entry.step = Step::Starting;
-        journal.record(entry).await;
+        let recorded = write(journal, entry, Step::Starting).await;
         let (new_ref, temporary_ref) = (&new_id, &temporary);
         let failed = |reason: String| async move {
             match engine.remove(new_ref, true).await {
@@ -416,18 +478,23 @@ impl Replacement<'_> {
                 },
             }
         };
+        if let Err(err) = recorded {
+            return failed(err).await;
+        }
         if let Err(err) = engine.start(&new_id).await {
             return failed(format!("the new container does not start: {err}")).await;
         }
-        entry.step = Step::Gating;
-        journal.record(entry).await;
+        if let Err(err) = write(journal, entry, Step::Gating).await {
+            return failed(err).await;
+        }
         tracing::info!(container = %name, "New container started beside the old one; waiting for the health gate.");
         let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
         if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
             return failed(reason).await;
         }
-        entry.step = Step::Removing;
-        journal.record(entry).await;
+        if let Err(err) = write(journal, entry, Step::Removing).await {
+            return failed(err).await;
+        }
         let timeout = old.stop_timeout(options.stop_timeout);
         if let Err(err) = engine.stop(id, old.stop_signal(), timeout).await {
             tracing::warn!(container = %name, error = %err, "Old container not stopped cleanly; removing it.");
@@ -457,7 +524,8 @@ impl Replacement<'_> {
     }
 
     /// Puts the old container back: removes the new one (when there is one), gives the old its
-    /// name back, and starts it if it was running.
+    /// name back unless it still has it (a failed rename aside), and starts it if it was
+    /// running before the update.
     async fn restore(&self, engine: &Engine, new_id: Option<&str>, reason: String) -> Outcome {
         let old = self.old;
         let name = old.name();
@@ -468,13 +536,18 @@ impl Replacement<'_> {
         {
             problems.push(format!("the new container could not be removed: {err}"));
         }
-        if let Err(err) = engine.rename(old.id(), &name).await {
+        // Docker refuses a rename to the name a container has.
+        let named = engine
+            .snapshot(old.id())
+            .await
+            .is_ok_and(|now| now.name() == name);
+        if !named && let Err(err) = engine.rename(old.id(), &name).await {
             problems.push(format!(
                 "the old container could not be renamed back from {}: {err}",
                 aside_name(&name)
             ));
         }
-        if self.start
+        if self.was_running
             && let Err(err) = engine.start(old.id()).await
         {
             problems.push(format!(

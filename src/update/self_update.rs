@@ -1,10 +1,13 @@
 //! Updating the container tidewatch itself runs in. It cannot stop itself first, as any other
 //! update does, and carry on; so it renames itself aside, creates and starts its successor
 //! under its name (told whom it replaces through `TIDEWATCH_SUCCEEDS`), and the successor,
-//! once up, stops and removes it. If the successor cannot be created or started, tidewatch
-//! removes it and takes its name back: the running instance is never lost.
+//! once up, stops and removes it. Meanwhile this instance holds the successor to the health
+//! gate, like any new container: if it cannot be created, does not start, or dies before it
+//! took over (a crash at start-up, a bad configuration), tidewatch removes it, takes its name
+//! back and carries on, and the update is reported rolled back: the running instance is never
+//! lost, nor left aside behind a dead container holding its name.
 
-use super::Outcome;
+use super::{Gate, Outcome};
 use crate::config::SUCCEEDS_VAR;
 use crate::docker::Engine;
 use crate::docker::lifecycle::Snapshot;
@@ -26,8 +29,15 @@ fn container_id_in(mountinfo: &str) -> Option<String> {
     })
 }
 
-/// Starts the successor of `old` (this process's container) on `image`.
-pub async fn replace_self(engine: &Engine, old: &Snapshot, image: &str) -> Outcome {
+/// Starts the successor of `old` (this process's container) on `image`, and watches it through
+/// `gate` until it takes over (this process is then stopped) or fails (it is then removed).
+pub async fn replace_self(
+    engine: &Engine,
+    old: &Snapshot,
+    image: &str,
+    gate: &Gate,
+    wants_health: bool,
+) -> Outcome {
     let name = old.name();
     let aside = super::aside_name(&name);
     tracing::info!(container = %name, image = %image, "Updating tidewatch's own container: starting its successor.");
@@ -37,11 +47,12 @@ pub async fn replace_self(engine: &Engine, old: &Snapshot, image: &str) -> Outco
         };
     }
     let env = format!("{SUCCEEDS_VAR}={}", old.id());
+    let (name_ref, aside_ref) = (&name, &aside);
     let undo = |reason: String| async move {
-        match engine.rename(old.id(), &name).await {
+        match engine.rename(old.id(), name_ref).await {
             Ok(()) => Outcome::RolledBack { reason },
             Err(err) => Outcome::Broken {
-                reason: format!("{reason}; and tidewatch keeps the name {aside}: {err}"),
+                reason: format!("{reason}; and tidewatch keeps the name {aside_ref}: {err}"),
             },
         }
     };
@@ -56,7 +67,19 @@ pub async fn replace_self(engine: &Engine, old: &Snapshot, image: &str) -> Outco
         let _ = engine.remove(&new_id, true).await;
         return undo(format!("the successor does not start: {err}")).await;
     }
-    tracing::info!(container = %old.name(), "Successor started; it will stop and remove this instance.");
+    tracing::info!(container = %old.name(), "Successor started; it will stop and remove this instance. Watching it until then.");
+    if let Err(reason) = gate.pass(engine, &new_id, wants_health).await {
+        tracing::error!(container = %old.name(), reason = %reason, "The successor failed; removing it and carrying on as before.");
+        let reason = format!("the successor failed: {reason}");
+        return match engine.remove(&new_id, true).await {
+            Ok(()) => undo(reason).await,
+            Err(err) => Outcome::Broken {
+                reason: format!(
+                    "{reason}; it could not be removed ({err}), and tidewatch keeps the name {aside}"
+                ),
+            },
+        };
+    }
     Outcome::Applied { new_id }
 }
 
@@ -77,6 +100,53 @@ pub async fn take_over(old_id: &str, engines: &[Engine]) {
             Ok(()) => tracing::info!("Previous tidewatch removed."),
             Err(err) => {
                 tracing::error!(error = %err, "The previous tidewatch could not be removed.")
+            }
+        }
+        return;
+    }
+}
+
+/// At start-up of an instance that is not a successor: if it finds itself renamed aside by its
+/// own self-update, it was stopped or killed while it watched its successor (a kill, a host
+/// restart). A successor that took over would have removed it; one that is not running never
+/// will, and holds the name for nothing: it is removed and this instance takes its name back.
+/// A running successor is left to take over; anything else under the name is left alone.
+pub async fn reclaim_name(engines: &[Engine]) {
+    let Some(own) = own_container_id() else {
+        return;
+    };
+    for engine in engines {
+        let Ok(me) = engine.snapshot(&own).await else {
+            continue;
+        };
+        let aside = me.name();
+        let Some(name) = aside.strip_suffix(&super::aside_name("")) else {
+            return;
+        };
+        let successor = match engine.snapshot(name).await {
+            Ok(found)
+                if found.name() == name && found.env_var(SUCCEEDS_VAR) == Some(own.as_str()) =>
+            {
+                found
+            }
+            _ => {
+                tracing::warn!(container = %aside, "Renamed aside by a self-update, yet no successor of this instance holds the name; left as is.");
+                return;
+            }
+        };
+        if successor.running() {
+            tracing::info!(container = %name, "Renamed aside by a self-update whose successor runs; it takes over.");
+            return;
+        }
+        tracing::warn!(container = %name, successor = %successor.id(), "A self-update was interrupted and its successor is not running: removing it and taking the name back.");
+        if let Err(err) = engine.remove(successor.id(), true).await {
+            tracing::error!(container = %name, error = %err, "The failed successor could not be removed; this instance keeps the name {aside}.");
+            return;
+        }
+        match engine.rename(&own, name).await {
+            Ok(()) => tracing::info!(container = %name, "Name taken back."),
+            Err(err) => {
+                tracing::error!(container = %name, error = %err, "The name could not be taken back; this instance keeps the name {aside}.")
             }
         }
         return;

@@ -9,6 +9,7 @@
 mod check;
 mod compose;
 mod config_cli;
+mod crash;
 mod hooks;
 mod notify;
 mod readme;

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 /// Builds `reference`: the tidewatch binary under test, the C libraries it links, `/tmp`, and
 /// `/version`. Labelled with the run, so it is removed with it.
 fn tidewatch_image(run: &TestRun, dir: &Path, reference: &str, version: &str) {
+    tidewatch_image_with(run, dir, reference, version, "[\"run\"]");
+}
+
+/// As [`tidewatch_image`], with `cmd` (JSON) as the image's command.
+fn tidewatch_image_with(run: &TestRun, dir: &Path, reference: &str, version: &str, cmd: &str) {
     let root = dir.join(version);
     for sub in ["lib/x86_64-linux-gnu", "lib64", "tmp", "etc/ssl/certs"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
@@ -49,7 +54,7 @@ fn tidewatch_image(run: &TestRun, dir: &Path, reference: &str, version: &str) {
         "--change",
         "ENTRYPOINT [\"/tidewatch\"]",
         "--change",
-        "CMD [\"run\"]",
+        &format!("CMD {cmd}"),
         "--change",
         &format!("LABEL {}", run.label()),
         tar.to_str().unwrap(),
@@ -129,4 +134,166 @@ fn tidewatch_updates_its_own_container_and_the_successor_removes_the_old_one() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+#[test]
+fn a_successor_that_dies_at_start_is_removed_and_tidewatch_keeps_its_name() {
+    if !Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists() {
+        panic!("this test packs the host's glibc: it expects Debian's x86_64 layout");
+    }
+    let run = TestRun::new();
+    let registry = run.registry();
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = registry.reference("tidewatch", "1.0.0");
+    let v2 = registry.reference("tidewatch", "1.1.0");
+    tidewatch_image(&run, dir.path(), &v1, "1.0.0");
+    // A successor that exits at once (an argument it does not know), before it takes over.
+    tidewatch_image_with(
+        &run,
+        dir.path(),
+        &v2,
+        "1.1.0",
+        "[\"run\", \"--no-such-flag\"]",
+    );
+    let name = run.name("self");
+    let label = run.label();
+    let include = format!("TIDEWATCH_TRIGGER_DOCKER_SELF_INCLUDE={name}");
+    // One check, at start (the schedule is yearly): one update attempt.
+    let id = run.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &label,
+        "--network",
+        "host",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-e",
+        &include,
+        "-e",
+        "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=2",
+        "-e",
+        "TIDEWATCH_STORE_PATH=/tmp/store",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        &v1,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let logs = loop {
+        let logs = run.docker_output(&["logs", &name]);
+        let logs = format!("{}{}", logs.stdout, logs.stderr);
+        if logs.contains("The successor failed") {
+            break logs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no verdict on the successor:\n{logs}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // The rollback finishes right after that line: the successor removed, the name back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let named = run.docker(&[
+            "ps",
+            "--all",
+            "--format",
+            "{{.ID}} {{.Names}} {{.State}}",
+            "--no-trunc",
+            "--filter",
+            &format!("name={name}"),
+        ]);
+        if named == format!("{id} {name} running") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tidewatch did not get its name back: {named}\n{logs}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn an_instance_killed_while_its_successor_failed_takes_its_name_back_at_its_next_start() {
+    if !Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists() {
+        panic!("this test packs the host's glibc: it expects Debian's x86_64 layout");
+    }
+    let run = TestRun::new();
+    let registry = run.registry();
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = registry.reference("tidewatch", "1.0.0");
+    tidewatch_image(&run, dir.path(), &v1, "1.0.0");
+    let name = run.name("self");
+    let aside = format!("{name}-tidewatch-old");
+    let label = run.label();
+    // What a kill of tidewatch while it watched a failing successor leaves: itself renamed
+    // aside, and under its name a successor that exited before taking over.
+    let old = run.docker(&[
+        "create",
+        "--name",
+        &aside,
+        "--label",
+        &label,
+        "--network",
+        "host",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-e",
+        "TIDEWATCH_STORE_PATH=/tmp/store",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
+        "-e",
+        "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        &v1,
+    ]);
+    let succeeds = format!("TIDEWATCH_SUCCEEDS={old}");
+    let successor = run.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &label,
+        "-e",
+        &succeeds,
+        &v1,
+        "run",
+        "--no-such-flag",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while run.inspect(&successor, "{{.State.Running}}") == "true" {
+        assert!(Instant::now() < deadline, "the successor does not exit");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    run.docker(&["start", &old]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let named = run.docker(&[
+            "ps",
+            "--all",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Names}} {{.State}}",
+            "--filter",
+            &format!("name={name}"),
+        ]);
+        if named == format!("{old} {name} running") {
+            break;
+        }
+        if Instant::now() > deadline {
+            let logs = run.docker_output(&["logs", "--tail", "40", &old]);
+            panic!(
+                "the name was not taken back: {named}\n{}{}",
+                logs.stdout, logs.stderr
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(!run.docker_output(&["inspect", &successor]).success());
 }
