@@ -6,6 +6,7 @@
 //! tags, by the tag policy, and its digest only when `watch.digest` is set; any other tag
 //! (`latest`, `stable`) is watched by digest.
 
+use crate::config::WatcherConfig;
 use crate::labels;
 use crate::model::{ContainerInfo, ImageRef, UpdateKind};
 use crate::registry::reference::ReferenceError;
@@ -99,11 +100,11 @@ impl Finding {
 }
 
 /// Checks one container against its registry, through the check's shared session, under the
-/// watcher's `watchbydefault` and the container's labels.
+/// watcher's `watchbydefault`, its label defaults and the container's labels.
 pub async fn check(
     session: &Session<'_>,
     container: &ContainerInfo,
-    watch_by_default: bool,
+    watcher: &WatcherConfig,
 ) -> Finding {
     let image = match container.reference() {
         Ok(image) => image,
@@ -112,14 +113,15 @@ pub async fn check(
         }
         Err(err) => return Finding::skipped(format!("image is not a valid reference: {err}")),
     };
-    let labels = match labels::read(&container.labels) {
+    let labels = labels::with_defaults(&container.labels, &watcher.label_defaults());
+    let labels = match labels::read(&labels) {
         Ok(labels) => labels,
         Err(err) => {
             tracing::warn!(container = %container.name, error = %err, "Container skipped: bad label.");
             return Finding::skipped(err.to_string());
         }
     };
-    decide(session, container, &image, &labels, watch_by_default)
+    decide(session, container, &image, &labels, watcher.watchbydefault)
         .await
         .presented(&labels)
 }

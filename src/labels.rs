@@ -91,6 +91,31 @@ pub fn scope(labels: &BTreeMap<String, String>) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// `labels` with the watcher's defaults (keys after the prefix, `tag.include`, values as a
+/// label spells them) added under tidewatch's own names, wherever the container sets none of
+/// that key's names itself: the container's label wins, in any spelling.
+pub fn with_defaults<'a>(
+    labels: &'a BTreeMap<String, String>,
+    defaults: &[(&str, String)],
+) -> std::borrow::Cow<'a, BTreeMap<String, String>> {
+    let missing: Vec<&(&str, String)> = defaults
+        .iter()
+        .filter(|(key, _)| {
+            ![NATIVE, WUD, WATCHTOWER]
+                .iter()
+                .any(|prefix| labels.contains_key(&format!("{prefix}{key}")))
+        })
+        .collect();
+    if missing.is_empty() {
+        return std::borrow::Cow::Borrowed(labels);
+    }
+    let mut merged = labels.clone();
+    for (key, value) in missing {
+        merged.insert(format!("{NATIVE}{key}"), value.clone());
+    }
+    std::borrow::Cow::Owned(merged)
+}
+
 /// Reads the labels tidewatch understands; others are ignored.
 pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelError> {
     let find = |key: &str, watchtower: Option<&str>| -> Option<(String, String)> {
@@ -311,5 +336,32 @@ mod tests {
             err.to_string().starts_with("label wud.tag.include: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn watcher_defaults_fill_in_only_what_no_label_of_the_container_says() {
+        let labels = BTreeMap::from([
+            ("wud.tag.include".to_string(), "^1\\.".to_string()),
+            ("other".to_string(), "x".to_string()),
+        ]);
+        let defaults = [
+            ("tag.include", "^2\\.".to_string()),
+            ("tag.exclude", "-rc".to_string()),
+        ];
+        let merged = with_defaults(&labels, &defaults);
+        assert_eq!(
+            merged.get("tidewatch.tag.include"),
+            None,
+            "the container's own wins"
+        );
+        assert_eq!(
+            merged.get("tidewatch.tag.exclude").map(String::as_str),
+            Some("-rc")
+        );
+        assert_eq!(merged.len(), 3);
+        assert!(matches!(
+            with_defaults(&labels, &[]),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

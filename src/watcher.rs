@@ -83,7 +83,7 @@ async fn pass(
     let mut checks: FuturesUnordered<_> = containers
         .iter()
         .enumerate()
-        .map(|(i, c)| async move { (i, finding::check(session, c, watcher.watchbydefault).await) })
+        .map(|(i, c)| async move { (i, finding::check(session, c, watcher).await) })
         .collect();
     let mut findings: Vec<Option<Finding>> = vec![None; containers.len()];
     while let Some((i, finding)) = checks.next().await {
@@ -134,7 +134,7 @@ pub async fn check_container(
     {
         return Ok(None);
     }
-    let finding = finding::check(&client.session(), &container, watcher.watchbydefault).await;
+    let finding = finding::check(&client.session(), &container, watcher).await;
     publish(bus, &container, &finding);
     Ok(Some(finding))
 }

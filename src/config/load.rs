@@ -493,7 +493,11 @@ impl Loaded {
             report(vec!["log".into(), "level".into()], message);
         }
         for (name, watcher) in &config.watcher {
-            let path = |key: &str| vec!["watcher".to_string(), name.clone(), key.to_string()];
+            let path = |key: &str| {
+                let mut path = vec!["watcher".to_string(), name.clone()];
+                path.extend(key.split('.').map(str::to_string));
+                path
+            };
             if !name_ok(name) {
                 report(
                     path("")[..2].to_vec(),

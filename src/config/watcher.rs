@@ -43,6 +43,29 @@ pub struct WatcherConfig {
     pub include: Option<String>,
     /// No container whose name matches one of these (same form as `include`); wins over it.
     pub exclude: Option<String>,
+    /// Defaults for the tag labels of every container this watcher sees (`tag.include`, …);
+    /// a container's own label wins.
+    pub tag: WatcherTagConfig,
+    /// Default of the `watch.digest` label: also watch the digest behind a version tag.
+    pub watchdigest: Option<bool>,
+}
+
+/// The watcher-wide form of the container labels `tag.include`, `tag.exclude`,
+/// `tag.transform`, `tag.prerelease` and `tag.morenumbers`, with the same syntax: one place to
+/// say "never offer release candidates" or "ignore `-windows` tags" for a whole host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatcherTagConfig {
+    /// Only tags matching this regex compete.
+    pub include: Option<String>,
+    /// No tag matching this regex competes.
+    pub exclude: Option<String>,
+    /// `regex => replacement` applied to tags before they are compared (WUD's syntax).
+    pub transform: Option<String>,
+    /// Pre-releases compete even when the current tag is a release.
+    pub prerelease: Option<bool>,
+    /// Tags with more numbers than the current one compete (`1.25` → `1.25.3`).
+    pub morenumbers: Option<bool>,
 }
 
 impl Default for WatcherConfig {
@@ -62,6 +85,8 @@ impl Default for WatcherConfig {
             scope: None,
             include: None,
             exclude: None,
+            tag: WatcherTagConfig::default(),
+            watchdigest: None,
         }
     }
 }
@@ -105,6 +130,30 @@ pub fn name_patterns(list: &str) -> Result<Vec<regex::Regex>, regex::Error> {
 }
 
 impl WatcherConfig {
+    /// The container labels this watcher sets by default, by their key after the label
+    /// prefix (`tag.include`), as a label would spell the value.
+    pub fn label_defaults(&self) -> Vec<(&'static str, String)> {
+        let t = &self.tag;
+        let text = [
+            ("tag.include", &t.include),
+            ("tag.exclude", &t.exclude),
+            ("tag.transform", &t.transform),
+        ];
+        let switch = [
+            ("tag.prerelease", t.prerelease),
+            ("tag.morenumbers", t.morenumbers),
+            ("watch.digest", self.watchdigest),
+        ];
+        text.into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+            .chain(
+                switch
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v.to_string()))),
+            )
+            .collect()
+    }
+
     /// Assumes [`WatcherConfig::problems`] found nothing.
     pub fn endpoint(&self) -> Endpoint {
         match (&self.host, &self.cafile, &self.certfile, &self.keyfile) {
@@ -177,6 +226,16 @@ impl WatcherConfig {
                 ));
             }
         }
+        let tag = &self.tag;
+        if let Err(err) = crate::tags::TagPolicy::new(
+            tag.include.as_deref(),
+            tag.exclude.as_deref(),
+            tag.transform.as_deref(),
+        ) {
+            // `option` is `tag.include` and the like: the key under this watcher. The reason
+            // says what is wrong without the value.
+            problems.push((err.option, err.reason));
+        }
         if matches!(&self.host, Some(h) if h.trim().is_empty()) {
             problems.push(("host", "must not be empty".into()));
         }
@@ -214,6 +273,40 @@ mod tests {
             ..WatcherConfig::default()
         };
         assert_eq!(w.problems()[0].0, "exclude");
+    }
+
+    #[test]
+    fn tag_defaults_become_labels_and_bad_ones_are_problems() {
+        let w = WatcherConfig {
+            tag: WatcherTagConfig {
+                exclude: Some("-rc".into()),
+                prerelease: Some(false),
+                ..WatcherTagConfig::default()
+            },
+            watchdigest: Some(true),
+            ..WatcherConfig::default()
+        };
+        assert_eq!(
+            w.label_defaults(),
+            [
+                ("tag.exclude", "-rc".to_string()),
+                ("tag.prerelease", "false".to_string()),
+                ("watch.digest", "true".to_string())
+            ]
+        );
+        assert!(w.problems().is_empty());
+        assert!(WatcherConfig::default().label_defaults().is_empty());
+        let bad = WatcherConfig {
+            tag: WatcherTagConfig {
+                transform: Some("no arrow here".into()),
+                ..WatcherTagConfig::default()
+            },
+            ..WatcherConfig::default()
+        };
+        let problems = bad.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "tag.transform");
+        assert!(!problems[0].1.contains("no arrow here"), "{problems:?}");
     }
 
     #[test]

@@ -680,3 +680,77 @@ fn run_once_json_has_every_documented_field() {
     );
     assert_eq!(row.update, None);
 }
+
+#[test]
+fn a_watchers_tag_defaults_apply_to_its_containers_and_a_label_wins() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let current = run.push(&registry, "defaults", "1.4.2");
+    let patch = run.push(&registry, "defaults", "1.4.3");
+    let minor = run.push(&registry, "defaults", "1.5.0");
+    let rc = run.push(&registry, "defaults", "1.6.0-rc1");
+    let plain = run.run("plain", &current.reference, &[]);
+    // The container's own label (WUD's spelling) wins over the watcher's default.
+    let own = run.run_with(
+        "own",
+        &["--label", r"wud.tag.include=^1\.5\."],
+        &current.reference,
+        &[],
+    );
+    let only_ours = format!("{}-.*", run.id());
+    let tag_of = |pushed: &crate::support::Pushed| {
+        pushed
+            .reference
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let listing = check(&[
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", &only_ours),
+        // Only patches of 1.4, pre-releases allowed: the rc would win, were it not excluded.
+        ("TIDEWATCH_WATCHER_LOCAL_TAG_INCLUDE", r"^1\.4\.|-rc"),
+        ("TIDEWATCH_WATCHER_LOCAL_TAG_PRERELEASE", "true"),
+    ]);
+    let update = |c: &Container| {
+        let row = listing.row(c);
+        row.update.as_ref().map(|u| (u.kind.clone(), u.tag.clone()))
+    };
+    assert_eq!(
+        update(&plain),
+        Some(("minor".to_string(), tag_of(&rc))),
+        "the watcher lets pre-releases compete:\n{}",
+        listing.out
+    );
+    assert_eq!(
+        update(&own),
+        Some(("minor".to_string(), tag_of(&minor))),
+        "the label's include replaces the watcher's:\n{}",
+        listing.out
+    );
+
+    let listing = check(&[
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", &only_ours),
+        ("TIDEWATCH_WATCHER_LOCAL_TAG_INCLUDE", r"^1\.4\."),
+    ]);
+    assert_eq!(
+        listing.row(&plain).update.as_ref().map(|u| u.tag.clone()),
+        Some(tag_of(&patch)),
+        "{}",
+        listing.out
+    );
+
+    let out = tidewatch(
+        &["check"],
+        &[("TIDEWATCH_WATCHER_LOCAL_TAG_EXCLUDE", "(unclosed")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr.contains("TIDEWATCH_WATCHER_LOCAL_TAG_EXCLUDE"),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("(unclosed"),
+        "the value is quoted:\n{out}"
+    );
+}
