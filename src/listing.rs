@@ -58,9 +58,28 @@ impl ListedContainer {
     }
 }
 
+/// An engine that could not be listed, in the JSON report: without it, an unreachable host and
+/// a host with no containers would print the same `containers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineError {
+    pub watcher: String,
+    pub error: String,
+}
+
 impl Listing {
-    pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, self)?;
+    /// `{"containers": [...], "errors": [...]}`; `errors` names each engine that could not be
+    /// listed (empty when all answered).
+    pub fn write_json(&self, errors: &[EngineError], out: &mut impl Write) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            containers: &'a [ListedContainer],
+            errors: &'a [EngineError],
+        }
+        let report = Report {
+            containers: &self.containers,
+            errors,
+        };
+        serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)
     }
 

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tidewatch::listing::EngineError;
 use tidewatch::watcher::Outcome;
 use tidewatch::{app, config, telemetry};
 
@@ -170,7 +171,15 @@ fn report(outcome: anyhow::Result<Outcome>, json: bool, failed_checks_fail: bool
     };
     let mut out = std::io::stdout().lock();
     let written = if json {
-        outcome.listing.write_json(&mut out)
+        let errors: Vec<EngineError> = outcome
+            .errors
+            .iter()
+            .map(|err| EngineError {
+                watcher: err.watcher().to_string(),
+                error: err.to_string(),
+            })
+            .collect();
+        outcome.listing.write_json(&errors, &mut out)
     } else if outcome.listing.containers.is_empty() && !outcome.errors.is_empty() {
         // Nothing answered: a bare table header would only look like an empty host.
         Ok(())

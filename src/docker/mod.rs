@@ -31,6 +31,15 @@ pub enum DockerError {
     Api { watcher: String, reason: String },
 }
 
+impl DockerError {
+    /// The watcher whose engine this is about.
+    pub fn watcher(&self) -> &str {
+        match self {
+            DockerError::Unreachable { watcher, .. } | DockerError::Api { watcher, .. } => watcher,
+        }
+    }
+}
+
 /// Image details by image ID, so containers sharing an image cost one inspect.
 type ImageCache = HashMap<String, (Vec<String>, Platform)>;
 

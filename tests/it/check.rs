@@ -101,6 +101,10 @@ fn parse(out: Output) -> Listing {
         .get("containers")
         .and_then(|c| c.as_array())
         .unwrap_or_else(|| panic!("no `containers` array:\n{out}"));
+    assert!(
+        json.get("errors").is_some_and(|e| e.is_array()),
+        "no `errors` array:\n{out}"
+    );
     for entry in containers {
         for field in FIELDS {
             assert!(entry.get(field).is_some(), "`{field}` missing in {entry}");
@@ -367,6 +371,20 @@ fn unreachable_engine_is_one_clear_line_and_a_failure() {
     for noise in ["panicked", "backtrace", "RUST_BACKTRACE"] {
         assert!(!out.stderr.contains(noise), "{noise}:\n{out}");
     }
+
+    // For scripts, the JSON says which engine did not answer: not an empty host.
+    let out = tidewatch(&["check", "--json"], &[("DOCKER_HOST", &host)]);
+    assert!(!out.success(), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{out}"));
+    assert_eq!(json["containers"], serde_json::json!([]), "{out}");
+    assert_eq!(json["errors"][0]["watcher"], "local", "{out}");
+    assert!(
+        json["errors"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(socket)),
+        "{out}"
+    );
 }
 
 #[test]
