@@ -119,33 +119,6 @@ pub struct Health {
     pub restart_count: i64,
 }
 
-/// The old container's anonymous volumes (an image's `VOLUME`, `docker run -v /path`) as binds
-/// for its successor, as compose does. Without them the new container would start on empty
-/// volumes: a database run without a named volume would lose its data at the first update.
-fn anonymous_volumes(container: &ContainerInspectResponse) -> Vec<String> {
-    let named_elsewhere: Vec<&str> = container
-        .host_config
-        .as_ref()
-        .and_then(|h| h.binds.as_ref())
-        .map(|binds| binds.iter().filter_map(|b| b.split(':').nth(1)).collect())
-        .unwrap_or_default();
-    container
-        .mounts
-        .iter()
-        .flatten()
-        .filter(|m| m.typ.as_ref().map(|t| t.to_string()).as_deref() == Some("volume"))
-        .filter_map(|m| {
-            let name = m.name.as_deref()?;
-            let destination = m.destination.as_deref()?;
-            let anonymous = name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit());
-            (anonymous && !named_elsewhere.contains(&destination)).then(|| match m.rw {
-                Some(false) => format!("{name}:{destination}:ro"),
-                _ => format!("{name}:{destination}"),
-            })
-        })
-        .collect()
-}
-
 fn docker_credentials(credential: &Credential) -> DockerCredentials {
     match credential {
         Credential::Basic { username, password } => DockerCredentials {
@@ -328,11 +301,10 @@ impl Engine {
             vars.retain(|v| v.split('=').next() != Some(variable));
             vars.push(entry.to_string());
         }
-        let carried = anonymous_volumes(&old.container);
-        if !carried.is_empty() {
-            let host = plan.body.host_config.get_or_insert_with(Default::default);
-            host.binds.get_or_insert_with(Vec::new).extend(carried);
-        }
+        spec::carry_anonymous_volumes(
+            &old.container,
+            plan.body.host_config.get_or_insert_with(Default::default),
+        );
         let options = CreateContainerOptions {
             name: Some(name.to_string()),
             ..Default::default()
@@ -373,6 +345,27 @@ impl Engine {
             container: ContainerInspectResponse::default(),
             image,
         })
+    }
+
+    /// Whether container `id` reports health, as it was created: the health gate waits for
+    /// `healthy` only then. Its own config decides, not its image's nor its predecessor's: a
+    /// new image may drop its `HEALTHCHECK`, a user may have run `--no-healthcheck`.
+    pub async fn has_healthcheck(&self, id: &str) -> Result<bool, DockerError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|err| self.failed(&err))?;
+        let configured =
+            spec::has_healthcheck(c.config.as_ref().and_then(|c| c.healthcheck.as_ref()));
+        let reporting = c
+            .state
+            .and_then(|s| s.health)
+            .and_then(|h| h.status)
+            .is_some_and(|s| {
+                matches!(s.to_string().as_str(), "starting" | "healthy" | "unhealthy")
+            });
+        Ok(configured || reporting)
     }
 
     pub async fn health(&self, id: &str) -> Result<Health, DockerError> {

@@ -352,7 +352,7 @@ impl Replacement<'_> {
             entry.step = Step::Gating;
             journal.record(entry).await;
             tracing::info!(container = %name, "New container started; waiting for the health gate.");
-            let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
+            let wants_health = engine.has_healthcheck(&new_id).await.unwrap_or(false);
             if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
                 return self.restore(engine, Some(&new_id), reason).await;
             }
@@ -422,7 +422,7 @@ impl Replacement<'_> {
         entry.step = Step::Gating;
         journal.record(entry).await;
         tracing::info!(container = %name, "New container started beside the old one; waiting for the health gate.");
-        let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
+        let wants_health = engine.has_healthcheck(&new_id).await.unwrap_or(false);
         if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
             return failed(reason).await;
         }

@@ -9,6 +9,7 @@
 mod check;
 mod compose;
 mod config_cli;
+mod fidelity;
 mod hooks;
 mod notify;
 mod registry;
