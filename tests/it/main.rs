@@ -13,6 +13,7 @@ mod fidelity;
 mod hooks;
 mod notify;
 mod registry;
+mod rollback;
 mod run;
 mod self_update;
 mod spec;
