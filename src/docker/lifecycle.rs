@@ -19,6 +19,9 @@ use futures_util::StreamExt;
 pub struct Snapshot {
     container: ContainerInspectResponse,
     image: ImageInspect,
+    /// `Config.MacAddress`: the MAC address the user set, which bollard's types drop (see
+    /// `raw`).
+    configured_mac: Option<String>,
 }
 
 impl Snapshot {
@@ -69,29 +72,6 @@ impl Snapshot {
     /// The ID of the image it runs.
     pub fn image_id(&self) -> &str {
         self.image.id.as_deref().unwrap_or_default()
-    }
-
-    /// Whether it (or its image) defines a health check to wait for.
-    pub fn has_healthcheck(&self) -> bool {
-        let defined = |test: Option<&Vec<String>>| {
-            test.is_some_and(|t| !t.is_empty() && t.first().map(String::as_str) != Some("NONE"))
-        };
-        let own = self
-            .container
-            .config
-            .as_ref()
-            .and_then(|c| c.healthcheck.as_ref())
-            .and_then(|h| h.test.as_ref());
-        match own {
-            Some(test) => defined(Some(test)),
-            None => defined(
-                self.image
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.healthcheck.as_ref())
-                    .and_then(|h| h.test.as_ref()),
-            ),
-        }
     }
 
     /// The signal to stop it with: the `stop-signal` label, else its own, else the engine's
@@ -177,7 +157,29 @@ impl Engine {
             .inspect_image(&image_id)
             .await
             .map_err(|err| self.failed(&err))?;
-        Ok(Snapshot { container, image })
+        let configured_mac = self.configured_mac(id).await;
+        Ok(Snapshot {
+            container,
+            image,
+            configured_mac,
+        })
+    }
+
+    /// The MAC address the user gave container `id` (`docker run --mac-address`), or `None`.
+    /// Engines fill `Config.MacAddress` only for a configured MAC (moby#47233), while an
+    /// endpoint's MAC may be one they generated, which must not be copied (moby#48168). Not
+    /// readable, it is `None` and the successor gets a generated MAC: logged, not fatal.
+    async fn configured_mac(&self, id: &str) -> Option<String> {
+        match self.raw_inspect(id).await {
+            Ok(inspect) => inspect["Config"]["MacAddress"]
+                .as_str()
+                .filter(|mac| !mac.is_empty())
+                .map(str::to_string),
+            Err(err) => {
+                tracing::warn!(container = %id, error = %err, "Cannot read the container's configured MAC address; its successor gets a new one.");
+                None
+            }
+        }
     }
 
     pub async fn rename(&self, id: &str, name: &str) -> Result<(), DockerError> {
@@ -260,9 +262,8 @@ impl Engine {
         follow: &[crate::update::Replaced],
         env: Option<&str>,
     ) -> Result<String, DockerError> {
-        // A user-set MAC shows only in the raw inspect's `Config.MacAddress`, which bollard's
-        // types drop; until that is read, the engine assigns a new MAC.
-        let mut plan = spec::recreate(&old.container, &old.image, image, None).map_err(|err| {
+        let mac = old.configured_mac.as_deref();
+        let mut plan = spec::recreate(&old.container, &old.image, image, mac).map_err(|err| {
             DockerError::Api {
                 watcher: self.watcher.clone(),
                 reason: err.to_string(),
@@ -305,18 +306,33 @@ impl Engine {
             &old.container,
             plan.body.host_config.get_or_insert_with(Default::default),
         );
-        let options = CreateContainerOptions {
-            name: Some(name.to_string()),
-            ..Default::default()
+        let created_id = match mac {
+            // Before API 1.44 the engine reads a MAC only from `Config.MacAddress`, which
+            // bollard's create body cannot carry (`spec` put it on the primary endpoint).
+            Some(mac) if self.api_before_1_44() => {
+                let mut body =
+                    serde_json::to_value(&plan.body).map_err(|err| DockerError::Api {
+                        watcher: self.watcher.clone(),
+                        reason: format!("cannot write the create request: {err}"),
+                    })?;
+                body["MacAddress"] = serde_json::Value::from(mac);
+                self.raw_create(name, &body).await?
+            }
+            _ => {
+                let options = CreateContainerOptions {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                };
+                self.docker
+                    .create_container(Some(options), plan.body)
+                    .await
+                    .map_err(|err| self.failed(&err))?
+                    .id
+            }
         };
-        let created = self
-            .docker
-            .create_container(Some(options), plan.body)
-            .await
-            .map_err(|err| self.failed(&err))?;
         for attachment in plan.connect {
             let request = NetworkConnectRequest {
-                container: created.id.clone(),
+                container: created_id.clone(),
                 endpoint_config: Some(attachment.endpoint),
             };
             if let Err(err) = self
@@ -326,11 +342,11 @@ impl Engine {
             {
                 let reason = self.failed(&err);
                 // Half-made: the caller rolls back, and this one must not linger.
-                let _ = self.remove(&created.id, false).await;
+                let _ = self.remove(&created_id, false).await;
                 return Err(reason);
             }
         }
-        Ok(created.id)
+        Ok(created_id)
     }
 
     /// The image `reference` as the engine has it now (after a pull), as a snapshot of no
@@ -344,6 +360,7 @@ impl Engine {
         Ok(Snapshot {
             container: ContainerInspectResponse::default(),
             image,
+            configured_mac: None,
         })
     }
 

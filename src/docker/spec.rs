@@ -47,9 +47,10 @@
 //!   the engine generated, and keeping that one duplicates MACs once IPs move (moby#48168). The
 //!   only sign of a user's MAC is the container's `Config.MacAddress` (filled by engines only for
 //!   a configured MAC, moby#47233), which bollard's `ContainerConfig` does not carry: the caller
-//!   passes it. It goes on the primary endpoint; other endpoints get no MAC, since nothing tells
-//!   a user's from a generated one there. Engines before API 1.44 read a MAC only from
-//!   `Config.MacAddress`, which `ContainerCreateBody` cannot send: on those it is lost.
+//!   reads it from the raw inspect and passes it. It goes on the primary endpoint; other
+//!   endpoints get no MAC, since nothing tells a user's from a generated one there. Engines
+//!   before API 1.44 read a MAC only from `Config.MacAddress`, which `ContainerCreateBody`
+//!   cannot carry: for those the caller sends the create request itself (`docker::raw`).
 
 use bollard::models::{
     ContainerConfig, ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig,

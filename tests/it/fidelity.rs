@@ -6,7 +6,7 @@
 //! Each test limits the trigger to its own containers (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
-use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
+use crate::support::{Container, ImageSpec, TestRun, fresh_store_dir, tidewatch};
 
 /// The docker trigger on the local engine, limited to `include` (a regex of names), with a
 /// short settle time and stop timeout.
@@ -26,6 +26,134 @@ pub fn update_once(include: &str, extra: &[(&str, &str)]) -> crate::support::Out
     let mut env = trigger_env(include, store);
     env.extend_from_slice(extra);
     tidewatch(&["run", "--once"], &env)
+}
+
+/// Creates and starts a container through the engine API itself, for what the docker CLI
+/// refuses to send to an engine of API 1.41: `body` is the JSON of `POST /containers/create`.
+pub fn create_by_api(run: &TestRun, name: &str, body: &serde_json::Value) -> Container {
+    let name = run.name(name);
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+    let mut body = body.clone();
+    body["Labels"][crate::support::RUN_LABEL] = serde_json::Value::from(run.id());
+    let out = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail-with-body",
+            "--unix-socket",
+        ])
+        .arg(&socket)
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-X",
+            "POST",
+            "--data",
+        ])
+        .arg(body.to_string())
+        .arg(format!("http://engine/v1.41/containers/create?name={name}"))
+        .output()
+        .expect("curl runs");
+    let answer = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "create {name}: {answer}");
+    let created: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    let id = created["Id"].as_str().expect("an Id").to_string();
+    run.docker(&["start", &id]);
+    Container { name, id }
+}
+
+/// A labelled network with a /24 of its own under 10.200.0.0/13, which a static IP needs;
+/// a subnet another network holds moves on to the next. Its name and the subnet's first three
+/// octets.
+pub fn network_with_subnet(run: &TestRun, what: &str) -> (String, String) {
+    let name = run.name(what);
+    let seed = std::process::id().wrapping_mul(31);
+    for attempt in 0..40u32 {
+        let n = seed.wrapping_add(attempt.wrapping_mul(7919)) % (40 * 256);
+        let prefix = format!("10.{}.{}", 200 + n / 256, n % 256);
+        let subnet = format!("{prefix}.0/24");
+        let label = run.label();
+        let out = run.docker_output(&[
+            "network", "create", "--label", &label, "--subnet", &subnet, &name,
+        ]);
+        if out.success() {
+            return (name, prefix);
+        }
+        assert!(out.stderr.contains("overlap"), "network create: {out}");
+    }
+    panic!("no free /24 in 10.200.0.0/13 for network {name}");
+}
+
+#[test]
+fn a_user_set_mac_address_and_static_ip_are_kept() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "macd", "1.0.0");
+    let v2 = run.push(&registry, "macd", "1.1.0");
+    let (front, prefix) = network_with_subnet(&run, "front");
+    let back = run.network("back");
+    let ip = format!("{prefix}.10");
+    // Not the MAC the engine derives from the IP (02:42:…), so a kept one is the user's.
+    let mac = "02:00:5e:10:00:2a";
+    // `docker run --network … --mac-address …` of a CLI newer than the engine refuses to talk
+    // to API 1.41; this is the request such a CLI of that age sent.
+    let old = create_by_api(
+        &run,
+        "macd",
+        &serde_json::json!({
+            "Image": v1.reference,
+            "MacAddress": mac,
+            "HostConfig": {"NetworkMode": front},
+            "NetworkingConfig": {"EndpointsConfig": {front.as_str(): {
+                "IPAMConfig": {"IPv4Address": ip},
+                "Aliases": ["web"],
+            }}},
+        }),
+    );
+    run.docker(&["network", "connect", "--alias", "second", &back, &old.id]);
+    // The interfaces' order is the engine's to choose: look at both.
+    let live_macs = |name: &str| {
+        run.docker(&[
+            "exec",
+            name,
+            "cat",
+            "/sys/class/net/eth0/address",
+            "/sys/class/net/eth1/address",
+        ])
+    };
+    assert!(
+        live_macs(&old.name).lines().any(|l| l == mac),
+        "the scene is what the test meant"
+    );
+
+    let out = update_once(&old.name, &[]);
+    assert!(out.stderr.contains("Updated."), "{out}");
+    assert_eq!(
+        run.inspect(&old.name, "{{.State.Running}} {{.Config.Image}}"),
+        format!("true {}", v2.reference)
+    );
+    assert_ne!(run.inspect(&old.name, "{{.Id}}"), old.id);
+    let macs = live_macs(&old.name);
+    assert!(macs.lines().any(|l| l == mac), "{macs}\n{out}");
+    let on = |network: &str, field: &str| {
+        run.inspect(
+            &old.name,
+            &format!("{{{{(index .NetworkSettings.Networks \"{network}\").{field}}}}}"),
+        )
+    };
+    assert_eq!(on(&front, "MacAddress"), mac);
+    assert_eq!(on(&front, "IPAddress"), ip);
+    assert_eq!(on(&front, "IPAMConfig.IPv4Address"), ip);
+    assert!(on(&front, "Aliases").contains("web"));
+    assert!(on(&back, "Aliases").contains("second"));
+    assert_ne!(
+        on(&back, "MacAddress"),
+        mac,
+        "the user's MAC is the front network's"
+    );
 }
 
 #[test]
