@@ -266,3 +266,217 @@ fn a_container_run_with_no_healthcheck_is_not_gated_on_its_images_check() {
         "the successor keeps --no-healthcheck: {out}"
     );
 }
+
+/// `docker inspect --format '{{json FIELD}}' TARGET`, as JSON.
+fn json(run: &TestRun, target: &str, field: &str) -> serde_json::Value {
+    let out = run.inspect(target, &format!("{{{{json {field}}}}}"));
+    serde_json::from_str(&out).unwrap_or_else(|err| panic!("{field} is not JSON ({err}): {out}"))
+}
+
+/// A field of `value` removed and returned.
+fn take(value: &mut serde_json::Value, field: &str) -> serde_json::Value {
+    value
+        .as_object_mut()
+        .and_then(|o| o.remove(field))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// The aliases of each network, less the engine's (a short container ID), with the static
+/// address asked for: what a user set on the networks.
+fn user_networks(run: &TestRun, target: &str) -> serde_json::Value {
+    let networks = json(run, target, ".NetworkSettings.Networks");
+    let mut user = serde_json::Map::new();
+    for (name, endpoint) in networks.as_object().expect("networks") {
+        let mut aliases: Vec<&str> = endpoint["Aliases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str())
+            .filter(|a| !(a.len() == 12 && a.chars().all(|c| c.is_ascii_hexdigit())))
+            .collect();
+        aliases.sort();
+        let ipam = match &endpoint["IPAMConfig"] {
+            serde_json::Value::Null => serde_json::json!({}),
+            ipam => ipam.clone(),
+        };
+        user.insert(
+            name.clone(),
+            serde_json::json!({"Aliases": aliases, "IPAMConfig": ipam}),
+        );
+    }
+    serde_json::Value::Object(user)
+}
+
+/// `Type Name Source Destination RW` of each mount, sorted.
+fn mounts(run: &TestRun, target: &str) -> Vec<String> {
+    let mut all: Vec<String> = json(run, target, ".Mounts")
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {} {} {} {}",
+                m["Type"], m["Name"], m["Source"], m["Destination"], m["RW"]
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn an_update_keeps_everything_the_user_set_field_by_field() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "everything", "1.0.0");
+    let v2 = run.push(&registry, "everything", "1.1.0");
+    let (front, prefix) = network_with_subnet(&run, "front");
+    let back = run.network("back");
+    let named = run.volume("named");
+    let host_dir = tempfile::tempdir().expect("a host directory to bind");
+    std::fs::write(host_dir.path().join("f"), "bound\n").expect("write the bound file");
+    let host_path = host_dir.path().to_str().expect("UTF-8").to_string();
+    let ip = format!("{prefix}.20");
+    let named_bind = format!("{named}:/named");
+    let host_bind = format!("{host_path}:/bound:ro");
+    let bind_mount = format!("type=bind,src={host_path},dst=/bound2");
+    let old = run.run_with(
+        "everything",
+        &[
+            "-e",
+            "USER_SETTING=kept",
+            "--label",
+            "user.label=kept",
+            "-p",
+            "127.0.0.1::8080",
+            "-v",
+            &host_bind,
+            "--mount",
+            &bind_mount,
+            "-v",
+            &named_bind,
+            "-v",
+            "/anon",
+            "--mount",
+            "type=volume,dst=/anon2",
+            "--network",
+            &front,
+            "--ip",
+            &ip,
+            "--network-alias",
+            "web",
+            "--restart",
+            "on-failure:3",
+            "--hostname",
+            "custom-host",
+            "--memory",
+            "64m",
+            "--cpu-shares",
+            "512",
+            "--pids-limit",
+            "100",
+            "--cap-add",
+            "NET_ADMIN",
+            "--device",
+            "/dev/null:/dev/xnull",
+            "--log-opt",
+            "max-size=1m",
+            "--stop-signal",
+            "SIGINT",
+            "--stop-timeout",
+            "3",
+        ],
+        &v1.reference,
+        &["sleep", "1234"],
+    );
+    run.docker(&["network", "connect", "--alias", "second", &back, &old.id]);
+    // The engine's hostname (its short ID) is not carried, unlike the user's.
+    let auto = run.run("auto", &v1.reference, &[]);
+    run.docker(&[
+        "exec",
+        &old.name,
+        "sh",
+        "-c",
+        "echo n > /named/f && echo a > /anon/f && echo b > /anon2/f",
+    ]);
+    let before_config = json(&run, &old.id, ".Config");
+    let mut before_host = json(&run, &old.id, ".HostConfig");
+    let before_networks = user_networks(&run, &old.id);
+    let before_mounts = mounts(&run, &old.id);
+    assert_eq!(before_host["Memory"], 64 * 1024 * 1024, "the scene is set");
+    assert_eq!(before_networks.as_object().map(|n| n.len()), Some(2));
+
+    let include = format!("{}|{}", old.name, auto.name);
+    let out = update_once(&include, &[]);
+    assert_eq!(out.stderr.matches("Updated.").count(), 2, "{out}");
+    let new_id = run.inspect(&old.name, "{{.Id}}");
+    assert_ne!(new_id, old.id, "{out}");
+
+    // Config: all of it but the image.
+    let mut expected = before_config.clone();
+    expected["Image"] = serde_json::Value::from(v2.reference.as_str());
+    assert_eq!(json(&run, &new_id, ".Config"), expected);
+    assert_eq!(before_config["Hostname"], "custom-host");
+    assert_eq!(before_config["Cmd"], serde_json::json!(["sleep", "1234"]));
+
+    // HostConfig: all of it; the anonymous volumes now name the old volumes, which moved.
+    let mut after_host = json(&run, &new_id, ".HostConfig");
+    let anon = |destination: &str| {
+        run.inspect(
+            &old.name,
+            &format!("{{{{range .Mounts}}}}{{{{if eq .Destination \"{destination}\"}}}}{{{{.Name}}}}{{{{end}}}}{{{{end}}}}"),
+        )
+    };
+    let mut binds = take(&mut before_host, "Binds");
+    binds
+        .as_array_mut()
+        .expect("binds")
+        .push(serde_json::Value::from(format!("{}:/anon", anon("/anon"))));
+    assert_eq!(take(&mut after_host, "Binds"), binds);
+    let mut declared = take(&mut before_host, "Mounts");
+    for mount in declared.as_array_mut().expect("mounts") {
+        if mount["Target"] == "/anon2" {
+            mount["Source"] = serde_json::Value::from(anon("/anon2"));
+        }
+    }
+    assert_eq!(take(&mut after_host, "Mounts"), declared);
+    assert_eq!(after_host, before_host);
+
+    // Mounts: the same volumes and binds, data included; networks: the same, with the
+    // user's aliases and the static address.
+    assert_eq!(mounts(&run, &new_id), before_mounts);
+    let data = run.docker(&[
+        "exec",
+        &old.name,
+        "cat",
+        "/named/f",
+        "/anon/f",
+        "/anon2/f",
+        "/bound/f",
+        "/bound2/f",
+    ]);
+    assert_eq!(
+        data.split_whitespace().collect::<Vec<_>>(),
+        ["n", "a", "b", "bound", "bound"]
+    );
+    assert_eq!(user_networks(&run, &new_id), before_networks);
+    assert_eq!(
+        run.inspect(
+            &new_id,
+            &format!("{{{{(index .NetworkSettings.Networks \"{front}\").IPAddress}}}}")
+        ),
+        ip
+    );
+    assert_eq!(
+        run.inspect(&new_id, "{{.State.Running}} {{.Config.Hostname}}"),
+        "true custom-host"
+    );
+
+    let auto_id = run.inspect(&auto.name, "{{.Id}}");
+    assert_ne!(auto_id, auto.id);
+    assert_eq!(
+        run.inspect(&auto.name, "{{.Config.Hostname}}"),
+        auto_id[..12],
+        "its own short ID, not its predecessor's"
+    );
+}
