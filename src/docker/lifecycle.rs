@@ -9,8 +9,9 @@ use crate::registry::credentials::Credential;
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerInspectResponse, ImageInspect, NetworkConnectRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, RemoveContainerOptions,
-    RemoveImageOptions, RenameContainerOptions, StartContainerOptions, StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, KillContainerOptions,
+    RemoveContainerOptions, RemoveImageOptions, RenameContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use futures_util::StreamExt;
 
@@ -192,16 +193,29 @@ impl Engine {
             .map_err(|err| self.failed(&err))
     }
 
+    /// Stops container `id`: `signal` (its own stop signal when `None`), then SIGKILL after
+    /// `timeout_s` seconds; returns once it has stopped.
     pub async fn stop(
         &self,
         id: &str,
         signal: Option<String>,
         timeout_s: u64,
     ) -> Result<(), DockerError> {
-        let options = StopContainerOptions {
-            signal,
-            t: Some(i32::try_from(timeout_s).unwrap_or(i32::MAX)),
-        };
+        let timeout = i32::try_from(timeout_s).unwrap_or(i32::MAX);
+        match signal {
+            // Engines before API 1.42 ignore a stop request's `signal` and send the
+            // container's own: send ours as a kill, give it the timeout, then stop what is left
+            // at once (Watchtower's way).
+            Some(signal) if self.api_before_1_42() => {
+                self.signal_and_wait(id, &signal, timeout_s).await?;
+                self.stop_with(id, None, 0).await
+            }
+            signal => self.stop_with(id, signal, timeout).await,
+        }
+    }
+
+    async fn stop_with(&self, id: &str, signal: Option<String>, t: i32) -> Result<(), DockerError> {
+        let options = StopContainerOptions { signal, t: Some(t) };
         match self.docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             // 304: already stopped, which is what was asked.
@@ -210,6 +224,34 @@ impl Engine {
             }) => Ok(()),
             Err(err) => Err(self.failed(&err)),
         }
+    }
+
+    /// Sends `signal` to container `id` and waits up to `timeout_s` seconds for it to stop.
+    async fn signal_and_wait(
+        &self,
+        id: &str,
+        signal: &str,
+        timeout_s: u64,
+    ) -> Result<(), DockerError> {
+        let options = KillContainerOptions {
+            signal: signal.to_string(),
+        };
+        match self.docker.kill_container(id, Some(options)).await {
+            Ok(()) => {}
+            // 409: not running, which is what was asked.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => return Ok(()),
+            Err(err) => return Err(self.failed(&err)),
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+        while tokio::time::Instant::now() < deadline {
+            if !self.health(id).await?.running {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     pub async fn start(&self, id: &str) -> Result<(), DockerError> {

@@ -52,6 +52,12 @@ impl Engine {
         (v.major_version, v.minor_version) < (1, 44)
     }
 
+    /// Whether the negotiated API is older than 1.42, which added a stop request's `signal`.
+    pub(super) fn api_before_1_42(&self) -> bool {
+        let v = self.docker.client_version();
+        (v.major_version, v.minor_version) < (1, 42)
+    }
+
     fn api_prefix(&self) -> String {
         let v = self.docker.client_version();
         format!("/v{}.{}", v.major_version, v.minor_version)

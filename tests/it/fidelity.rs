@@ -480,3 +480,174 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
         "its own short ID, not its predecessor's"
     );
 }
+
+/// The engine's clock now, for `docker events --since`.
+pub fn engine_time(run: &TestRun) -> String {
+    run.docker(&["system", "info", "--format", "{{.SystemTime}}"])
+}
+
+/// `docker events` from `since` until now with `filters` (`event=stop`…), one line each in
+/// `format`, in order.
+pub fn events_since(run: &TestRun, since: &str, filters: &[&str], format: &str) -> Vec<String> {
+    let until = engine_time(run);
+    let mut args = vec!["events", "--since", since, "--until", &until];
+    for filter in filters {
+        args.extend(["--filter", filter]);
+    }
+    args.extend(["--format", format]);
+    run.docker(&args).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_chain_db_app_proxy_stops_from_the_top_and_starts_from_the_bottom() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let db1 = run.push(&registry, "db", "1.0.0");
+    run.push(&registry, "db", "1.1.0");
+    let plain = run.push(&registry, "plain", "1.0.0");
+    let db = run.run("db", &db1.reference, &[]);
+    // app → db by a legacy link, proxy → app by the depends-on label.
+    let app = run.run_with(
+        "app",
+        &["--link", &format!("{}:db", db.name)],
+        &plain.reference,
+        &[],
+    );
+    let depends = format!("tidewatch.depends-on={}", app.name);
+    let proxy = run.run_with("proxy", &["--label", &depends], &plain.reference, &[]);
+    let since = engine_time(&run);
+
+    let out = update_once(&db.name, &[]);
+    assert!(out.stderr.contains("Updated."), "{out}");
+
+    let ours = [&db.name, &app.name, &proxy.name];
+    let lines: Vec<String> = events_since(
+        &run,
+        &since,
+        &["type=container", "event=stop", "event=start"],
+        "{{.Actor.Attributes.name}} {{.Action}}",
+    )
+    .into_iter()
+    .filter(|l| ours.iter().any(|name| l.starts_with(name.as_str())))
+    .collect();
+    let at = |wanted: String| {
+        lines
+            .iter()
+            .position(|l| *l == wanted)
+            .unwrap_or_else(|| panic!("no {wanted:?} in {lines:#?}\n{out}"))
+    };
+    let stops = [
+        at(format!("{} stop", proxy.name)),
+        at(format!("{} stop", app.name)),
+        at(format!("{}-tidewatch-old stop", db.name)),
+    ];
+    let starts = [
+        at(format!("{} start", db.name)),
+        at(format!("{} start", app.name)),
+        at(format!("{} start", proxy.name)),
+    ];
+    assert!(
+        stops.windows(2).all(|w| w[0] < w[1])
+            && stops[2] < starts[0]
+            && starts.windows(2).all(|w| w[0] < w[1]),
+        "{lines:#?}"
+    );
+    for c in ours {
+        assert_eq!(run.inspect(c, "{{.State.Running}}"), "true", "{c}: {out}");
+    }
+}
+
+/// The signals the engine sent to containers named `name` since `since`, by number.
+fn kill_signals(run: &TestRun, since: &str, name: &str) -> Vec<String> {
+    events_since(
+        run,
+        since,
+        &["type=container", "event=kill"],
+        "{{.Actor.Attributes.name}} {{.Actor.Attributes.signal}}",
+    )
+    .into_iter()
+    .filter_map(|l| {
+        let (who, signal) = l.rsplit_once(' ')?;
+        who.starts_with(name).then(|| signal.to_string())
+    })
+    .collect()
+}
+
+#[test]
+fn the_old_container_is_stopped_with_the_label_signal_else_the_images() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "signalled", "1.0.0");
+    run.push(&registry, "signalled", "1.1.0");
+    // `docker import` takes no STOPSIGNAL: the classic builder adds it on top.
+    let usr2 = |tag: &str| {
+        let base = run.push(&registry, "imagesignal-base", tag);
+        let reference = registry.reference("imagesignal", tag);
+        let context = tempfile::tempdir().expect("a build context");
+        let dockerfile = format!(
+            "FROM {}\nSTOPSIGNAL SIGUSR2\nLABEL {}\n",
+            base.reference,
+            run.label()
+        );
+        std::fs::write(context.path().join("Dockerfile"), dockerfile).expect("Dockerfile");
+        let built = std::process::Command::new("docker")
+            .env("DOCKER_CONFIG", run.docker_config())
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "--quiet", "--tag", &reference])
+            .arg(context.path())
+            .output()
+            .expect("docker build runs");
+        assert!(
+            built.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        run.docker(&["push", &reference]);
+        reference
+    };
+    let s1 = usr2("1.0.0");
+    usr2("1.1.0");
+    let labelled = run.run_with(
+        "labelled",
+        &["--label", "tidewatch.stop-signal=SIGUSR1"],
+        &v1.reference,
+        &[],
+    );
+    let imaged = run.run("imaged", &s1, &[]);
+    let since = engine_time(&run);
+
+    let out = update_once(&format!("{}|{}", labelled.name, imaged.name), &[]);
+    assert_eq!(out.stderr.matches("Updated.").count(), 2, "{out}");
+    // The first signal each got; the sleep ignores it, so SIGKILL (9) follows.
+    let first = |name: &str| kill_signals(&run, &since, name).first().cloned();
+    assert_eq!(
+        first(&labelled.name).as_deref(),
+        Some("10"),
+        "SIGUSR1: {out}"
+    );
+    assert_eq!(first(&imaged.name).as_deref(), Some("12"), "SIGUSR2: {out}");
+}
+
+#[test]
+fn prune_removes_the_old_image_once_no_container_uses_it() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let shared1 = run.push(&registry, "shared", "1.0.0");
+    run.push(&registry, "shared", "1.1.0");
+    let alone1 = run.push(&registry, "alone", "1.0.0");
+    run.push(&registry, "alone", "1.1.0");
+    let updated = run.run("updated", &shared1.reference, &[]);
+    // Not included: it keeps running the old image, which must stay.
+    let _bystander = run.run("bystander", &shared1.reference, &[]);
+    let alone = run.run("alone", &alone1.reference, &[]);
+
+    let include = format!("{}|{}", updated.name, alone.name);
+    let out = update_once(
+        &include,
+        &[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_PRUNE", "true")],
+    );
+    assert_eq!(out.stderr.matches("Updated.").count(), 2, "{out}");
+    let exists = |id: &str| run.docker_output(&["image", "inspect", id]).success();
+    assert!(exists(&shared1.id), "still used by the bystander: {out}");
+    assert!(!exists(&alone1.id), "no container uses it any more: {out}");
+}
