@@ -9,8 +9,9 @@ use crate::registry::credentials::Credential;
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerInspectResponse, ImageInspect, NetworkConnectRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, RemoveContainerOptions,
-    RemoveImageOptions, RenameContainerOptions, StartContainerOptions, StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, KillContainerOptions,
+    RemoveContainerOptions, RemoveImageOptions, RenameContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use futures_util::StreamExt;
 
@@ -19,6 +20,9 @@ use futures_util::StreamExt;
 pub struct Snapshot {
     container: ContainerInspectResponse,
     image: ImageInspect,
+    /// `Config.MacAddress`: the MAC address the user set, which bollard's types drop (see
+    /// `raw`).
+    configured_mac: Option<String>,
 }
 
 impl Snapshot {
@@ -82,29 +86,6 @@ impl Snapshot {
         self.image.id.as_deref().unwrap_or_default()
     }
 
-    /// Whether it (or its image) defines a health check to wait for.
-    pub fn has_healthcheck(&self) -> bool {
-        let defined = |test: Option<&Vec<String>>| {
-            test.is_some_and(|t| !t.is_empty() && t.first().map(String::as_str) != Some("NONE"))
-        };
-        let own = self
-            .container
-            .config
-            .as_ref()
-            .and_then(|c| c.healthcheck.as_ref())
-            .and_then(|h| h.test.as_ref());
-        match own {
-            Some(test) => defined(Some(test)),
-            None => defined(
-                self.image
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.healthcheck.as_ref())
-                    .and_then(|h| h.test.as_ref()),
-            ),
-        }
-    }
-
     /// The signal to stop it with: the `stop-signal` label, else its own, else the engine's
     /// default (SIGTERM).
     pub fn stop_signal(&self) -> Option<String> {
@@ -128,33 +109,6 @@ pub struct Health {
     /// `starting`, `healthy`, `unhealthy`, or `None` without a health check.
     pub health: Option<String>,
     pub restart_count: i64,
-}
-
-/// The old container's anonymous volumes (an image's `VOLUME`, `docker run -v /path`) as binds
-/// for its successor, as compose does. Without them the new container would start on empty
-/// volumes: a database run without a named volume would lose its data at the first update.
-fn anonymous_volumes(container: &ContainerInspectResponse) -> Vec<String> {
-    let named_elsewhere: Vec<&str> = container
-        .host_config
-        .as_ref()
-        .and_then(|h| h.binds.as_ref())
-        .map(|binds| binds.iter().filter_map(|b| b.split(':').nth(1)).collect())
-        .unwrap_or_default();
-    container
-        .mounts
-        .iter()
-        .flatten()
-        .filter(|m| m.typ.as_ref().map(|t| t.to_string()).as_deref() == Some("volume"))
-        .filter_map(|m| {
-            let name = m.name.as_deref()?;
-            let destination = m.destination.as_deref()?;
-            let anonymous = name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit());
-            (anonymous && !named_elsewhere.contains(&destination)).then(|| match m.rw {
-                Some(false) => format!("{name}:{destination}:ro"),
-                _ => format!("{name}:{destination}"),
-            })
-        })
-        .collect()
 }
 
 fn docker_credentials(credential: &Credential) -> DockerCredentials {
@@ -215,7 +169,29 @@ impl Engine {
             .inspect_image(&image_id)
             .await
             .map_err(|err| self.failed(&err))?;
-        Ok(Snapshot { container, image })
+        let configured_mac = self.configured_mac(id).await;
+        Ok(Snapshot {
+            container,
+            image,
+            configured_mac,
+        })
+    }
+
+    /// The MAC address the user gave container `id` (`docker run --mac-address`), or `None`.
+    /// Engines fill `Config.MacAddress` only for a configured MAC (moby#47233), while an
+    /// endpoint's MAC may be one they generated, which must not be copied (moby#48168). Not
+    /// readable, it is `None` and the successor gets a generated MAC: logged, not fatal.
+    async fn configured_mac(&self, id: &str) -> Option<String> {
+        match self.raw_inspect(id).await {
+            Ok(inspect) => inspect["Config"]["MacAddress"]
+                .as_str()
+                .filter(|mac| !mac.is_empty())
+                .map(str::to_string),
+            Err(err) => {
+                tracing::warn!(container = %id, error = %err, "Cannot read the container's configured MAC address; its successor gets a new one.");
+                None
+            }
+        }
     }
 
     pub async fn rename(&self, id: &str, name: &str) -> Result<(), DockerError> {
@@ -228,16 +204,29 @@ impl Engine {
             .map_err(|err| self.failed(&err))
     }
 
+    /// Stops container `id`: `signal` (its own stop signal when `None`), then SIGKILL after
+    /// `timeout_s` seconds; returns once it has stopped.
     pub async fn stop(
         &self,
         id: &str,
         signal: Option<String>,
         timeout_s: u64,
     ) -> Result<(), DockerError> {
-        let options = StopContainerOptions {
-            signal,
-            t: Some(i32::try_from(timeout_s).unwrap_or(i32::MAX)),
-        };
+        let timeout = i32::try_from(timeout_s).unwrap_or(i32::MAX);
+        match signal {
+            // Engines before API 1.42 ignore a stop request's `signal` and send the
+            // container's own: send ours as a kill, give it the timeout, then stop what is left
+            // at once (Watchtower's way).
+            Some(signal) if self.api_before_1_42() => {
+                self.signal_and_wait(id, &signal, timeout_s).await?;
+                self.stop_with(id, None, 0).await
+            }
+            signal => self.stop_with(id, signal, timeout).await,
+        }
+    }
+
+    async fn stop_with(&self, id: &str, signal: Option<String>, t: i32) -> Result<(), DockerError> {
+        let options = StopContainerOptions { signal, t: Some(t) };
         match self.docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             // 304: already stopped, which is what was asked.
@@ -246,6 +235,34 @@ impl Engine {
             }) => Ok(()),
             Err(err) => Err(self.failed(&err)),
         }
+    }
+
+    /// Sends `signal` to container `id` and waits up to `timeout_s` seconds for it to stop.
+    async fn signal_and_wait(
+        &self,
+        id: &str,
+        signal: &str,
+        timeout_s: u64,
+    ) -> Result<(), DockerError> {
+        let options = KillContainerOptions {
+            signal: signal.to_string(),
+        };
+        match self.docker.kill_container(id, Some(options)).await {
+            Ok(()) => {}
+            // 409: not running, which is what was asked.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => return Ok(()),
+            Err(err) => return Err(self.failed(&err)),
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+        while tokio::time::Instant::now() < deadline {
+            if !self.health(id).await?.running {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     pub async fn start(&self, id: &str) -> Result<(), DockerError> {
@@ -298,9 +315,8 @@ impl Engine {
         follow: &[crate::update::Replaced],
         env: Option<&str>,
     ) -> Result<String, DockerError> {
-        // A user-set MAC shows only in the raw inspect's `Config.MacAddress`, which bollard's
-        // types drop; until that is read, the engine assigns a new MAC.
-        let mut plan = spec::recreate(&old.container, &old.image, image, None).map_err(|err| {
+        let mac = old.configured_mac.as_deref();
+        let mut plan = spec::recreate(&old.container, &old.image, image, mac).map_err(|err| {
             DockerError::Api {
                 watcher: self.watcher.clone(),
                 reason: err.to_string(),
@@ -339,23 +355,37 @@ impl Engine {
             vars.retain(|v| v.split('=').next() != Some(variable));
             vars.push(entry.to_string());
         }
-        let carried = anonymous_volumes(&old.container);
-        if !carried.is_empty() {
-            let host = plan.body.host_config.get_or_insert_with(Default::default);
-            host.binds.get_or_insert_with(Vec::new).extend(carried);
-        }
-        let options = CreateContainerOptions {
-            name: Some(name.to_string()),
-            ..Default::default()
+        spec::carry_anonymous_volumes(
+            &old.container,
+            plan.body.host_config.get_or_insert_with(Default::default),
+        );
+        let created_id = match mac {
+            // Before API 1.44 the engine reads a MAC only from `Config.MacAddress`, which
+            // bollard's create body cannot carry (`spec` put it on the primary endpoint).
+            Some(mac) if self.api_before_1_44() => {
+                let mut body =
+                    serde_json::to_value(&plan.body).map_err(|err| DockerError::Api {
+                        watcher: self.watcher.clone(),
+                        reason: format!("cannot write the create request: {err}"),
+                    })?;
+                body["MacAddress"] = serde_json::Value::from(mac);
+                self.raw_create(name, &body).await?
+            }
+            _ => {
+                let options = CreateContainerOptions {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                };
+                self.docker
+                    .create_container(Some(options), plan.body)
+                    .await
+                    .map_err(|err| self.failed(&err))?
+                    .id
+            }
         };
-        let created = self
-            .docker
-            .create_container(Some(options), plan.body)
-            .await
-            .map_err(|err| self.failed(&err))?;
         for attachment in plan.connect {
             let request = NetworkConnectRequest {
-                container: created.id.clone(),
+                container: created_id.clone(),
                 endpoint_config: Some(attachment.endpoint),
             };
             if let Err(err) = self
@@ -365,11 +395,11 @@ impl Engine {
             {
                 let reason = self.failed(&err);
                 // Half-made: the caller rolls back, and this one must not linger.
-                let _ = self.remove(&created.id, false).await;
+                let _ = self.remove(&created_id, false).await;
                 return Err(reason);
             }
         }
-        Ok(created.id)
+        Ok(created_id)
     }
 
     /// The image `reference` as the engine has it now (after a pull), as a snapshot of no
@@ -383,7 +413,29 @@ impl Engine {
         Ok(Snapshot {
             container: ContainerInspectResponse::default(),
             image,
+            configured_mac: None,
         })
+    }
+
+    /// Whether container `id` reports health, as it was created: the health gate waits for
+    /// `healthy` only then. Its own config decides, not its image's nor its predecessor's: a
+    /// new image may drop its `HEALTHCHECK`, a user may have run `--no-healthcheck`.
+    pub async fn has_healthcheck(&self, id: &str) -> Result<bool, DockerError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|err| self.failed(&err))?;
+        let configured =
+            spec::has_healthcheck(c.config.as_ref().and_then(|c| c.healthcheck.as_ref()));
+        let reporting = c
+            .state
+            .and_then(|s| s.health)
+            .and_then(|h| h.status)
+            .is_some_and(|s| {
+                matches!(s.to_string().as_str(), "starting" | "healthy" | "unhealthy")
+            });
+        Ok(configured || reporting)
     }
 
     pub async fn health(&self, id: &str) -> Result<Health, DockerError> {

@@ -3,6 +3,7 @@
 
 pub mod exec;
 pub mod lifecycle;
+mod raw;
 pub mod spec;
 
 use crate::config::{Endpoint, WatcherConfig};

@@ -26,10 +26,13 @@
 //!   here (harmless unless the host is renamed). `Domainname` is kept unless empty.
 //! - `HostConfig`: kept as is (ports, binds, mounts, restart policy, resources, devices,
 //!   capabilities, logging…), except `Links`, which the inspect shows as `/db:/web/db` and
-//!   which are given back as `db:db`, the form create takes. Anonymous volumes (an image's
-//!   `VOLUME`, `-v /path`) are not carried over: the successor gets new, empty ones, as with
-//!   Watchtower. (Compose re-attaches them by name; doing so here would also require the
-//!   executor to remove the old container without its volumes.)
+//!   which are given back as `db:db`, the form create takes.
+//! - Anonymous volumes ([`carry_anonymous_volumes`]) move to the successor with their data, as
+//!   compose does (Watchtower gives it new, empty ones): one declared in `HostConfig.Mounts`
+//!   (`--mount type=volume,dst=/x`, compose v2's `volumes: [/x]`) gets the old volume as its
+//!   `Source`, keeping its options; any other (an image's `VOLUME`, `-v /x`) becomes a bind of
+//!   the old volume by name. Never both for one destination: the engine refuses a duplicate
+//!   mount point, and every update would roll back.
 //! - Networks: the primary network (`HostConfig.NetworkMode`) is the one endpoint given at
 //!   create (engines before API 1.44 take only one); every other network is to be connected
 //!   after create, in order of name. Each endpoint keeps `Aliases` minus the old container's
@@ -44,13 +47,15 @@
 //!   the engine generated, and keeping that one duplicates MACs once IPs move (moby#48168). The
 //!   only sign of a user's MAC is the container's `Config.MacAddress` (filled by engines only for
 //!   a configured MAC, moby#47233), which bollard's `ContainerConfig` does not carry: the caller
-//!   passes it. It goes on the primary endpoint; other endpoints get no MAC, since nothing tells
-//!   a user's from a generated one there. Engines before API 1.44 read a MAC only from
-//!   `Config.MacAddress`, which `ContainerCreateBody` cannot send: on those it is lost.
+//!   reads it from the raw inspect and passes it. It goes on the primary endpoint; other
+//!   endpoints get no MAC, since nothing tells a user's from a generated one there. Engines
+//!   before API 1.44 read a MAC only from `Config.MacAddress`, which `ContainerCreateBody`
+//!   cannot carry: for those the caller sends the create request itself (`docker::raw`).
 
 use bollard::models::{
     ContainerConfig, ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig,
-    EndpointSettings, HealthConfig, HostConfig, ImageConfig, ImageInspect, NetworkingConfig,
+    EndpointSettings, HealthConfig, HostConfig, ImageConfig, ImageInspect, MountType,
+    NetworkingConfig,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
@@ -233,6 +238,72 @@ pub fn stop_signal(container: &ContainerInspectResponse, image: &ImageInspect) -
         .or_else(|| non_blank(config?.stop_signal.as_deref()))
         .or_else(|| non_blank(image.config.as_ref()?.stop_signal.as_deref()))
         .map(str::to_string)
+}
+
+/// Gives the successor `container`'s anonymous volumes (see the module docs): `host_config` is
+/// the successor's, as [`recreate`] made it. The executor removes the old container without its
+/// volumes, so they survive it.
+pub fn carry_anonymous_volumes(container: &ContainerInspectResponse, host_config: &mut HostConfig) {
+    let bound: Vec<String> = host_config
+        .binds
+        .iter()
+        .flatten()
+        .filter_map(|bind| bind.split(':').nth(1))
+        .map(str::to_string)
+        .collect();
+    for (name, destination, read_only) in anonymous_volumes(container) {
+        let declared = host_config.mounts.iter_mut().flatten().find(|mount| {
+            mount.target.as_deref().map(|t| t.trim_end_matches('/'))
+                == Some(destination.trim_end_matches('/'))
+        });
+        match declared {
+            // Declared without a source: the engine would make a new, empty volume.
+            Some(mount)
+                if mount.typ == Some(MountType::VOLUME)
+                    && non_blank(mount.source.as_deref()).is_none() =>
+            {
+                mount.source = Some(name.to_string());
+            }
+            // A bind, tmpfs or named volume there now: not this volume's place any more.
+            Some(_) => {}
+            None if bound.iter().any(|b| b == destination) => {}
+            None => {
+                let bind = if read_only {
+                    format!("{name}:{destination}:ro")
+                } else {
+                    format!("{name}:{destination}")
+                };
+                host_config.binds.get_or_insert_with(Vec::new).push(bind);
+            }
+        }
+    }
+}
+
+/// `(name, destination, read-only)` of each anonymous volume `container` has mounted: a volume
+/// whose name is the engine's 64 hex digits.
+fn anonymous_volumes(container: &ContainerInspectResponse) -> Vec<(&str, &str, bool)> {
+    container
+        .mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| {
+            let name = m.name.as_deref()?;
+            let destination = non_blank(m.destination.as_deref())?;
+            let anonymous = name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit());
+            anonymous.then_some((name, destination, m.rw == Some(false)))
+        })
+        .collect()
+}
+
+/// Whether a container whose `Config.Healthcheck` is `health` reports health: a test other
+/// than `NONE`. The engine copies the image's health check into the container's config at
+/// create, so this is the whole answer for a created container, whatever its image says.
+pub fn has_healthcheck(health: Option<&HealthConfig>) -> bool {
+    health
+        .and_then(|h| h.test.as_ref())
+        .and_then(|test| test.first())
+        .is_some_and(|first| first != "NONE")
 }
 
 /// How long `container` is given to stop before it is killed: its `Config.StopTimeout`

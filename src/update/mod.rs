@@ -410,7 +410,7 @@ impl Replacement<'_> {
                 return self.restore(engine, Some(&new_id), err).await;
             }
             tracing::info!(container = %name, "New container started; waiting for the health gate.");
-            let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
+            let wants_health = engine.has_healthcheck(&new_id).await.unwrap_or(false);
             if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
                 return self.restore(engine, Some(&new_id), reason).await;
             }
@@ -488,7 +488,7 @@ impl Replacement<'_> {
             return failed(err).await;
         }
         tracing::info!(container = %name, "New container started beside the old one; waiting for the health gate.");
-        let wants_health = old.has_healthcheck() || self.new_image.has_healthcheck();
+        let wants_health = engine.has_healthcheck(&new_id).await.unwrap_or(false);
         if let Err(reason) = options.gate.pass(engine, &new_id, wants_health).await {
             return failed(reason).await;
         }

@@ -637,3 +637,110 @@ fn stop_timeout_is_the_containers_when_set() {
     );
     assert_eq!(timeout(json!({"Config": {"StopTimeout": -1}})), None);
 }
+
+// --- Anonymous volumes ---
+
+const DATA_VOLUME: &str = "790b04d4bc41a3249e51ddafea5ec71474b1c192828e9f181c8ed7a60083426e";
+const CACHE_VOLUME: &str = "cfe4f383745816e805688a465c11ce428ec2fe2bf0ab97533adb8cda03c7c77d";
+
+/// The successor's host config once the anonymous volumes of the old container are carried.
+fn carried(container_patch: Value) -> HostConfig {
+    let old = container(container_patch);
+    let mut host = recreate(&old, &image(json!({})), NEW, None)
+        .expect("complete")
+        .body
+        .host_config
+        .expect("a host config");
+    carry_anonymous_volumes(&old, &mut host);
+    host
+}
+
+#[test]
+fn anonymous_volumes_of_the_image_and_of_dash_v_are_bound_by_name() {
+    let host = carried(json!({}));
+    assert_eq!(
+        host.binds,
+        Some(vec![
+            format!("{DATA_VOLUME}:/data"),
+            format!("{CACHE_VOLUME}:/cache")
+        ])
+    );
+    assert_eq!(host.mounts, None);
+}
+
+#[test]
+fn an_anonymous_volume_declared_in_mounts_gets_its_old_volume_as_source_and_no_bind() {
+    // `docker run --mount type=volume,dst=/cache,readonly` (compose v2's `volumes: [/cache]`):
+    // a bind on /cache besides would be a duplicate mount point.
+    let host = carried(json!({
+        "HostConfig": {"Mounts": [
+            {"Type": "volume", "Target": "/cache", "ReadOnly": true,
+             "VolumeOptions": {"NoCopy": true}},
+            {"Type": "tmpfs", "Target": "/run"},
+        ]},
+    }));
+    assert_eq!(host.binds, Some(vec![format!("{DATA_VOLUME}:/data")]));
+    let mounts = host.mounts.expect("mounts kept");
+    assert_eq!(mounts.len(), 2);
+    assert_eq!(mounts[0].source.as_deref(), Some(CACHE_VOLUME));
+    assert_eq!(mounts[0].target.as_deref(), Some("/cache"));
+    assert_eq!(mounts[0].read_only, Some(true), "its options kept");
+    assert_eq!(
+        mounts[0].volume_options.as_ref().and_then(|o| o.no_copy),
+        Some(true)
+    );
+    assert_eq!(mounts[1].source, None, "a tmpfs has no source");
+}
+
+#[test]
+fn a_destination_taken_by_a_bind_or_a_named_mount_carries_nothing_and_ro_stays_ro() {
+    let host = carried(json!({
+        "HostConfig": {
+            "Binds": ["/srv/data:/data"],
+            "Mounts": [{"Type": "volume", "Source": "named", "Target": "/cache"}],
+        },
+    }));
+    assert_eq!(host.binds, Some(vec!["/srv/data:/data".to_string()]));
+    assert_eq!(
+        host.mounts.expect("mounts")[0].source.as_deref(),
+        Some("named")
+    );
+
+    let host = carried(json!({
+        "Mounts": [{
+            "Type": "volume", "Name": CACHE_VOLUME, "Destination": "/cache", "RW": false,
+        }],
+    }));
+    assert_eq!(host.binds, Some(vec![format!("{CACHE_VOLUME}:/cache:ro")]));
+
+    let host = carried(json!({
+        "Mounts": [{"Type": "volume", "Name": "named", "Destination": "/cache", "RW": true}],
+    }));
+    assert_eq!(
+        host.binds, None,
+        "a named volume is in Binds or Mounts already"
+    );
+}
+
+// --- Health ---
+
+#[test]
+fn a_container_reports_health_unless_its_test_is_none_or_absent() {
+    let health = |patch: Value| {
+        has_healthcheck(
+            container(patch)
+                .config
+                .as_ref()
+                .and_then(|c| c.healthcheck.as_ref()),
+        )
+    };
+    assert!(health(json!({})), "the fixture's image has a health check");
+    assert!(!health(
+        json!({"Config": {"Healthcheck": {"Test": ["NONE"]}}})
+    ));
+    assert!(!health(json!({"Config": {"Healthcheck": null}})));
+    assert!(!health(json!({"Config": {"Healthcheck": {"Test": []}}})));
+    assert!(health(
+        json!({"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "true"]}}})
+    ));
+}
