@@ -178,8 +178,7 @@ pub async fn update(
         }
     };
     if self_update::own_container_id().as_deref() == Some(old.id()) {
-        let wants_health = old.has_healthcheck() || new_image.has_healthcheck();
-        return self_update::replace_self(engine, &old, &image, &options.gate, wants_health).await;
+        return self_update::replace_self(engine, &old, &image, &options.gate).await;
     }
     // What the container was doing before the update is what a rollback restores, whatever
     // `revivestopped` or `norestart` ask of its successor.

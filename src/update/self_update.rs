@@ -31,13 +31,7 @@ fn container_id_in(mountinfo: &str) -> Option<String> {
 
 /// Starts the successor of `old` (this process's container) on `image`, and watches it through
 /// `gate` until it takes over (this process is then stopped) or fails (it is then removed).
-pub async fn replace_self(
-    engine: &Engine,
-    old: &Snapshot,
-    image: &str,
-    gate: &Gate,
-    wants_health: bool,
-) -> Outcome {
+pub async fn replace_self(engine: &Engine, old: &Snapshot, image: &str, gate: &Gate) -> Outcome {
     let name = old.name();
     let aside = super::aside_name(&name);
     tracing::info!(container = %name, image = %image, "Updating tidewatch's own container: starting its successor.");
@@ -68,6 +62,8 @@ pub async fn replace_self(
         return undo(format!("the successor does not start: {err}")).await;
     }
     tracing::info!(container = %old.name(), "Successor started; it will stop and remove this instance. Watching it until then.");
+    // As for any update: the successor itself says whether it has a health check to wait for.
+    let wants_health = engine.has_healthcheck(&new_id).await.unwrap_or(false);
     if let Err(reason) = gate.pass(engine, &new_id, wants_health).await {
         tracing::error!(container = %old.name(), reason = %reason, "The successor failed; removing it and carrying on as before.");
         let reason = format!("the successor failed: {reason}");
