@@ -562,8 +562,14 @@ impl ComposeTrigger {
                     continue;
                 }
                 update::Outcome::RolledBack { reason } => Failure::RolledBack(reason),
-                update::Outcome::Failed { reason } if done.is_empty() => Failure::Failed(reason),
-                update::Outcome::Failed { reason } => Failure::RolledBack(reason),
+                update::Outcome::Failed { reason } | update::Outcome::Skipped { reason }
+                    if done.is_empty() =>
+                {
+                    Failure::Failed(reason)
+                }
+                update::Outcome::Failed { reason } | update::Outcome::Skipped { reason } => {
+                    Failure::RolledBack(reason)
+                }
                 update::Outcome::Broken { reason } => Failure::Failed(reason),
             };
             return Err(self.put_back(&engine, done, context, failure).await);

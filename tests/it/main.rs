@@ -11,6 +11,7 @@ mod compose;
 mod config_cli;
 mod crash;
 mod hooks;
+mod modes;
 mod notify;
 mod readme;
 mod registry;
