@@ -219,7 +219,9 @@ impl ComposeTrigger {
         }
     }
 
-    fn wants(&self, c: &UpdateCandidate) -> bool {
+    /// Whether this trigger acts on `c`: its filters, a compose service it owns, not
+    /// monitor-only. The docker triggers ask too, and leave such a container to it.
+    pub(crate) fn wants(&self, c: &UpdateCandidate) -> bool {
         self.filter.allows(&self.id, &c.container, c.kind)
             && self.owns(&c.container)
             && crate::labels::read(&c.container.labels).is_ok_and(|l| l.monitor_only != Some(true))

@@ -11,6 +11,7 @@
 //! `UpdateFailed` or `UpdateSkipped`, where the store and the notifiers see it, then the counts
 //! of them all as one `UpdatesCompleted` per watcher and cycle.
 
+use super::compose::ComposeTrigger;
 use super::filter::Filter;
 use super::{BuildProblem, TriggerId};
 use crate::bus::{Event, Subscriber, WeakBus};
@@ -39,6 +40,10 @@ pub struct DockerTrigger {
     /// Set by `tidewatch update`: act on these containers (all with updates when empty),
     /// whatever `auto` says.
     forced: std::sync::OnceLock<Vec<String>>,
+    /// The compose triggers configured beside it: a compose service one of them acts on is
+    /// left to it, since both re-creating one container is a race and the file would no
+    /// longer say what runs. Set once, after every trigger is built.
+    compose: std::sync::OnceLock<Vec<Arc<ComposeTrigger>>>,
     /// The last barrier the listener passed.
     passed: watch::Sender<u64>,
 }
@@ -50,6 +55,7 @@ pub enum Declined {
     MonitorOnly,
     BadLabels,
     NotAuto,
+    Compose,
 }
 
 impl std::fmt::Display for Declined {
@@ -59,6 +65,7 @@ impl std::fmt::Display for Declined {
             Declined::MonitorOnly => "monitor-only",
             Declined::BadLabels => "its labels cannot be read",
             Declined::NotAuto => "auto is off: waits for `tidewatch update`",
+            Declined::Compose => "a compose trigger updates it, through its compose file",
         })
     }
 }
@@ -152,6 +159,34 @@ mod tests {
     }
 
     #[test]
+    fn a_compose_service_a_compose_trigger_acts_on_is_left_to_it() {
+        use crate::config::ComposeTriggerConfig;
+        let compose = |exclude: Option<&str>| {
+            let config = ComposeTriggerConfig {
+                allowed: Some("/stacks".into()),
+                command: Some("none".into()),
+                exclude: exclude.map(str::to_string),
+                ..ComposeTriggerConfig::default()
+            };
+            Arc::new(ComposeTrigger::new("stacks", &config).unwrap())
+        };
+        let mut service = candidate(None);
+        service
+            .container
+            .labels
+            .insert("com.docker.compose.service".into(), "web".into());
+        let t = trigger(false, false);
+        assert_eq!(t.wants(&service), Ok(()), "no compose trigger");
+        t.leave_to(vec![compose(None)]);
+        assert_eq!(t.wants(&service), Err(Declined::Compose));
+        assert_eq!(t.wants(&candidate(None)), Ok(()), "not a compose service");
+        // A service the compose trigger excludes is the docker trigger's again.
+        let t = trigger(false, false);
+        t.leave_to(vec![compose(Some("web"))]);
+        assert_eq!(t.wants(&service), Ok(()));
+    }
+
+    #[test]
     fn auto_off_waits_for_the_command_line() {
         let t = DockerTrigger::new(
             "t",
@@ -211,6 +246,7 @@ impl DockerTrigger {
             monitor_only: config.monitoronly,
             label_precedence: config.labelprecedence,
             forced: std::sync::OnceLock::new(),
+            compose: std::sync::OnceLock::new(),
             passed: watch::Sender::new(0),
         })
     }
@@ -231,6 +267,11 @@ impl DockerTrigger {
 
     pub fn id(&self) -> &TriggerId {
         &self.id
+    }
+
+    /// Leaves to `compose` the containers they act on. Once, when the triggers are built.
+    pub fn leave_to(&self, compose: Vec<Arc<ComposeTrigger>>) {
+        let _ = self.compose.set(compose);
     }
 
     /// Resolves once the listener has passed barrier `n`: every update found before it is done.
@@ -262,6 +303,13 @@ impl DockerTrigger {
         };
         if self.switch(self.monitor_only, label) {
             return Err(Declined::MonitorOnly);
+        }
+        if self
+            .compose
+            .get()
+            .is_some_and(|compose| compose.iter().any(|t| t.wants(candidate)))
+        {
+            return Err(Declined::Compose);
         }
         if !self.auto && forced.is_none() {
             return Err(Declined::NotAuto);

@@ -218,3 +218,47 @@ async fn a_restarting_container_reported_started_is_checked_as_a_listing_would()
         "and a listing without watchall does include it"
     );
 }
+
+#[test]
+fn a_compose_service_a_compose_trigger_acts_on_is_left_to_it() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "service", "1.0.0");
+    run.push(&registry, "service", "1.1.0");
+    // Labelled as compose labels its services; the project's files are nowhere, so the compose
+    // trigger (in dry-run besides) changes nothing: whatever changes, the docker trigger did.
+    let service = run.run_with(
+        "service",
+        &[
+            "--label",
+            "com.docker.compose.project=modes",
+            "--label",
+            "com.docker.compose.service=service",
+        ],
+        &v1.reference,
+        &[],
+    );
+    let plain = run.run("plain", &v1.reference, &[]);
+    let allowed = tempfile::tempdir().expect("a folder");
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let include = format!("{}|{}", service.name, plain.name);
+    let mut env = docker_trigger_env(&include, store);
+    let allowed = allowed.path().to_str().unwrap().to_string();
+    env.extend([
+        ("TIDEWATCH_TRIGGER_COMPOSE_STACK_ALLOWED", allowed.as_str()),
+        ("TIDEWATCH_TRIGGER_COMPOSE_STACK_INCLUDE", include.as_str()),
+        ("TIDEWATCH_TRIGGER_COMPOSE_STACK_DRYRUN", "true"),
+        ("TIDEWATCH_TRIGGER_COMPOSE_STACK_COMMAND", "none"),
+    ]);
+
+    let plan = tidewatch(&["plan"], &env);
+    assert!(
+        plan.stdout
+            .contains("docker.local: not updated, a compose trigger updates it"),
+        "{plan}"
+    );
+    let out = tidewatch(&["run", "--once"], &env);
+    assert_eq!(run.inspect(&service.name, "{{.Id}}"), service.id, "{out}");
+    assert_ne!(run.inspect(&plain.name, "{{.Id}}"), plain.id, "{out}");
+}
