@@ -575,9 +575,9 @@ pub async fn update(
     names: Vec<String>,
 ) -> anyhow::Result<(Vec<String>, bool)> {
     if triggers.docker.is_empty() {
-        triggers
-            .docker
-            .push(Arc::new(docker_trigger::DockerTrigger::command_line()));
+        let trigger = docker_trigger::DockerTrigger::command_line();
+        trigger.leave_to(triggers.compose.clone());
+        triggers.docker.push(Arc::new(trigger));
     }
     for trigger in &triggers.docker {
         trigger.force(names.clone());

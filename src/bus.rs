@@ -8,7 +8,7 @@
 //! idempotent: the next cycle finds the same update again.
 
 use crate::listing::ListedContainer;
-use crate::model::{ContainerInfo, ContainerKey, Report, UpdateCandidate};
+use crate::model::{ContainerInfo, ContainerKey, Report, UpdateCandidate, UpdateReport};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
@@ -45,6 +45,14 @@ pub enum Event {
         candidate: UpdateCandidate,
         reason: String,
     },
+    /// The update was left out on purpose (a pre-update hook exited 75): not a failure, so
+    /// notifiers do not tell it as one; the next cycle offers it again.
+    UpdateSkipped {
+        candidate: UpdateCandidate,
+        reason: String,
+    },
+    /// A docker trigger finished one watcher's updates of a cycle: how many of each outcome.
+    UpdatesCompleted(UpdateReport),
     /// A trigger sent a message about these containers, or gave up (`failure`).
     Notified {
         trigger: String,

@@ -29,6 +29,9 @@ pub struct ContainerLabels {
     pub tags: TagPolicy,
     /// `monitor-only` (Watchtower's name too): notify, never update this container.
     pub monitor_only: Option<bool>,
+    /// `no-pull` (Watchtower's name too): update this container to the image the engine has,
+    /// never pulling; combined with the docker trigger's `nopull` as `monitor_only` is.
+    pub no_pull: Option<bool>,
     /// `update.order`: `start-first` starts the new container before the old one stops.
     pub start_first: bool,
     /// `trigger.include`: only these triggers act on the container (WUD's
@@ -175,6 +178,7 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
             .filter(|v| !v.is_empty()),
         tags,
         monitor_only: boolean("monitor-only", Some("monitor-only"))?,
+        no_pull: boolean("no-pull", Some("no-pull"))?,
         start_first: match find("update.order", None) {
             None => false,
             Some((_, value)) if value.eq_ignore_ascii_case("stop-first") => false,
@@ -265,6 +269,16 @@ mod tests {
             check(&[("wud.watch.digest", "TRUE")]).unwrap().watch_digest,
             Some(true)
         );
+    }
+
+    #[test]
+    fn no_pull_is_read_under_its_native_and_watchtower_names() {
+        let watchtower = "com.centurylinklabs.watchtower.no-pull";
+        assert_eq!(check(&[]).unwrap().no_pull, None);
+        assert_eq!(check(&[(watchtower, "true")]).unwrap().no_pull, Some(true));
+        let both = check(&[("tidewatch.no-pull", "false"), (watchtower, "true")]);
+        assert_eq!(both.unwrap().no_pull, Some(false));
+        assert!(check(&[(watchtower, "maybe")]).is_err());
     }
 
     #[test]

@@ -134,6 +134,24 @@ pub struct Report {
     pub listed: Option<Vec<String>>,
 }
 
+/// What one docker trigger did with one watcher's updates of a cycle: the other half of the
+/// report Watchtower gives (the check's half is [`Report`]). Every update the trigger took on
+/// is in exactly one count.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UpdateReport {
+    pub watcher: String,
+    /// The trigger, `docker.<name>`.
+    pub trigger: String,
+    /// Re-created on the new image, gate passed.
+    pub updated: usize,
+    /// Not updated, nothing changed (or, at worst, not put back: the log says which).
+    pub failed: usize,
+    /// Left alone on purpose this time (a pre-update hook's exit 75).
+    pub skipped: usize,
+    /// The new container did not work; the old one is back.
+    pub rolled_back: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

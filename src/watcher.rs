@@ -117,6 +117,14 @@ async fn list(name: &str, watcher: &WatcherConfig) -> Result<Vec<ContainerInfo>,
         .collect())
 }
 
+/// Whether a container in Docker state `state` is one the engine lists without `all` (what a
+/// watcher without `watchall` sees): running, and also restarting or paused, which the engine
+/// counts as running. So a restarting container is checked whether a cycle or a Docker event
+/// finds it, as Watchtower's `--include-restarting`.
+fn listed_without_all(state: &str) -> bool {
+    matches!(state, "running" | "restarting" | "paused")
+}
+
 /// Checks one container the engine just reported started, as a cycle would have, and publishes
 /// the finding. `None` when it is gone again or, stopped, outside what the watcher lists.
 pub async fn check_container(
@@ -129,7 +137,7 @@ pub async fn check_container(
     let Some(container) = engine.container(id).await? else {
         return Ok(None);
     };
-    if (container.state != "running" && !watcher.watchall)
+    if (!listed_without_all(&container.state) && !watcher.watchall)
         || !Filter::new(watcher).watches(&container)
     {
         return Ok(None);
@@ -211,4 +219,19 @@ fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {
             .unwrap_or_else(|| container.name.clone()),
         link: update.link.clone(),
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_container_is_checked_in_the_states_a_listing_shows() {
+        for state in ["running", "restarting", "paused"] {
+            assert!(listed_without_all(state), "{state}");
+        }
+        for state in ["exited", "created", "dead", "removing"] {
+            assert!(!listed_without_all(state), "{state}");
+        }
+    }
 }

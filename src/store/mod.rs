@@ -485,6 +485,23 @@ pub async fn record(store: Store, mut events: Subscriber) {
             Event::RolledBack { candidate, reason } => {
                 log_action(&store, candidate, "rolled-back", reason.clone()).await
             }
+            Event::UpdateSkipped { candidate, reason } => {
+                log_action(&store, candidate, "update-skipped", reason.clone()).await
+            }
+            Event::UpdatesCompleted(report) => {
+                let detail = format!(
+                    "{} on {}: {} updated, {} failed, {} skipped, {} rolled back",
+                    report.trigger,
+                    report.watcher,
+                    report.updated,
+                    report.failed,
+                    report.skipped,
+                    report.rolled_back
+                );
+                store
+                    .blocking(move |s| s.log(None, "updates-completed", &detail))
+                    .await
+            }
             Event::ContainerSeen(_) | Event::UpdateAvailable(_) | Event::Barrier(_) => Ok(()),
         };
         if let Err(err) = result {

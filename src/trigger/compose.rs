@@ -219,7 +219,9 @@ impl ComposeTrigger {
         }
     }
 
-    fn wants(&self, c: &UpdateCandidate) -> bool {
+    /// Whether this trigger acts on `c`: its filters, a compose service it owns, not
+    /// monitor-only. The docker triggers ask too, and leave such a container to it.
+    pub(crate) fn wants(&self, c: &UpdateCandidate) -> bool {
         self.filter.allows(&self.id, &c.container, c.kind)
             && self.owns(&c.container)
             && crate::labels::read(&c.container.labels).is_ok_and(|l| l.monitor_only != Some(true))
@@ -562,8 +564,14 @@ impl ComposeTrigger {
                     continue;
                 }
                 update::Outcome::RolledBack { reason } => Failure::RolledBack(reason),
-                update::Outcome::Failed { reason } if done.is_empty() => Failure::Failed(reason),
-                update::Outcome::Failed { reason } => Failure::RolledBack(reason),
+                update::Outcome::Failed { reason } | update::Outcome::Skipped { reason }
+                    if done.is_empty() =>
+                {
+                    Failure::Failed(reason)
+                }
+                update::Outcome::Failed { reason } | update::Outcome::Skipped { reason } => {
+                    Failure::RolledBack(reason)
+                }
                 update::Outcome::Broken { reason } => Failure::Failed(reason),
             };
             return Err(self.put_back(&engine, done, context, failure).await);

@@ -7,16 +7,18 @@
 //! dependency order (`update::order`): containers linked to or depending on an updated one are
 //! stopped before it and started after it. All of it inline in the listener, so that when the
 //! listener has seen an [`Event::Barrier`] every update found before it is finished: `run
-//! --once` relies on that. What it did goes on the bus as `UpdateApplied`, `RolledBack` or
-//! `UpdateFailed`, where the store and the notifiers see it.
+//! --once` relies on that. What it did goes on the bus as `UpdateApplied`, `RolledBack`,
+//! `UpdateFailed` or `UpdateSkipped`, where the store and the notifiers see it, then the counts
+//! of them all as one `UpdatesCompleted` per watcher and cycle.
 
+use super::compose::ComposeTrigger;
 use super::filter::Filter;
 use super::{BuildProblem, TriggerId};
 use crate::bus::{Event, Subscriber, WeakBus};
 use crate::config::{DockerTriggerConfig, WatcherConfig};
 use crate::docker::Engine;
 use crate::labels;
-use crate::model::UpdateCandidate;
+use crate::model::{UpdateCandidate, UpdateReport};
 use crate::registry::RegistryClient;
 use crate::update::{self, Gate, Outcome, order};
 use std::collections::BTreeMap;
@@ -38,6 +40,10 @@ pub struct DockerTrigger {
     /// Set by `tidewatch update`: act on these containers (all with updates when empty),
     /// whatever `auto` says.
     forced: std::sync::OnceLock<Vec<String>>,
+    /// The compose triggers configured beside it: a compose service one of them acts on is
+    /// left to it, since both re-creating one container is a race and the file would no
+    /// longer say what runs. Set once, after every trigger is built.
+    compose: std::sync::OnceLock<Vec<Arc<ComposeTrigger>>>,
     /// The last barrier the listener passed.
     passed: watch::Sender<u64>,
 }
@@ -49,6 +55,7 @@ pub enum Declined {
     MonitorOnly,
     BadLabels,
     NotAuto,
+    Compose,
 }
 
 impl std::fmt::Display for Declined {
@@ -58,6 +65,7 @@ impl std::fmt::Display for Declined {
             Declined::MonitorOnly => "monitor-only",
             Declined::BadLabels => "its labels cannot be read",
             Declined::NotAuto => "auto is off: waits for `tidewatch update`",
+            Declined::Compose => "a compose trigger updates it, through its compose file",
         })
     }
 }
@@ -122,6 +130,63 @@ mod tests {
     }
 
     #[test]
+    fn no_pull_labels_combine_with_the_global_switch_as_monitor_only_does() {
+        let labelled = |value: &str| {
+            let mut c = candidate(None);
+            c.container
+                .labels
+                .insert("tidewatch.no-pull".into(), value.into());
+            c
+        };
+        let no_pull = |nopull, labelprecedence, c: &UpdateCandidate| {
+            DockerTrigger::new(
+                "t",
+                &DockerTriggerConfig {
+                    nopull,
+                    labelprecedence,
+                    ..DockerTriggerConfig::default()
+                },
+            )
+            .unwrap()
+            .options_for(c)
+            .no_pull
+        };
+        assert!(!no_pull(false, false, &candidate(None)));
+        assert!(no_pull(false, false, &labelled("true")));
+        assert!(no_pull(true, false, &labelled("false")));
+        assert!(!no_pull(true, true, &labelled("false")));
+        assert!(no_pull(true, true, &candidate(None)));
+    }
+
+    #[test]
+    fn a_compose_service_a_compose_trigger_acts_on_is_left_to_it() {
+        use crate::config::ComposeTriggerConfig;
+        let compose = |exclude: Option<&str>| {
+            let config = ComposeTriggerConfig {
+                allowed: Some("/stacks".into()),
+                command: Some("none".into()),
+                exclude: exclude.map(str::to_string),
+                ..ComposeTriggerConfig::default()
+            };
+            Arc::new(ComposeTrigger::new("stacks", &config).unwrap())
+        };
+        let mut service = candidate(None);
+        service
+            .container
+            .labels
+            .insert("com.docker.compose.service".into(), "web".into());
+        let t = trigger(false, false);
+        assert_eq!(t.wants(&service), Ok(()), "no compose trigger");
+        t.leave_to(vec![compose(None)]);
+        assert_eq!(t.wants(&service), Err(Declined::Compose));
+        assert_eq!(t.wants(&candidate(None)), Ok(()), "not a compose service");
+        // A service the compose trigger excludes is the docker trigger's again.
+        let t = trigger(false, false);
+        t.leave_to(vec![compose(Some("web"))]);
+        assert_eq!(t.wants(&service), Ok(()));
+    }
+
+    #[test]
     fn auto_off_waits_for_the_command_line() {
         let t = DockerTrigger::new(
             "t",
@@ -181,6 +246,7 @@ impl DockerTrigger {
             monitor_only: config.monitoronly,
             label_precedence: config.labelprecedence,
             forced: std::sync::OnceLock::new(),
+            compose: std::sync::OnceLock::new(),
             passed: watch::Sender::new(0),
         })
     }
@@ -201,6 +267,11 @@ impl DockerTrigger {
 
     pub fn id(&self) -> &TriggerId {
         &self.id
+    }
+
+    /// Leaves to `compose` the containers they act on. Once, when the triggers are built.
+    pub fn leave_to(&self, compose: Vec<Arc<ComposeTrigger>>) {
+        let _ = self.compose.set(compose);
     }
 
     /// Resolves once the listener has passed barrier `n`: every update found before it is done.
@@ -230,19 +301,41 @@ impl DockerTrigger {
             Ok(labels) => labels.monitor_only,
             Err(_) => return Err(Declined::BadLabels),
         };
-        // Watchtower's rule: the global switch wins, unless labels are told to take precedence.
-        let monitor_only = if self.label_precedence {
-            label.unwrap_or(self.monitor_only)
-        } else {
-            self.monitor_only || label == Some(true)
-        };
-        if monitor_only {
+        if self.switch(self.monitor_only, label) {
             return Err(Declined::MonitorOnly);
+        }
+        if self
+            .compose
+            .get()
+            .is_some_and(|compose| compose.iter().any(|t| t.wants(candidate)))
+        {
+            return Err(Declined::Compose);
         }
         if !self.auto && forced.is_none() {
             return Err(Declined::NotAuto);
         }
         Ok(())
+    }
+
+    /// A switch that is both global and per container (`monitor-only`, `no-pull`), by
+    /// Watchtower's rule: the global one wins when on, unless labels take precedence.
+    fn switch(&self, global: bool, label: Option<bool>) -> bool {
+        if self.label_precedence {
+            label.unwrap_or(global)
+        } else {
+            global || label == Some(true)
+        }
+    }
+
+    /// The options of `candidate`'s update: the trigger's, with its `no-pull` label applied.
+    fn options_for(&self, candidate: &UpdateCandidate) -> update::Options {
+        let label = labels::read(&candidate.container.labels)
+            .ok()
+            .and_then(|l| l.no_pull);
+        update::Options {
+            no_pull: self.switch(self.options.no_pull, label),
+            ..self.options.clone()
+        }
     }
 
     /// Updates arrive one by one but are applied per watcher and cycle, so that linked
@@ -302,27 +395,59 @@ impl DockerTrigger {
         }
     }
 
-    /// Applies one watcher's updates: dependents stopped first, updates in dependency order,
-    /// dependents started again after.
+    /// Applies one watcher's updates, then reports how each went, in one event and one line.
     async fn apply(&self, watcher: &str, batch: Vec<UpdateCandidate>, context: &Context) {
-        let fail_all = |reason: String| {
-            for candidate in &batch {
-                context.bus.publish(Event::UpdateFailed {
+        let mut tally = Tally {
+            bus: &context.bus,
+            report: UpdateReport {
+                watcher: watcher.to_string(),
+                trigger: self.id.to_string(),
+                ..UpdateReport::default()
+            },
+        };
+        self.apply_batch(watcher, &batch, context, &mut tally).await;
+        let report = tally.report;
+        tracing::info!(
+            trigger = %self.id,
+            watcher = %report.watcher,
+            updated = report.updated,
+            failed = report.failed,
+            skipped = report.skipped,
+            rolled_back = report.rolled_back,
+            "Updates completed."
+        );
+        context.bus.publish(Event::UpdatesCompleted(report));
+    }
+
+    /// Applies one watcher's updates: dependents stopped first, updates in dependency order,
+    /// dependents started again after. Each update's outcome goes out through `tally`.
+    async fn apply_batch(
+        &self,
+        watcher: &str,
+        batch: &[UpdateCandidate],
+        context: &Context,
+        tally: &mut Tally<'_>,
+    ) {
+        let fail_all = |tally: &mut Tally<'_>, reason: String| {
+            for candidate in batch {
+                tally.publish(Event::UpdateFailed {
                     candidate: candidate.clone(),
                     reason: reason.clone(),
                 });
             }
         };
         let Some(config) = context.watchers.get(watcher) else {
-            return fail_all(format!("no watcher {watcher}"));
+            return fail_all(tally, format!("no watcher {watcher}"));
         };
         let engine = match Engine::connect(watcher, config).await {
             Ok(engine) => engine,
-            Err(err) => return fail_all(err.to_string()),
+            Err(err) => return fail_all(tally, err.to_string()),
         };
         let mut nodes = match engine.nodes().await {
             Ok(nodes) => nodes,
-            Err(err) => return fail_all(format!("cannot list the containers to order: {err}")),
+            Err(err) => {
+                return fail_all(tally, format!("cannot list the containers to order: {err}"));
+            }
         };
         for node in &mut nodes {
             node.updating = batch.iter().any(|c| c.container.id == node.id);
@@ -333,7 +458,7 @@ impl DockerTrigger {
         }
         for (id, reason) in &plan.skipped {
             if let Some(candidate) = batch.iter().find(|c| &c.container.id == id) {
-                context.bus.publish(Event::UpdateFailed {
+                tally.publish(Event::UpdateFailed {
                     candidate: candidate.clone(),
                     reason: reason.clone(),
                 });
@@ -410,7 +535,7 @@ impl DockerTrigger {
                         new_id: new_container_id.clone(),
                     });
                 }
-                context.bus.publish(event);
+                tally.publish(event);
                 continue;
             }
             let was_running = stopped.contains(id);
@@ -484,7 +609,7 @@ impl DockerTrigger {
             engine,
             candidate,
             credential.as_ref(),
-            &self.options,
+            &self.options_for(candidate),
             context.journal.as_ref(),
             replaced,
         )
@@ -498,10 +623,34 @@ impl DockerTrigger {
                 candidate: candidate.clone(),
                 reason,
             },
+            Outcome::Skipped { reason } => Event::UpdateSkipped {
+                candidate: candidate.clone(),
+                reason,
+            },
             Outcome::Failed { reason } | Outcome::Broken { reason } => Event::UpdateFailed {
                 candidate: candidate.clone(),
                 reason,
             },
         }
+    }
+}
+
+/// Publishes each update's outcome and counts it for the trigger's report, so that no outcome
+/// goes out uncounted.
+struct Tally<'a> {
+    bus: &'a WeakBus,
+    report: UpdateReport,
+}
+
+impl Tally<'_> {
+    fn publish(&mut self, event: Event) {
+        match &event {
+            Event::UpdateApplied { .. } => self.report.updated += 1,
+            Event::UpdateFailed { .. } => self.report.failed += 1,
+            Event::UpdateSkipped { .. } => self.report.skipped += 1,
+            Event::RolledBack { .. } => self.report.rolled_back += 1,
+            _ => {}
+        }
+        self.bus.publish(event);
     }
 }

@@ -229,6 +229,9 @@ pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem
             })),
         }
     }
+    for trigger in &docker_triggers {
+        trigger.leave_to(compose_triggers.clone());
+    }
     if problems.is_empty() {
         Ok(Triggers {
             notifiers: built,

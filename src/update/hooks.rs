@@ -28,10 +28,13 @@
 //! understood is an error for its container. A command still running at its limit is not
 //! killed (the engine cannot kill an exec; see `crate::docker::exec`), only no longer waited for.
 //!
-//! A container that is not running cannot run a command. Watchtower then quietly skips the hook
-//! and updates anyway; tidewatch fails it instead, with that reason, so a pre-update hook that
-//! guards data (a dump, a flush) is never silently bypassed: the update of a stopped container
-//! with a pre-update hook waits until it runs, or until the label is removed.
+//! A container that is not running (stopped, or restarting) cannot run a command. Watchtower
+//! then quietly skips its hooks and updates anyway. [`before_update`] does the same when the
+//! successor is left stopped too (nothing runs, so there is nothing for the hook to guard), but
+//! not when the update would start it (`revivestopped`, or a restarting container, which the
+//! engine counts as running): a pre-update hook that guards data (a dump, a flush) is never
+//! bypassed by tidewatch itself starting the new version. That update fails with the reason
+//! and waits until the container runs, or until the label is removed.
 
 use crate::docker::Engine;
 use crate::docker::exec::ExecOutcome;
@@ -126,6 +129,51 @@ pub enum HookResult {
     SkipUpdate,
     /// It failed, did not finish in time, or could not run; why, in words for the history.
     Failed(String),
+}
+
+/// What the hooks before an update decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Before {
+    /// Go on with the update.
+    Proceed,
+    /// Leave the container as it is this time (pre-update exit 75): not a failure.
+    Skip(String),
+    /// Do not update: the pre-update hook failed or could not run; nothing was changed.
+    Abort(String),
+}
+
+/// Runs pre-check, then pre-update, in container `container_id` before its update. `running`:
+/// the container runs now; `start`: the update starts its successor. See the module docs for a
+/// container that is not running. A pre-check failure is only reported, as in Watchtower.
+pub async fn before_update(
+    engine: &Engine,
+    container_id: &str,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    running: bool,
+    start: bool,
+) -> Before {
+    if !running && !start {
+        tracing::debug!(container = %name, "Not running, and its successor is not started: updating without its hooks, as Watchtower does.");
+        return Before::Proceed;
+    }
+    if let HookResult::Failed(reason) = run(engine, container_id, labels, Hook::PreCheck).await {
+        tracing::warn!(container = %name, hook = %Hook::PreCheck, reason = %reason, "Hook failed; the update goes on.");
+    }
+    match run(engine, container_id, labels, Hook::PreUpdate).await {
+        HookResult::NotSet | HookResult::Passed => Before::Proceed,
+        HookResult::SkipUpdate => Before::Skip(format!(
+            "the {} hook asked to skip this update (exit {EX_TEMPFAIL})",
+            Hook::PreUpdate
+        )),
+        HookResult::Failed(reason) if !running => Before::Abort(format!(
+            "{reason}; the update would start the new container without it: start the \
+             container, or remove the hook's label"
+        )),
+        HookResult::Failed(reason) => {
+            Before::Abort(format!("the pre-update hook failed: {reason}"))
+        }
+    }
 }
 
 /// Runs `hook` of container `container_id` (its labels are `labels`) with the time limit its

@@ -67,6 +67,8 @@ pub enum Outcome {
     Applied { new_id: String },
     /// Nothing was changed (the pull failed, or the container was not there to update).
     Failed { reason: String },
+    /// Nothing was changed, on purpose: its pre-update hook asked to skip this update.
+    Skipped { reason: String },
     /// The new container did not work; the old one is back as it was.
     RolledBack { reason: String },
     /// The new container did not work and the old one could not be put back: the worst case,
@@ -173,7 +175,11 @@ pub async fn update(
         Ok(new_image) => new_image,
         Err(err) => {
             return Outcome::Failed {
-                reason: format!("pulled, yet cannot inspect {image}: {err}"),
+                reason: if options.no_pull {
+                    format!("not pulled (no-pull), and the engine has no {image}: {err}")
+                } else {
+                    format!("pulled, yet cannot inspect {image}: {err}")
+                },
             };
         }
     };
@@ -185,25 +191,12 @@ pub async fn update(
     let was_running = old.running();
     let start = (was_running || options.revive_stopped) && !options.no_restart;
     let labels = &candidate.container.labels;
-    if options.lifecycle_hooks && old.running() {
-        // As Watchtower: a pre-check that fails is reported, and the update goes on.
-        if let HookResult::Failed(reason) =
-            hooks::run(engine, old.id(), labels, Hook::PreCheck).await
+    if options.lifecycle_hooks {
+        match hooks::before_update(engine, old.id(), &old.name(), labels, was_running, start).await
         {
-            tracing::warn!(container = %old.name(), reason = %reason, "pre-check hook failed.");
-        }
-        match hooks::run(engine, old.id(), labels, Hook::PreUpdate).await {
-            HookResult::SkipUpdate => {
-                return Outcome::Failed {
-                    reason: "skipped: the pre-update hook asked to (exit 75)".into(),
-                };
-            }
-            HookResult::Failed(reason) => {
-                return Outcome::Failed {
-                    reason: format!("the pre-update hook failed: {reason}"),
-                };
-            }
-            HookResult::NotSet | HookResult::Passed => {}
+            hooks::Before::Proceed => {}
+            hooks::Before::Skip(reason) => return Outcome::Skipped { reason },
+            hooks::Before::Abort(reason) => return Outcome::Failed { reason },
         }
     }
     let start_first = crate::labels::read(labels).is_ok_and(|l| l.start_first);

@@ -7,7 +7,10 @@
 
 use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
 
-fn docker_trigger_env<'a>(container: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn docker_trigger_env<'a>(
+    container: &'a str,
+    store: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", container),
         ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
@@ -43,7 +46,7 @@ fn starts_and_stops(run: &TestRun, since: &str) -> String {
     ])
 }
 
-fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
+pub(crate) fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
     let out = tidewatch(
         &["history", name, "--json"],
         &[("TIDEWATCH_STORE_PATH", store)],
@@ -470,7 +473,7 @@ fn lifecycle_hooks_run_inside_the_containers_and_exit_75_skips_the_update() {
     assert!(
         skipped
             .iter()
-            .any(|(e, d)| e == "update-failed" && d.contains("exit 75")),
+            .any(|(e, d)| e == "update-skipped" && d.contains("exit 75")),
         "{skipped:?}"
     );
     assert_ne!(run.inspect(&hooked.name, "{{.Id}}"), hooked.id, "{out}");

@@ -224,6 +224,37 @@ async fn what_the_docker_trigger_did_is_told_at_once_even_in_batch_mode() {
 }
 
 #[tokio::test]
+async fn a_skipped_update_and_the_docker_triggers_report_are_not_told_as_failures() {
+    let recorder = Arc::new(Recorder::default());
+    let web = candidate("web", "1.25.4", UpdateKind::Patch);
+    let db = candidate("db", "16.3", UpdateKind::Minor);
+    let events = vec![
+        Event::UpdateSkipped {
+            candidate: web,
+            reason: "the pre-update hook asked to skip this update (exit 75)".into(),
+        },
+        Event::UpdateApplied {
+            candidate: db,
+            new_container_id: "new".into(),
+        },
+        Event::UpdatesCompleted(crate::model::UpdateReport {
+            watcher: "local".into(),
+            trigger: "docker.local".into(),
+            updated: 1,
+            skipped: 1,
+            ..Default::default()
+        }),
+    ];
+    run(
+        trigger(CommonConfig::default(), recorder.clone()),
+        None,
+        events,
+    )
+    .await;
+    assert_eq!(titles(&recorder), ["Updated db 16.3"]);
+}
+
+#[tokio::test]
 async fn a_failure_that_repeats_every_cycle_is_told_once_even_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).unwrap();
