@@ -549,8 +549,16 @@ async fn collect_actions(mut events: Subscriber) -> Vec<(String, Result<String, 
         };
         match event.as_ref() {
             Event::UpdateApplied { candidate, .. } => {
-                done.push((candidate.container.name.clone(), Ok(line(candidate))));
+                done.push((
+                    candidate.container.name.clone(),
+                    Ok(format!("updated, {}", line(candidate))),
+                ));
             }
+            // Not a failure: the container asked for it (a pre-update hook's exit 75).
+            Event::UpdateSkipped { candidate, reason } => done.push((
+                candidate.container.name.clone(),
+                Ok(format!("skipped, {}: {reason}", line(candidate))),
+            )),
             Event::RolledBack { candidate, reason } => done.push((
                 candidate.container.name.clone(),
                 Err(format!("{}: rolled back: {reason}", line(candidate))),
@@ -590,7 +598,7 @@ pub async fn update(
     let mut lines: Vec<String> = done
         .iter()
         .map(|(name, result)| match result {
-            Ok(what) => format!("{name}: updated, {what}"),
+            Ok(what) => format!("{name}: {what}"),
             Err(why) => {
                 ok = false;
                 format!("{name}: {why}")

@@ -479,6 +479,18 @@ fn lifecycle_hooks_run_inside_the_containers_and_exit_75_skips_the_update() {
     assert_ne!(run.inspect(&hooked.name, "{{.Id}}"), hooked.id, "{out}");
     let post = run.docker(&["exec", &hooked.name, "cat", "/tmp/post"]);
     assert_eq!(post.trim(), "1.1.0", "post-update ran in the new container");
+
+    // Asked for by name, the skip is said as a skip, and it is not a failure.
+    let out = tidewatch(&["update", &skipping.name], &env);
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{}: skipped, ", skipping.name))
+                && l.contains("exit 75")),
+        "{out}"
+    );
+    assert_eq!(run.inspect(&skipping.name, "{{.Id}}"), skipping.id, "{out}");
 }
 
 #[test]
