@@ -65,35 +65,13 @@ pub fn create_by_api(run: &TestRun, name: &str, body: &serde_json::Value) -> Con
     Container { name, id }
 }
 
-/// A labelled network with a /24 of its own under 10.200.0.0/13, which a static IP needs;
-/// a subnet another network holds moves on to the next. Its name and the subnet's first three
-/// octets.
-pub fn network_with_subnet(run: &TestRun, what: &str) -> (String, String) {
-    let name = run.name(what);
-    let seed = std::process::id().wrapping_mul(31);
-    for attempt in 0..40u32 {
-        let n = seed.wrapping_add(attempt.wrapping_mul(7919)) % (40 * 256);
-        let prefix = format!("10.{}.{}", 200 + n / 256, n % 256);
-        let subnet = format!("{prefix}.0/24");
-        let label = run.label();
-        let out = run.docker_output(&[
-            "network", "create", "--label", &label, "--subnet", &subnet, &name,
-        ]);
-        if out.success() {
-            return (name, prefix);
-        }
-        assert!(out.stderr.contains("overlap"), "network create: {out}");
-    }
-    panic!("no free /24 in 10.200.0.0/13 for network {name}");
-}
-
 #[test]
 fn a_user_set_mac_address_and_static_ip_are_kept() {
     let run = TestRun::new();
     let registry = run.registry();
     let v1 = run.push(&registry, "macd", "1.0.0");
     let v2 = run.push(&registry, "macd", "1.1.0");
-    let (front, prefix) = network_with_subnet(&run, "front");
+    let (front, prefix) = run.network_with_subnet("front");
     let back = run.network("back");
     let ip = format!("{prefix}.10");
     // Not the MAC the engine derives from the IP (02:42:…), so a kept one is the user's.
@@ -330,7 +308,7 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
     let registry = run.registry();
     let v1 = run.push(&registry, "everything", "1.0.0");
     let v2 = run.push(&registry, "everything", "1.1.0");
-    let (front, prefix) = network_with_subnet(&run, "front");
+    let (front, prefix) = run.network_with_subnet("front");
     let back = run.network("back");
     let named = run.volume("named");
     let host_dir = tempfile::tempdir().expect("a host directory to bind");

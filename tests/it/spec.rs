@@ -26,31 +26,6 @@ fn json(run: &TestRun, target: &str, field: &str) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|err| panic!("{field} is not JSON ({err}): {out}"))
 }
 
-/// A labelled network with a subnet of its own, which a static IP needs. Parallel tests and
-/// other networks on this engine hold some subnets: an overlap moves on to the next candidate.
-/// Returns its name and the subnet's first three octets.
-fn network_with_subnet(run: &TestRun, what: &str) -> (String, String) {
-    let name = run.name(what);
-    let seed = std::process::id();
-    for attempt in 0..40u32 {
-        let n = seed.wrapping_add(attempt.wrapping_mul(7919)) % (40 * 256);
-        let prefix = format!("10.{}.{}", 200 + n / 256, n % 256);
-        let subnet = format!("{prefix}.0/24");
-        let label = run.label();
-        let out = run.docker_output(&[
-            "network", "create", "--label", &label, "--subnet", &subnet, &name,
-        ]);
-        if out.success() {
-            return (name, prefix);
-        }
-        assert!(
-            out.stderr.contains("overlap"),
-            "network create failed for another reason than an overlap:\n{out}"
-        );
-    }
-    panic!("no free /24 in 10.200.0.0/13 for network {name}");
-}
-
 /// Creates the successor of a container from `spec`, named `<run>-<what>`, connects its other
 /// networks and starts it, over bollard: what the update executor will do.
 async fn create_from(run: &TestRun, spec: &Recreate, what: &str) -> Container {
@@ -103,7 +78,7 @@ async fn a_container_recreated_from_its_spec_on_the_same_image_loses_nothing() {
             .change("LABEL app.version=1")
             .change("EXPOSE 80"),
     );
-    let (front, prefix) = network_with_subnet(&run, "front");
+    let (front, prefix) = run.network_with_subnet("front");
     let back = run.network("back");
     let ip = format!("{prefix}.10");
     let old = run.run_with(

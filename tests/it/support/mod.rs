@@ -273,6 +273,32 @@ impl TestRun {
         name
     }
 
+    /// A labelled network named `<id>-<what>` with a /24 of its own under 10.200.0.0/13, which a
+    /// static IP needs. Parallel tests and other networks on this engine hold some subnets: an
+    /// overlap moves on to the next candidate. Returns its name and the subnet's first three
+    /// octets.
+    pub fn network_with_subnet(&self, what: &str) -> (String, String) {
+        let name = self.name(what);
+        let seed = std::process::id().wrapping_mul(31);
+        for attempt in 0..40u32 {
+            let n = seed.wrapping_add(attempt.wrapping_mul(7919)) % (40 * 256);
+            let prefix = format!("10.{}.{}", 200 + n / 256, n % 256);
+            let subnet = format!("{prefix}.0/24");
+            let label = self.label();
+            let out = self.docker_output(&[
+                "network", "create", "--label", &label, "--subnet", &subnet, &name,
+            ]);
+            if out.success() {
+                return (name, prefix);
+            }
+            assert!(
+                out.stderr.contains("overlap"),
+                "network create failed for another reason than an overlap:\n{out}"
+            );
+        }
+        panic!("no free /24 in 10.200.0.0/13 for network {name}");
+    }
+
     /// A labelled volume named `<id>-<name>`.
     pub fn volume(&self, name: &str) -> String {
         let name = self.name(name);
