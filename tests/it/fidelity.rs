@@ -6,27 +6,8 @@
 //! Each test limits the trigger to its own containers (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
-use crate::support::{Container, ImageSpec, TestRun, fresh_store_dir, tidewatch};
-
-/// The docker trigger on the local engine, limited to `include` (a regex of names), with a
-/// short settle time and stop timeout.
-pub fn trigger_env<'a>(include: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", include),
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "1"),
-        ("TIDEWATCH_STORE_PATH", store),
-    ]
-}
-
-/// `tidewatch run --once` with the docker trigger limited to `include`, and `extra` variables.
-pub fn update_once(include: &str, extra: &[(&str, &str)]) -> crate::support::Output {
-    let dir = fresh_store_dir();
-    let store = dir.to_str().expect("a UTF-8 path");
-    let mut env = trigger_env(include, store);
-    env.extend_from_slice(extra);
-    tidewatch(&["run", "--once"], &env)
-}
+use crate::support::update::{engine_time, events_since, starts_and_stops, update_once};
+use crate::support::{Container, ImageSpec, TestRun};
 
 /// Creates and starts a container through the engine API itself, for what the docker CLI
 /// refuses to send to an engine of API 1.41: `body` is the JSON of `POST /containers/create`.
@@ -459,23 +440,6 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
     );
 }
 
-/// The engine's clock now, for `docker events --since`.
-pub fn engine_time(run: &TestRun) -> String {
-    run.docker(&["system", "info", "--format", "{{.SystemTime}}"])
-}
-
-/// `docker events` from `since` until now with `filters` (`event=stop`…), one line each in
-/// `format`, in order.
-pub fn events_since(run: &TestRun, since: &str, filters: &[&str], format: &str) -> Vec<String> {
-    let until = engine_time(run);
-    let mut args = vec!["events", "--since", since, "--until", &until];
-    for filter in filters {
-        args.extend(["--filter", filter]);
-    }
-    args.extend(["--format", format]);
-    run.docker(&args).lines().map(str::to_string).collect()
-}
-
 #[test]
 fn a_chain_db_app_proxy_stops_from_the_top_and_starts_from_the_bottom() {
     let run = TestRun::new();
@@ -499,15 +463,10 @@ fn a_chain_db_app_proxy_stops_from_the_top_and_starts_from_the_bottom() {
     assert!(out.stderr.contains("Updated."), "{out}");
 
     let ours = [&db.name, &app.name, &proxy.name];
-    let lines: Vec<String> = events_since(
-        &run,
-        &since,
-        &["type=container", "event=stop", "event=start"],
-        "{{.Actor.Attributes.name}} {{.Action}}",
-    )
-    .into_iter()
-    .filter(|l| ours.iter().any(|name| l.starts_with(name.as_str())))
-    .collect();
+    let lines: Vec<String> = starts_and_stops(&run, &since)
+        .into_iter()
+        .filter(|l| ours.iter().any(|name| l.starts_with(name.as_str())))
+        .collect();
     let at = |wanted: String| {
         lines
             .iter()

@@ -26,6 +26,7 @@ mod server;
 pub mod smtp;
 mod tidewatch;
 pub mod token_server;
+pub mod update;
 
 // The API of this module in one place, whether or not a test uses each part yet.
 #[allow(unused_imports)]
