@@ -226,12 +226,6 @@ fn a_container_run_with_no_healthcheck_is_not_gated_on_its_images_check() {
     );
 }
 
-/// `docker inspect --format '{{json FIELD}}' TARGET`, as JSON.
-fn json(run: &TestRun, target: &str, field: &str) -> serde_json::Value {
-    let out = run.inspect(target, &format!("{{{{json {field}}}}}"));
-    serde_json::from_str(&out).unwrap_or_else(|err| panic!("{field} is not JSON ({err}): {out}"))
-}
-
 /// A field of `value` removed and returned.
 fn take(value: &mut serde_json::Value, field: &str) -> serde_json::Value {
     value
@@ -243,7 +237,7 @@ fn take(value: &mut serde_json::Value, field: &str) -> serde_json::Value {
 /// The aliases of each network, less the engine's (a short container ID), with the static
 /// address asked for: what a user set on the networks.
 fn user_networks(run: &TestRun, target: &str) -> serde_json::Value {
-    let networks = json(run, target, ".NetworkSettings.Networks");
+    let networks = run.inspect_json(target, ".NetworkSettings.Networks");
     let mut user = serde_json::Map::new();
     for (name, endpoint) in networks.as_object().expect("networks") {
         let mut aliases: Vec<&str> = endpoint["Aliases"]
@@ -268,7 +262,8 @@ fn user_networks(run: &TestRun, target: &str) -> serde_json::Value {
 
 /// `Type Name Source Destination RW` of each mount, sorted.
 fn mounts(run: &TestRun, target: &str) -> Vec<String> {
-    let mut all: Vec<String> = json(run, target, ".Mounts")
+    let mut all: Vec<String> = run
+        .inspect_json(target, ".Mounts")
         .as_array()
         .expect("mounts")
         .iter()
@@ -358,8 +353,8 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
         "-c",
         "echo n > /named/f && echo a > /anon/f && echo b > /anon2/f",
     ]);
-    let before_config = json(&run, &old.id, ".Config");
-    let mut before_host = json(&run, &old.id, ".HostConfig");
+    let before_config = run.inspect_json(&old.id, ".Config");
+    let mut before_host = run.inspect_json(&old.id, ".HostConfig");
     let before_networks = user_networks(&run, &old.id);
     let before_mounts = mounts(&run, &old.id);
     assert_eq!(before_host["Memory"], 64 * 1024 * 1024, "the scene is set");
@@ -374,12 +369,12 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
     // Config: all of it but the image.
     let mut expected = before_config.clone();
     expected["Image"] = serde_json::Value::from(v2.reference.as_str());
-    assert_eq!(json(&run, &new_id, ".Config"), expected);
+    assert_eq!(run.inspect_json(&new_id, ".Config"), expected);
     assert_eq!(before_config["Hostname"], "custom-host");
     assert_eq!(before_config["Cmd"], serde_json::json!(["sleep", "1234"]));
 
     // HostConfig: all of it; the anonymous volumes now name the old volumes, which moved.
-    let mut after_host = json(&run, &new_id, ".HostConfig");
+    let mut after_host = run.inspect_json(&new_id, ".HostConfig");
     let anon = |destination: &str| {
         run.inspect(
             &old.name,

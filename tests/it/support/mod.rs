@@ -133,6 +133,14 @@ impl TestRun {
         self.docker(&["inspect", "--format", format, target])
     }
 
+    /// `docker inspect --format '{{json FIELD}}' TARGET`, parsed: a field compared whole.
+    #[track_caller]
+    pub fn inspect_json(&self, target: &str, field: &str) -> serde_json::Value {
+        let out = self.inspect(target, &format!("{{{{json {field}}}}}"));
+        serde_json::from_str(&out)
+            .unwrap_or_else(|err| panic!("{field} is not JSON ({err}): {out}"))
+    }
+
     /// A private registry with default options: anonymous, delete enabled.
     pub fn registry(&self) -> Registry {
         self.registry_with(RegistryOptions::default())
