@@ -26,14 +26,20 @@ pub fn update_once(include: &str, extra: &[(&str, &str)]) -> Output {
     tidewatch(&["run", "--once"], &env)
 }
 
-/// `(event, detail)` of every entry of `tidewatch history NAME` in the store at `store`.
-pub fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
+/// The entries of `tidewatch history NAME --json` in the store at `store`; the command must
+/// succeed and print JSON.
+pub fn history(store: &str, name: &str) -> Vec<serde_json::Value> {
     let out = tidewatch(
         &["history", name, "--json"],
         &[("TIDEWATCH_STORE_PATH", store)],
     );
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
-    entries
+    assert!(out.status.success(), "{out}");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"))
+}
+
+/// `(event, detail)` of every entry of `tidewatch history NAME` in the store at `store`.
+pub fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
+    history(store, name)
         .iter()
         .map(|e| {
             (
