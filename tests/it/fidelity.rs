@@ -6,45 +6,10 @@
 //! Each test limits the trigger to its own containers (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
-use crate::support::update::{engine_time, events_since, starts_and_stops, update_once};
-use crate::support::{Container, ImageSpec, TestRun};
-
-/// Creates and starts a container through the engine API itself, for what the docker CLI
-/// refuses to send to an engine of API 1.41: `body` is the JSON of `POST /containers/create`.
-pub fn create_by_api(run: &TestRun, name: &str, body: &serde_json::Value) -> Container {
-    let name = run.name(name);
-    let socket = std::env::var("DOCKER_HOST")
-        .ok()
-        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
-        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
-    let mut body = body.clone();
-    body["Labels"][crate::support::RUN_LABEL] = serde_json::Value::from(run.id());
-    let out = std::process::Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--fail-with-body",
-            "--unix-socket",
-        ])
-        .arg(&socket)
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "-X",
-            "POST",
-            "--data",
-        ])
-        .arg(body.to_string())
-        .arg(format!("http://engine/v1.41/containers/create?name={name}"))
-        .output()
-        .expect("curl runs");
-    let answer = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "create {name}: {answer}");
-    let created: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
-    let id = created["Id"].as_str().expect("an Id").to_string();
-    run.docker(&["start", &id]);
-    Container { name, id }
-}
+use crate::support::update::{
+    create_by_api, engine_time, events_since, starts_and_stops, update_once,
+};
+use crate::support::{ImageSpec, TestRun};
 
 #[test]
 fn a_user_set_mac_address_and_static_ip_are_kept() {

@@ -1,9 +1,10 @@
 //! Failures the docker trigger must survive without losing the container: the old container is
 //! back under its name, running, the same container (same ID), and nothing is left beside it.
 
-use crate::fidelity::create_by_api;
 use crate::support::TestRun;
-use crate::support::update::{assert_untouched, engine_time, events_since, update_once};
+use crate::support::update::{
+    assert_untouched, create_by_api, engine_time, events_since, update_once,
+};
 use std::net::TcpListener;
 
 #[test]

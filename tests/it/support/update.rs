@@ -1,7 +1,8 @@
 //! What the docker trigger's tests share: tidewatch's environment for a trigger limited to a
 //! test's own containers, the store's history of a container, the engine's events since a
-//! moment, and the check that an update which must not happen left the old container as it was.
-//! One copy each, so that every test asks and judges the same way.
+//! moment, the check that an update which must not happen left the old container as it was,
+//! and a container created through the engine API for what the CLI cannot send. One copy each,
+//! so that every test asks and judges the same way.
 
 use super::{Container, Output, TestRun, fresh_store_dir, tidewatch};
 
@@ -100,4 +101,41 @@ pub fn assert_untouched(run: &TestRun, old: &Container, image: &str, out: &Outpu
         1,
         "only the old container: {leftovers}\n{out}"
     );
+}
+
+/// Creates and starts a container through the engine API itself, for what the docker CLI
+/// refuses to send to an engine of API 1.41: `body` is the JSON of `POST /containers/create`.
+pub fn create_by_api(run: &TestRun, name: &str, body: &serde_json::Value) -> Container {
+    let name = run.name(name);
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+    let mut body = body.clone();
+    body["Labels"][super::RUN_LABEL] = serde_json::Value::from(run.id());
+    let out = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail-with-body",
+            "--unix-socket",
+        ])
+        .arg(&socket)
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-X",
+            "POST",
+            "--data",
+        ])
+        .arg(body.to_string())
+        .arg(format!("http://engine/v1.41/containers/create?name={name}"))
+        .output()
+        .expect("curl runs");
+    let answer = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "create {name}: {answer}");
+    let created: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    let id = created["Id"].as_str().expect("an Id").to_string();
+    run.docker(&["start", &id]);
+    Container { name, id }
 }
