@@ -183,12 +183,12 @@ fn start_first(run: &TestRun, registry: &support::Registry) -> Tally {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let since = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let since = support::update::engine_time(run);
 
     let out = update(&api.name);
     assert!(out.stderr.contains("beside the old one"), "{out}");
     std::thread::sleep(Duration::from_secs(1));
-    let until = run.docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let until = support::update::engine_time(run);
     let lines = run.docker(&[
         "logs",
         "--timestamps",

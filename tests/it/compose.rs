@@ -4,7 +4,7 @@
 //! without one through the executor; a new image that does not stay up is rolled back, file
 //! included.
 
-use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
+use crate::support::{ImageSpec, Output, TestRun, fresh_store_dir, tidewatch};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -104,12 +104,23 @@ impl Drop for Project {
     }
 }
 
-fn env<'a>(project: &'a str, allowed: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_ALLOWED", allowed),
-        ("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_INCLUDE", project),
-        ("TIDEWATCH_STORE_PATH", store),
-    ]
+/// `tidewatch run --once` with the compose trigger `stack` on `project`'s services, allowed
+/// to write below `allowed`, the store at `store`, and `extra` variables.
+fn run_once(project: &Project, allowed: &Path, store: &Path, extra: &[(&str, &str)]) -> Output {
+    let selector = format!("com.docker.compose.project={}", project.name);
+    let mut env = vec![
+        (
+            "TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_ALLOWED",
+            allowed.to_str().expect("a UTF-8 path"),
+        ),
+        ("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_INCLUDE", &selector),
+        (
+            "TIDEWATCH_STORE_PATH",
+            store.to_str().expect("a UTF-8 path"),
+        ),
+    ];
+    env.extend_from_slice(extra);
+    tidewatch(&["run", "--once"], &env)
 }
 
 /// The updates the store recorded (`update-applied`, `rolled-back`, …) with their details.
@@ -140,12 +151,8 @@ fn the_compose_file_gets_the_new_tag_and_the_service_runs_it() {
     let project = Project::up(&run, &folder, &v1.reference);
     let before = project.file();
     let store = dir.join("store");
-    let selector = format!("com.docker.compose.project={}", project.name);
 
-    let out = tidewatch(
-        &["run", "--once"],
-        &env(&selector, folder.to_str().unwrap(), store.to_str().unwrap()),
-    );
+    let out = run_once(&project, &folder, &store, &[]);
     let after = project.file();
     assert_eq!(
         after,
@@ -170,16 +177,8 @@ fn a_file_outside_the_allowed_folders_is_never_written() {
     let project = Project::up(&run, &folder, &v1.reference);
     let before = project.file();
     let store = dir.join("store");
-    let selector = format!("com.docker.compose.project={}", project.name);
 
-    let out = tidewatch(
-        &["run", "--once"],
-        &env(
-            &selector,
-            elsewhere.to_str().unwrap(),
-            store.to_str().unwrap(),
-        ),
-    );
+    let out = run_once(&project, &elsewhere, &store, &[]);
     assert_eq!(project.file(), before, "{out}");
     assert_eq!(project.web_image(&run), v1.reference);
     let actions = actions(&store);
@@ -218,11 +217,13 @@ fn without_a_compose_command_every_replica_is_recreated_and_compose_still_owns_t
     let old_ids = project.web_ids();
     assert_eq!(old_ids.len(), 2, "{old_ids:?}");
     let store = dir.join("store");
-    let selector = format!("com.docker.compose.project={}", project.name);
-    let mut env = env(&selector, folder.to_str().unwrap(), store.to_str().unwrap());
-    env.push(("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_COMMAND", "none"));
 
-    let out = tidewatch(&["run", "--once"], &env);
+    let out = run_once(
+        &project,
+        &folder,
+        &store,
+        &[("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_COMMAND", "none")],
+    );
     assert_eq!(
         project.file(),
         base.replace(&v1.reference, &v2.reference),
@@ -263,12 +264,8 @@ fn roll_back_with(repo: &str, cmd: &[&str]) {
     let project = Project::up(&run, &folder, &v1.reference);
     let before = project.file();
     let store = dir.join("store");
-    let selector = format!("com.docker.compose.project={}", project.name);
 
-    let out = tidewatch(
-        &["run", "--once"],
-        &env(&selector, folder.to_str().unwrap(), store.to_str().unwrap()),
-    );
+    let out = run_once(&project, &folder, &store, &[]);
     assert_eq!(project.file(), before, "the file is put back:\n{out}");
     assert_eq!(project.web_image(&run), v1.reference, "{out}");
     let id = &project.web_ids()[0];
@@ -302,11 +299,13 @@ fn a_dry_run_prints_the_diff_and_changes_nothing() {
     let before = project.file();
     let ids = project.web_ids();
     let store = dir.join("store");
-    let selector = format!("com.docker.compose.project={}", project.name);
-    let mut env = env(&selector, folder.to_str().unwrap(), store.to_str().unwrap());
-    env.push(("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_DRYRUN", "true"));
 
-    let out = tidewatch(&["run", "--once"], &env);
+    let out = run_once(
+        &project,
+        &folder,
+        &store,
+        &[("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_DRYRUN", "true")],
+    );
     assert_eq!(project.file(), before, "{out}");
     assert_eq!(project.web_ids(), ids, "nothing re-created: {out}");
     assert!(out.stderr.contains("Dry run: would rewrite."), "{out}");
@@ -434,12 +433,8 @@ fn the_compose_command_keeps_a_services_replicas() {
         &["--scale", "web=2"],
     );
     let store = dir.join("store");
-    let selector = format!("com.docker.compose.project={}", project.name);
 
-    let out = tidewatch(
-        &["run", "--once"],
-        &env(&selector, folder.to_str().unwrap(), store.to_str().unwrap()),
-    );
+    let out = run_once(&project, &folder, &store, &[]);
     assert_eq!(
         project.file(),
         text.replace(&v1.reference, &v2.reference),
@@ -487,11 +482,13 @@ fn without_a_compose_command_a_failing_replica_takes_the_others_back() {
     );
     assert_eq!(project.web_ids().len(), 2);
     let store = dir.join("store");
-    let selector = format!("com.docker.compose.project={}", project.name);
-    let mut env = env(&selector, folder.to_str().unwrap(), store.to_str().unwrap());
-    env.push(("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_COMMAND", "none"));
 
-    let out = tidewatch(&["run", "--once"], &env);
+    let out = run_once(
+        &project,
+        &folder,
+        &store,
+        &[("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_COMMAND", "none")],
+    );
     assert!(
         folder.join("shared/lock").is_dir(),
         "one replica ran the new image: {out}"

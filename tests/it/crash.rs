@@ -8,6 +8,7 @@
 //! Each test limits the trigger to its own container (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
+use crate::support::update::{assert_untouched, docker_trigger_env};
 use crate::support::{
     Container, ImageSpec, Output, Registry, TestRun, fresh_store_dir, tidewatch, tidewatch_command,
 };
@@ -33,17 +34,13 @@ impl Daemon {
     fn new(include: &str, extra: &[(&str, &str)]) -> Daemon {
         let store = fresh_store_dir();
         // Later entries win: the command sets them in order.
-        let env: Vec<(String, String)> = [
-            ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", include),
-            ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
-            ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "1"),
-            ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false"),
-            ("TIDEWATCH_STORE_PATH", store.to_str().expect("UTF-8 path")),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let env: Vec<(String, String)> =
+            docker_trigger_env(include, store.to_str().expect("UTF-8 path"))
+                .iter()
+                .chain(&[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false")])
+                .chain(extra)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         Daemon { store, env }
     }
 
@@ -164,12 +161,10 @@ impl Scene {
 
     fn assert_settled(&self, daemon: &Daemon, ends: Ends, out: &Output) {
         let (run, old) = (&self.run, &self.old);
-        let now = run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}");
         match ends {
-            Ends::Undone => {
-                assert_eq!(now, format!("{} true {}", old.id, self.v1), "{out}")
-            }
+            Ends::Undone => assert_untouched(run, old, &self.v1, out),
             Ends::Finished => {
+                let now = run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}");
                 let fields: Vec<&str> = now.split_whitespace().collect();
                 assert_ne!(fields[0], old.id, "{out}");
                 assert_eq!(fields[1..], ["true", self.v2.as_str()], "{out}");
@@ -450,14 +445,7 @@ fn a_step_the_journal_cannot_record_is_not_taken_and_the_update_is_undone() {
     );
     assert!(out.stderr.contains("no space left (test)"), "{out}");
     assert!(!out.stderr.contains("waiting for the health gate"), "{out}");
-    assert_eq!(
-        scene.run.inspect(
-            &scene.old.name,
-            "{{.Id}} {{.State.Running}} {{.Config.Image}}"
-        ),
-        format!("{} true {}", scene.old.id, scene.v1),
-        "{out}"
-    );
+    assert_untouched(&scene.run, &scene.old, &scene.v1, &out);
     assert_no_leftovers(&scene.run, &scene.old.name, &out);
     assert_eq!(daemon.journal(), Vec::<String>::new(), "{out}");
 }

@@ -6,86 +6,10 @@
 //! Each test limits the trigger to its own containers (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
-use crate::support::{Container, ImageSpec, TestRun, fresh_store_dir, tidewatch};
-
-/// The docker trigger on the local engine, limited to `include` (a regex of names), with a
-/// short settle time and stop timeout.
-pub fn trigger_env<'a>(include: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", include),
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "1"),
-        ("TIDEWATCH_STORE_PATH", store),
-    ]
-}
-
-/// `tidewatch run --once` with the docker trigger limited to `include`, and `extra` variables.
-pub fn update_once(include: &str, extra: &[(&str, &str)]) -> crate::support::Output {
-    let dir = fresh_store_dir();
-    let store = dir.to_str().expect("a UTF-8 path");
-    let mut env = trigger_env(include, store);
-    env.extend_from_slice(extra);
-    tidewatch(&["run", "--once"], &env)
-}
-
-/// Creates and starts a container through the engine API itself, for what the docker CLI
-/// refuses to send to an engine of API 1.41: `body` is the JSON of `POST /containers/create`.
-pub fn create_by_api(run: &TestRun, name: &str, body: &serde_json::Value) -> Container {
-    let name = run.name(name);
-    let socket = std::env::var("DOCKER_HOST")
-        .ok()
-        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
-        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
-    let mut body = body.clone();
-    body["Labels"][crate::support::RUN_LABEL] = serde_json::Value::from(run.id());
-    let out = std::process::Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--fail-with-body",
-            "--unix-socket",
-        ])
-        .arg(&socket)
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "-X",
-            "POST",
-            "--data",
-        ])
-        .arg(body.to_string())
-        .arg(format!("http://engine/v1.41/containers/create?name={name}"))
-        .output()
-        .expect("curl runs");
-    let answer = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "create {name}: {answer}");
-    let created: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
-    let id = created["Id"].as_str().expect("an Id").to_string();
-    run.docker(&["start", &id]);
-    Container { name, id }
-}
-
-/// A labelled network with a /24 of its own under 10.200.0.0/13, which a static IP needs;
-/// a subnet another network holds moves on to the next. Its name and the subnet's first three
-/// octets.
-pub fn network_with_subnet(run: &TestRun, what: &str) -> (String, String) {
-    let name = run.name(what);
-    let seed = std::process::id().wrapping_mul(31);
-    for attempt in 0..40u32 {
-        let n = seed.wrapping_add(attempt.wrapping_mul(7919)) % (40 * 256);
-        let prefix = format!("10.{}.{}", 200 + n / 256, n % 256);
-        let subnet = format!("{prefix}.0/24");
-        let label = run.label();
-        let out = run.docker_output(&[
-            "network", "create", "--label", &label, "--subnet", &subnet, &name,
-        ]);
-        if out.success() {
-            return (name, prefix);
-        }
-        assert!(out.stderr.contains("overlap"), "network create: {out}");
-    }
-    panic!("no free /24 in 10.200.0.0/13 for network {name}");
-}
+use crate::support::update::{
+    create_by_api, engine_time, events_since, starts_and_stops, update_once,
+};
+use crate::support::{ImageSpec, TestRun};
 
 #[test]
 fn a_user_set_mac_address_and_static_ip_are_kept() {
@@ -93,7 +17,7 @@ fn a_user_set_mac_address_and_static_ip_are_kept() {
     let registry = run.registry();
     let v1 = run.push(&registry, "macd", "1.0.0");
     let v2 = run.push(&registry, "macd", "1.1.0");
-    let (front, prefix) = network_with_subnet(&run, "front");
+    let (front, prefix) = run.network_with_subnet("front");
     let back = run.network("back");
     let ip = format!("{prefix}.10");
     // Not the MAC the engine derives from the IP (02:42:…), so a kept one is the user's.
@@ -267,12 +191,6 @@ fn a_container_run_with_no_healthcheck_is_not_gated_on_its_images_check() {
     );
 }
 
-/// `docker inspect --format '{{json FIELD}}' TARGET`, as JSON.
-fn json(run: &TestRun, target: &str, field: &str) -> serde_json::Value {
-    let out = run.inspect(target, &format!("{{{{json {field}}}}}"));
-    serde_json::from_str(&out).unwrap_or_else(|err| panic!("{field} is not JSON ({err}): {out}"))
-}
-
 /// A field of `value` removed and returned.
 fn take(value: &mut serde_json::Value, field: &str) -> serde_json::Value {
     value
@@ -284,7 +202,7 @@ fn take(value: &mut serde_json::Value, field: &str) -> serde_json::Value {
 /// The aliases of each network, less the engine's (a short container ID), with the static
 /// address asked for: what a user set on the networks.
 fn user_networks(run: &TestRun, target: &str) -> serde_json::Value {
-    let networks = json(run, target, ".NetworkSettings.Networks");
+    let networks = run.inspect_json(target, ".NetworkSettings.Networks");
     let mut user = serde_json::Map::new();
     for (name, endpoint) in networks.as_object().expect("networks") {
         let mut aliases: Vec<&str> = endpoint["Aliases"]
@@ -309,7 +227,8 @@ fn user_networks(run: &TestRun, target: &str) -> serde_json::Value {
 
 /// `Type Name Source Destination RW` of each mount, sorted.
 fn mounts(run: &TestRun, target: &str) -> Vec<String> {
-    let mut all: Vec<String> = json(run, target, ".Mounts")
+    let mut all: Vec<String> = run
+        .inspect_json(target, ".Mounts")
         .as_array()
         .expect("mounts")
         .iter()
@@ -330,7 +249,7 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
     let registry = run.registry();
     let v1 = run.push(&registry, "everything", "1.0.0");
     let v2 = run.push(&registry, "everything", "1.1.0");
-    let (front, prefix) = network_with_subnet(&run, "front");
+    let (front, prefix) = run.network_with_subnet("front");
     let back = run.network("back");
     let named = run.volume("named");
     let host_dir = tempfile::tempdir().expect("a host directory to bind");
@@ -399,8 +318,8 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
         "-c",
         "echo n > /named/f && echo a > /anon/f && echo b > /anon2/f",
     ]);
-    let before_config = json(&run, &old.id, ".Config");
-    let mut before_host = json(&run, &old.id, ".HostConfig");
+    let before_config = run.inspect_json(&old.id, ".Config");
+    let mut before_host = run.inspect_json(&old.id, ".HostConfig");
     let before_networks = user_networks(&run, &old.id);
     let before_mounts = mounts(&run, &old.id);
     assert_eq!(before_host["Memory"], 64 * 1024 * 1024, "the scene is set");
@@ -415,12 +334,12 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
     // Config: all of it but the image.
     let mut expected = before_config.clone();
     expected["Image"] = serde_json::Value::from(v2.reference.as_str());
-    assert_eq!(json(&run, &new_id, ".Config"), expected);
+    assert_eq!(run.inspect_json(&new_id, ".Config"), expected);
     assert_eq!(before_config["Hostname"], "custom-host");
     assert_eq!(before_config["Cmd"], serde_json::json!(["sleep", "1234"]));
 
     // HostConfig: all of it; the anonymous volumes now name the old volumes, which moved.
-    let mut after_host = json(&run, &new_id, ".HostConfig");
+    let mut after_host = run.inspect_json(&new_id, ".HostConfig");
     let anon = |destination: &str| {
         run.inspect(
             &old.name,
@@ -481,23 +400,6 @@ fn an_update_keeps_everything_the_user_set_field_by_field() {
     );
 }
 
-/// The engine's clock now, for `docker events --since`.
-pub fn engine_time(run: &TestRun) -> String {
-    run.docker(&["system", "info", "--format", "{{.SystemTime}}"])
-}
-
-/// `docker events` from `since` until now with `filters` (`event=stop`…), one line each in
-/// `format`, in order.
-pub fn events_since(run: &TestRun, since: &str, filters: &[&str], format: &str) -> Vec<String> {
-    let until = engine_time(run);
-    let mut args = vec!["events", "--since", since, "--until", &until];
-    for filter in filters {
-        args.extend(["--filter", filter]);
-    }
-    args.extend(["--format", format]);
-    run.docker(&args).lines().map(str::to_string).collect()
-}
-
 #[test]
 fn a_chain_db_app_proxy_stops_from_the_top_and_starts_from_the_bottom() {
     let run = TestRun::new();
@@ -521,15 +423,10 @@ fn a_chain_db_app_proxy_stops_from_the_top_and_starts_from_the_bottom() {
     assert!(out.stderr.contains("Updated."), "{out}");
 
     let ours = [&db.name, &app.name, &proxy.name];
-    let lines: Vec<String> = events_since(
-        &run,
-        &since,
-        &["type=container", "event=stop", "event=start"],
-        "{{.Actor.Attributes.name}} {{.Action}}",
-    )
-    .into_iter()
-    .filter(|l| ours.iter().any(|name| l.starts_with(name.as_str())))
-    .collect();
+    let lines: Vec<String> = starts_and_stops(&run, &since)
+        .into_iter()
+        .filter(|l| ours.iter().any(|name| l.starts_with(name.as_str())))
+        .collect();
     let at = |wanted: String| {
         lines
             .iter()

@@ -5,8 +5,8 @@
 //! Each test limits the trigger (and, where it can, the watcher) to its own containers: the
 //! engine is shared with every other test running in parallel.
 
+use crate::support::update::{assert_untouched, docker_trigger_env, history_events};
 use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
-use crate::update::{docker_trigger_env, history_events};
 use std::time::{Duration, Instant};
 use tidewatch::bus::Bus;
 use tidewatch::config::{RegistriesConfig, WatcherConfig};
@@ -32,13 +32,7 @@ fn a_pre_update_hook_exiting_1_leaves_the_same_container_running_untouched() {
     env.push(HOOKS);
 
     let out = tidewatch(&["run", "--once"], &env);
-    assert_eq!(
-        run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}"),
-        format!("{} true {}", old.id, v1.reference),
-        "the same container, running, on the old image: {out}"
-    );
-    let aside = run.docker_output(&["inspect", &format!("{}-tidewatch-old", old.name)]);
-    assert!(!aside.success(), "nothing renamed aside");
+    assert_untouched(&run, &old, &v1.reference, &out);
     let events = history_events(store, &old.name);
     assert!(
         events.iter().any(|(e, d)| e == "update-failed"

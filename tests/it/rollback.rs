@@ -1,31 +1,11 @@
 //! Failures the docker trigger must survive without losing the container: the old container is
 //! back under its name, running, the same container (same ID), and nothing is left beside it.
 
-use crate::fidelity::{create_by_api, update_once};
-use crate::support::{Container, TestRun};
+use crate::support::TestRun;
+use crate::support::update::{
+    assert_untouched, create_by_api, engine_time, events_since, update_once,
+};
 use std::net::TcpListener;
-
-/// The container under `name` is `old`, running, on `image`, alone under that name.
-#[track_caller]
-fn assert_untouched(run: &TestRun, old: &Container, image: &str, out: &crate::support::Output) {
-    assert_eq!(
-        run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}"),
-        format!("{} true {image}", old.id),
-        "the same container, running, on the old image: {out}"
-    );
-    let leftovers = run.docker(&[
-        "ps",
-        "--all",
-        "--quiet",
-        "--filter",
-        &format!("name={}", old.name),
-    ]);
-    assert_eq!(
-        leftovers.lines().count(),
-        1,
-        "nothing beside it: {leftovers}"
-    );
-}
 
 #[test]
 fn a_new_container_whose_published_port_is_taken_is_rolled_back() {
@@ -74,28 +54,16 @@ fn a_pull_that_fails_touches_nothing() {
         assert_eq!(deleted.status, 202, "DELETE {path}: {}", deleted.text());
     }
     let old = run.run("unpullable", &v1.reference, &[]);
-    let since = run
-        .docker(&["system", "info", "--format", "{{.SystemTime}}"])
-        .trim()
-        .to_string();
+    let since = engine_time(&run);
 
     let out = update_once(&old.name, &[]);
     assert!(out.stderr.contains("pull"), "{out}");
     assert_untouched(&run, &old, &v1.reference, &out);
-    let until = run
-        .docker(&["system", "info", "--format", "{{.SystemTime}}"])
-        .trim()
-        .to_string();
-    let events = run.docker(&[
-        "events",
-        "--since",
-        &since,
-        "--until",
-        &until,
-        "--filter",
-        &format!("container={}", old.id),
-        "--format",
-        "{{.Action}}",
-    ]);
-    assert_eq!(events, "", "not even renamed or stopped: {out}");
+    let container = format!("container={}", old.id);
+    let events = events_since(&run, &since, &[&container], "{{.Action}}");
+    assert_eq!(
+        events,
+        Vec::<String>::new(),
+        "not even renamed or stopped: {out}"
+    );
 }

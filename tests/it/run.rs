@@ -369,13 +369,7 @@ fn a_hanging_check_delays_no_other_finding_and_is_cut_by(signal: libc::c_int) {
 
     // What the cut cycle found is in the store; the container it never heard about is not.
     let history = |name: &str| {
-        let out = tidewatch(
-            &["history", name, "--json"],
-            &[("TIDEWATCH_STORE_PATH", store.to_str().unwrap())],
-        );
-        let entries: Vec<serde_json::Value> = serde_json::from_str(&out.stdout)
-            .unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"));
-        entries
+        crate::support::update::history(store.to_str().unwrap(), name)
             .iter()
             .filter_map(|e| e["event"].as_str().map(String::from))
             .collect::<Vec<_>>()

@@ -63,11 +63,59 @@ fn tidewatch_image_with(run: &TestRun, dir: &Path, reference: &str, version: &st
     run.docker(&["push", reference]);
 }
 
-#[test]
-fn tidewatch_updates_its_own_container_and_the_successor_removes_the_old_one() {
+/// These tests pack the host's glibc into the image: without Debian's x86_64 layout they
+/// cannot, and must say so rather than pass.
+fn require_debian_glibc() {
     if !Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists() {
         panic!("this test packs the host's glibc: it expects Debian's x86_64 layout");
     }
+}
+
+/// `docker VERB` (`run -d` or `create`) of a tidewatch container as a user runs it: named
+/// `name`, labelled with the run, on the host's network with the engine's socket, with `env`
+/// (`KEY=value` each) and `image`. Returns its ID.
+fn tidewatch_container(
+    run: &TestRun,
+    verb: &[&str],
+    name: &str,
+    env: &[&str],
+    image: &str,
+) -> String {
+    let label = run.label();
+    let mut args = verb.to_vec();
+    args.extend([
+        "--name",
+        name,
+        "--label",
+        &label,
+        "--network",
+        "host",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+    ]);
+    for var in env {
+        args.extend(["-e", var]);
+    }
+    args.push(image);
+    run.docker(&args)
+}
+
+/// `ID NAME STATE` (full IDs) of every container whose name holds `name`.
+fn holders_of(run: &TestRun, name: &str) -> String {
+    run.docker(&[
+        "ps",
+        "--all",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Names}} {{.State}}",
+        "--filter",
+        &format!("name={name}"),
+    ])
+}
+
+#[test]
+fn tidewatch_updates_its_own_container_and_the_successor_removes_the_old_one() {
+    require_debian_glibc();
     let run = TestRun::new();
     let registry = run.registry();
     let dir = tempfile::tempdir().unwrap();
@@ -75,33 +123,21 @@ fn tidewatch_updates_its_own_container_and_the_successor_removes_the_old_one() {
     let v2 = registry.reference("tidewatch", "1.1.0");
     tidewatch_image(&run, dir.path(), &v1, "1.0.0");
     let name = run.name("self");
-    let label = run.label();
     let include = format!("TIDEWATCH_TRIGGER_DOCKER_SELF_INCLUDE={name}");
-    let id = run.docker(&[
-        "run",
-        "-d",
-        "--name",
+    let id = tidewatch_container(
+        &run,
+        &["run", "-d"],
         &name,
-        "--label",
-        &label,
-        "--network",
-        "host",
-        "-v",
-        "/var/run/docker.sock:/var/run/docker.sock",
-        "-e",
-        &include,
-        "-e",
-        "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=1",
-        "-e",
-        "TIDEWATCH_STORE_PATH=/tmp/store",
-        "-e",
-        "TIDEWATCH_WATCHER_LOCAL_CRON=*/2 * * * * *",
-        "-e",
-        "TIDEWATCH_WATCHER_LOCAL_JITTER=0",
-        "-e",
-        "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        &[
+            &include,
+            "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=1",
+            "TIDEWATCH_STORE_PATH=/tmp/store",
+            "TIDEWATCH_WATCHER_LOCAL_CRON=*/2 * * * * *",
+            "TIDEWATCH_WATCHER_LOCAL_JITTER=0",
+            "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        ],
         &v1,
-    ]);
+    );
     // Running, on the old image, before there is anything newer.
     std::thread::sleep(Duration::from_secs(3));
     let state = run.inspect(&name, "{{.Id}} {{.State.Running}}");
@@ -138,9 +174,7 @@ fn tidewatch_updates_its_own_container_and_the_successor_removes_the_old_one() {
 
 #[test]
 fn a_successor_that_dies_at_start_is_removed_and_tidewatch_keeps_its_name() {
-    if !Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists() {
-        panic!("this test packs the host's glibc: it expects Debian's x86_64 layout");
-    }
+    require_debian_glibc();
     let run = TestRun::new();
     let registry = run.registry();
     let dir = tempfile::tempdir().unwrap();
@@ -156,32 +190,21 @@ fn a_successor_that_dies_at_start_is_removed_and_tidewatch_keeps_its_name() {
         "[\"run\", \"--no-such-flag\"]",
     );
     let name = run.name("self");
-    let label = run.label();
     let include = format!("TIDEWATCH_TRIGGER_DOCKER_SELF_INCLUDE={name}");
     // One check, at start (the schedule is yearly): one update attempt.
-    let id = run.docker(&[
-        "run",
-        "-d",
-        "--name",
+    let id = tidewatch_container(
+        &run,
+        &["run", "-d"],
         &name,
-        "--label",
-        &label,
-        "--network",
-        "host",
-        "-v",
-        "/var/run/docker.sock:/var/run/docker.sock",
-        "-e",
-        &include,
-        "-e",
-        "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=2",
-        "-e",
-        "TIDEWATCH_STORE_PATH=/tmp/store",
-        "-e",
-        "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
-        "-e",
-        "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        &[
+            &include,
+            "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=2",
+            "TIDEWATCH_STORE_PATH=/tmp/store",
+            "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
+            "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        ],
         &v1,
-    ]);
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let logs = loop {
         let logs = run.docker_output(&["logs", &name]);
@@ -198,15 +221,7 @@ fn a_successor_that_dies_at_start_is_removed_and_tidewatch_keeps_its_name() {
     // The rollback finishes right after that line: the successor removed, the name back.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let named = run.docker(&[
-            "ps",
-            "--all",
-            "--format",
-            "{{.ID}} {{.Names}} {{.State}}",
-            "--no-trunc",
-            "--filter",
-            &format!("name={name}"),
-        ]);
+        let named = holders_of(&run, &name);
         if named == format!("{id} {name} running") {
             break;
         }
@@ -220,9 +235,7 @@ fn a_successor_that_dies_at_start_is_removed_and_tidewatch_keeps_its_name() {
 
 #[test]
 fn an_instance_killed_while_its_successor_failed_takes_its_name_back_at_its_next_start() {
-    if !Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists() {
-        panic!("this test packs the host's glibc: it expects Debian's x86_64 layout");
-    }
+    require_debian_glibc();
     let run = TestRun::new();
     let registry = run.registry();
     let dir = tempfile::tempdir().unwrap();
@@ -233,24 +246,17 @@ fn an_instance_killed_while_its_successor_failed_takes_its_name_back_at_its_next
     let label = run.label();
     // What a kill of tidewatch while it watched a failing successor leaves: itself renamed
     // aside, and under its name a successor that exited before taking over.
-    let old = run.docker(&[
-        "create",
-        "--name",
+    let old = tidewatch_container(
+        &run,
+        &["create"],
         &aside,
-        "--label",
-        &label,
-        "--network",
-        "host",
-        "-v",
-        "/var/run/docker.sock:/var/run/docker.sock",
-        "-e",
-        "TIDEWATCH_STORE_PATH=/tmp/store",
-        "-e",
-        "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
-        "-e",
-        "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        &[
+            "TIDEWATCH_STORE_PATH=/tmp/store",
+            "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
+            "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
+        ],
         &v1,
-    ]);
+    );
     let succeeds = format!("TIDEWATCH_SUCCEEDS={old}");
     let successor = run.docker(&[
         "run",
@@ -274,15 +280,7 @@ fn an_instance_killed_while_its_successor_failed_takes_its_name_back_at_its_next
     run.docker(&["start", &old]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let named = run.docker(&[
-            "ps",
-            "--all",
-            "--no-trunc",
-            "--format",
-            "{{.ID}} {{.Names}} {{.State}}",
-            "--filter",
-            &format!("name={name}"),
-        ]);
+        let named = holders_of(&run, &name);
         if named == format!("{old} {name} running") {
             break;
         }

@@ -20,37 +20,6 @@ fn inspect<T: DeserializeOwned>(run: &TestRun, kind: &str, target: &str) -> T {
     all.remove(0)
 }
 
-/// `docker inspect --format '{{json …}}'` of a container, as JSON.
-fn json(run: &TestRun, target: &str, field: &str) -> Value {
-    let out = run.inspect(target, &format!("{{{{json {field}}}}}"));
-    serde_json::from_str(&out).unwrap_or_else(|err| panic!("{field} is not JSON ({err}): {out}"))
-}
-
-/// A labelled network with a subnet of its own, which a static IP needs. Parallel tests and
-/// other networks on this engine hold some subnets: an overlap moves on to the next candidate.
-/// Returns its name and the subnet's first three octets.
-fn network_with_subnet(run: &TestRun, what: &str) -> (String, String) {
-    let name = run.name(what);
-    let seed = std::process::id();
-    for attempt in 0..40u32 {
-        let n = seed.wrapping_add(attempt.wrapping_mul(7919)) % (40 * 256);
-        let prefix = format!("10.{}.{}", 200 + n / 256, n % 256);
-        let subnet = format!("{prefix}.0/24");
-        let label = run.label();
-        let out = run.docker_output(&[
-            "network", "create", "--label", &label, "--subnet", &subnet, &name,
-        ]);
-        if out.success() {
-            return (name, prefix);
-        }
-        assert!(
-            out.stderr.contains("overlap"),
-            "network create failed for another reason than an overlap:\n{out}"
-        );
-    }
-    panic!("no free /24 in 10.200.0.0/13 for network {name}");
-}
-
 /// Creates the successor of a container from `spec`, named `<run>-<what>`, connects its other
 /// networks and starts it, over bollard: what the update executor will do.
 async fn create_from(run: &TestRun, spec: &Recreate, what: &str) -> Container {
@@ -103,7 +72,7 @@ async fn a_container_recreated_from_its_spec_on_the_same_image_loses_nothing() {
             .change("LABEL app.version=1")
             .change("EXPOSE 80"),
     );
-    let (front, prefix) = network_with_subnet(&run, "front");
+    let (front, prefix) = run.network_with_subnet("front");
     let back = run.network("back");
     let ip = format!("{prefix}.10");
     let old = run.run_with(
@@ -140,7 +109,7 @@ async fn a_container_recreated_from_its_spec_on_the_same_image_loses_nothing() {
 
     // Config: all of it, but the hostname, which is each container's own short ID.
     let config = |c: &Container| {
-        let mut config = json(&run, &c.id, ".Config");
+        let mut config = run.inspect_json(&c.id, ".Config");
         assert_eq!(config["Hostname"], &c.id[..12], "the engine's hostname");
         config["Hostname"] = Value::Null;
         config
@@ -155,16 +124,16 @@ async fn a_container_recreated_from_its_spec_on_the_same_image_loses_nothing() {
     assert_eq!(old_config["Labels"]["user.label"], "yes");
 
     // HostConfig: all of it (ports, restart policy, network mode, …).
-    let host_config = json(&run, &new.id, ".HostConfig");
-    assert_eq!(host_config, json(&run, &old.id, ".HostConfig"));
+    let host_config = run.inspect_json(&new.id, ".HostConfig");
+    assert_eq!(host_config, run.inspect_json(&old.id, ".HostConfig"));
     assert_eq!(host_config["RestartPolicy"]["Name"], "unless-stopped");
     assert_eq!(host_config["NetworkMode"], front.as_str());
     let port = run.port(&new, "80/tcp");
     assert!(port > 0, "80/tcp published on 127.0.0.1");
 
     // Networks: the same ones, each with the user's aliases and the static IP.
-    let old_networks = json(&run, &old.id, ".NetworkSettings.Networks");
-    let new_networks = json(&run, &new.id, ".NetworkSettings.Networks");
+    let old_networks = run.inspect_json(&old.id, ".NetworkSettings.Networks");
+    let new_networks = run.inspect_json(&new.id, ".NetworkSettings.Networks");
     let names = |networks: &Value| {
         let mut names: Vec<String> = networks
             .as_object()
@@ -260,7 +229,7 @@ async fn on_a_new_image_the_images_defaults_follow_it_and_the_users_settings_sta
     run.stop(&old);
     let new = create_from(&run, &spec, "new").await;
 
-    let config = json(&run, &new.id, ".Config");
+    let config = run.inspect_json(&new.id, ".Config");
     let mut env: Vec<&str> = config["Env"]
         .as_array()
         .expect("env")

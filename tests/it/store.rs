@@ -2,17 +2,8 @@
 //! only grows when a finding changes, a removed container is forgotten, and `tidewatch history`
 //! prints it.
 
+use crate::support::update::history;
 use crate::support::{TestRun, fresh_store_dir, tidewatch};
-
-/// `tidewatch history NAME --json` on `store`.
-fn history(store: &str, name: &str) -> Vec<serde_json::Value> {
-    let out = tidewatch(
-        &["history", name, "--json"],
-        &[("TIDEWATCH_STORE_PATH", store)],
-    );
-    assert!(out.status.success(), "{out}");
-    serde_json::from_str(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"))
-}
 
 fn events(entries: &[serde_json::Value]) -> Vec<String> {
     entries

@@ -5,63 +5,10 @@
 //! Each test limits the trigger to its own container (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
+use crate::support::update::{
+    assert_untouched, docker_trigger_env, engine_time, history_events, starts_and_stops,
+};
 use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
-
-pub(crate) fn docker_trigger_env<'a>(
-    container: &'a str,
-    store: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", container),
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
-        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "1"),
-        ("TIDEWATCH_STORE_PATH", store),
-    ]
-}
-
-/// The engine's clock now, for `docker events --since`.
-fn engine_time(run: &TestRun) -> String {
-    run.docker(&["system", "info", "--format", "{{.SystemTime}}"])
-        .trim()
-        .to_string()
-}
-
-/// `name action` of every container start and stop since `since`, in order.
-fn starts_and_stops(run: &TestRun, since: &str) -> String {
-    let until = engine_time(run);
-    run.docker(&[
-        "events",
-        "--since",
-        since,
-        "--until",
-        &until,
-        "--filter",
-        "type=container",
-        "--filter",
-        "event=stop",
-        "--filter",
-        "event=start",
-        "--format",
-        "{{.Actor.Attributes.name}} {{.Action}}",
-    ])
-}
-
-pub(crate) fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
-    let out = tidewatch(
-        &["history", name, "--json"],
-        &[("TIDEWATCH_STORE_PATH", store)],
-    );
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
-    entries
-        .iter()
-        .map(|e| {
-            (
-                e["event"].as_str().unwrap_or_default().to_string(),
-                e["detail"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn an_update_moves_the_container_to_the_new_tag_keeping_its_configuration() {
@@ -150,26 +97,7 @@ fn a_new_image_that_exits_at_once_is_rolled_back_to_the_same_container() {
         "{out}"
     );
 
-    let after = run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}");
-    assert_eq!(
-        after,
-        format!("{} true {}", old.id, v1.reference),
-        "the same container, running, on the old image"
-    );
-    let aside = run.docker_output(&["inspect", &format!("{}-tidewatch-old", old.name)]);
-    assert!(!aside.success(), "nothing left aside");
-    let leftovers = run.docker(&[
-        "ps",
-        "--all",
-        "--quiet",
-        "--filter",
-        &format!("name={}", old.name),
-    ]);
-    assert_eq!(
-        leftovers.lines().count(),
-        1,
-        "only the old container: {leftovers}"
-    );
+    assert_untouched(&run, &old, &v1.reference, &out);
     let events = history_events(store, &old.name);
     assert!(
         events
@@ -324,18 +252,7 @@ fn an_update_killed_during_its_health_gate_is_undone_at_the_next_start() {
         out.stderr.contains("undone; the old container is back"),
         "{out}"
     );
-    assert_eq!(
-        run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}"),
-        format!("{} true {}", old.id, v1.reference)
-    );
-    let leftovers = run.docker(&[
-        "ps",
-        "--all",
-        "--quiet",
-        "--filter",
-        &format!("name={}", old.name),
-    ]);
-    assert_eq!(leftovers.lines().count(), 1, "{leftovers}");
+    assert_untouched(&run, &old, &v1.reference, &out);
 }
 
 #[test]
@@ -369,7 +286,8 @@ fn a_linked_container_is_stopped_before_its_dependency_and_started_again_after()
 
     let events = starts_and_stops(&run, &since);
     let lines: Vec<&str> = events
-        .lines()
+        .iter()
+        .map(String::as_str)
         .filter(|l| l.starts_with(&db.name) || l.starts_with(&app.name))
         .collect();
     let position = |wanted: &str| {
@@ -523,7 +441,8 @@ fn start_first_starts_the_new_container_before_the_old_one_stops() {
     assert!(out.stderr.contains("beside the old one"), "{out}");
     let events = starts_and_stops(&run, &since);
     let lines: Vec<&str> = events
-        .lines()
+        .iter()
+        .map(String::as_str)
         .filter(|l| l.starts_with(&old.name))
         .collect();
     assert_eq!(

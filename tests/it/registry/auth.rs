@@ -207,6 +207,25 @@ async fn silly_token_auth_fetches_one_token_per_repository() {
     );
 }
 
+/// Answers a HEAD of the manifest at `path` on `rogue` with 200 and a fixed digest, which it
+/// returns.
+fn serve_manifest_digest(rogue: &Rogue, path: &str) -> String {
+    let digest_value = format!("sha256:{}", "ab".repeat(32));
+    rogue.route(
+        "HEAD",
+        path,
+        vec![
+            Reply::status(200)
+                .header("Docker-Content-Digest", &digest_value)
+                .header(
+                    "Content-Type",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                ),
+        ],
+    );
+    digest_value
+}
+
 /// The registry in silly mode lets any header through, so what the client shows it is read
 /// here from a scripted registry that records it.
 #[tokio::test]
@@ -219,19 +238,7 @@ async fn the_bearer_token_is_sent_as_issued() {
         "/v2/",
         vec![Reply::status(401).header("WWW-Authenticate", &challenge)],
     );
-    let digest_value = format!("sha256:{}", "ab".repeat(32));
-    rogue.route(
-        "HEAD",
-        "/v2/app/manifests/1.0.0",
-        vec![
-            Reply::status(200)
-                .header("Docker-Content-Digest", &digest_value)
-                .header(
-                    "Content-Type",
-                    "application/vnd.docker.distribution.manifest.v2+json",
-                ),
-        ],
-    );
+    let digest_value = serve_manifest_digest(&rogue, "/v2/app/manifests/1.0.0");
     let client = anonymous_client();
 
     let got = digest(&client, &image(&format!("{}/app:1.0.0", rogue.addr()))).await;
@@ -533,19 +540,7 @@ async fn gitlab_authurl_is_where_tokens_come_from() {
         "/v2/",
         vec![Reply::status(401).header("WWW-Authenticate", &challenge)],
     );
-    let digest_value = format!("sha256:{}", "ab".repeat(32));
-    registry.route(
-        "HEAD",
-        "/v2/group/app/manifests/1",
-        vec![
-            Reply::status(200)
-                .header("Docker-Content-Digest", &digest_value)
-                .header(
-                    "Content-Type",
-                    "application/vnd.docker.distribution.manifest.v2+json",
-                ),
-        ],
-    );
+    let digest_value = serve_manifest_digest(&registry, "/v2/group/app/manifests/1");
     gitlab.route(
         "GET",
         "/jwt/auth",

@@ -26,6 +26,7 @@ mod server;
 pub mod smtp;
 mod tidewatch;
 pub mod token_server;
+pub mod update;
 
 // The API of this module in one place, whether or not a test uses each part yet.
 #[allow(unused_imports)]
@@ -130,6 +131,14 @@ impl TestRun {
     #[track_caller]
     pub fn inspect(&self, target: &str, format: &str) -> String {
         self.docker(&["inspect", "--format", format, target])
+    }
+
+    /// `docker inspect --format '{{json FIELD}}' TARGET`, parsed: a field compared whole.
+    #[track_caller]
+    pub fn inspect_json(&self, target: &str, field: &str) -> serde_json::Value {
+        let out = self.inspect(target, &format!("{{{{json {field}}}}}"));
+        serde_json::from_str(&out)
+            .unwrap_or_else(|err| panic!("{field} is not JSON ({err}): {out}"))
     }
 
     /// A private registry with default options: anonymous, delete enabled.
@@ -271,6 +280,32 @@ impl TestRun {
         let name = self.name(name);
         self.docker(&["network", "create", "--label", &self.label(), &name]);
         name
+    }
+
+    /// A labelled network named `<id>-<what>` with a /24 of its own under 10.200.0.0/13, which a
+    /// static IP needs. Parallel tests and other networks on this engine hold some subnets: an
+    /// overlap moves on to the next candidate. Returns its name and the subnet's first three
+    /// octets.
+    pub fn network_with_subnet(&self, what: &str) -> (String, String) {
+        let name = self.name(what);
+        let seed = std::process::id().wrapping_mul(31);
+        for attempt in 0..40u32 {
+            let n = seed.wrapping_add(attempt.wrapping_mul(7919)) % (40 * 256);
+            let prefix = format!("10.{}.{}", 200 + n / 256, n % 256);
+            let subnet = format!("{prefix}.0/24");
+            let label = self.label();
+            let out = self.docker_output(&[
+                "network", "create", "--label", &label, "--subnet", &subnet, &name,
+            ]);
+            if out.success() {
+                return (name, prefix);
+            }
+            assert!(
+                out.stderr.contains("overlap"),
+                "network create failed for another reason than an overlap:\n{out}"
+            );
+        }
+        panic!("no free /24 in 10.200.0.0/13 for network {name}");
     }
 
     /// A labelled volume named `<id>-<name>`.

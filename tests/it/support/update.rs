@@ -1,0 +1,141 @@
+//! What the docker trigger's tests share: tidewatch's environment for a trigger limited to a
+//! test's own containers, the store's history of a container, the engine's events since a
+//! moment, the check that an update which must not happen left the old container as it was,
+//! and a container created through the engine API for what the CLI cannot send. One copy each,
+//! so that every test asks and judges the same way.
+
+use super::{Container, Output, TestRun, fresh_store_dir, tidewatch};
+
+/// The docker trigger on the local engine, limited to `include` (a regex of names), with a
+/// short settle time and stop timeout, and the store at `store`.
+pub fn docker_trigger_env<'a>(include: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_INCLUDE", include),
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_SETTLE", "2"),
+        ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "1"),
+        ("TIDEWATCH_STORE_PATH", store),
+    ]
+}
+
+/// `tidewatch run --once` with the docker trigger limited to `include`, and `extra` variables,
+/// on a fresh store.
+pub fn update_once(include: &str, extra: &[(&str, &str)]) -> Output {
+    let dir = fresh_store_dir();
+    let store = dir.to_str().expect("a UTF-8 path");
+    let mut env = docker_trigger_env(include, store);
+    env.extend_from_slice(extra);
+    tidewatch(&["run", "--once"], &env)
+}
+
+/// The entries of `tidewatch history NAME --json` in the store at `store`; the command must
+/// succeed and print JSON.
+pub fn history(store: &str, name: &str) -> Vec<serde_json::Value> {
+    let out = tidewatch(
+        &["history", name, "--json"],
+        &[("TIDEWATCH_STORE_PATH", store)],
+    );
+    assert!(out.status.success(), "{out}");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"))
+}
+
+/// `(event, detail)` of every entry of `tidewatch history NAME` in the store at `store`.
+pub fn history_events(store: &str, name: &str) -> Vec<(String, String)> {
+    history(store, name)
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap_or_default().to_string(),
+                e["detail"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The engine's clock now, for `docker events --since`: the test's clock may differ.
+pub fn engine_time(run: &TestRun) -> String {
+    run.docker(&["system", "info", "--format", "{{.SystemTime}}"])
+}
+
+/// `docker events` from `since` until now with `filters` (`event=stop`…), one line each in
+/// `format`, in order.
+pub fn events_since(run: &TestRun, since: &str, filters: &[&str], format: &str) -> Vec<String> {
+    let until = engine_time(run);
+    let mut args = vec!["events", "--since", since, "--until", &until];
+    for filter in filters {
+        args.extend(["--filter", filter]);
+    }
+    args.extend(["--format", format]);
+    run.docker(&args).lines().map(str::to_string).collect()
+}
+
+/// `name action` of every container start and stop since `since`, in order.
+pub fn starts_and_stops(run: &TestRun, since: &str) -> Vec<String> {
+    events_since(
+        run,
+        since,
+        &["type=container", "event=stop", "event=start"],
+        "{{.Actor.Attributes.name}} {{.Action}}",
+    )
+}
+
+/// The container under `old.name` is `old` (same ID), running, on `image`, and alone: nothing
+/// renamed aside (`-tidewatch-old`) and no other container whose name holds it.
+#[track_caller]
+pub fn assert_untouched(run: &TestRun, old: &Container, image: &str, out: &Output) {
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}"),
+        format!("{} true {image}", old.id),
+        "the same container, running, on the old image: {out}"
+    );
+    let aside = run.docker_output(&["inspect", &format!("{}-tidewatch-old", old.name)]);
+    assert!(!aside.success(), "nothing left aside: {out}");
+    let leftovers = run.docker(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("name={}", old.name),
+    ]);
+    assert_eq!(
+        leftovers.lines().count(),
+        1,
+        "only the old container: {leftovers}\n{out}"
+    );
+}
+
+/// Creates and starts a container through the engine API itself, for what the docker CLI
+/// refuses to send to an engine of API 1.41: `body` is the JSON of `POST /containers/create`.
+pub fn create_by_api(run: &TestRun, name: &str, body: &serde_json::Value) -> Container {
+    let name = run.name(name);
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+    let mut body = body.clone();
+    body["Labels"][super::RUN_LABEL] = serde_json::Value::from(run.id());
+    let out = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail-with-body",
+            "--unix-socket",
+        ])
+        .arg(&socket)
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-X",
+            "POST",
+            "--data",
+        ])
+        .arg(body.to_string())
+        .arg(format!("http://engine/v1.41/containers/create?name={name}"))
+        .output()
+        .expect("curl runs");
+    let answer = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "create {name}: {answer}");
+    let created: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    let id = created["Id"].as_str().expect("an Id").to_string();
+    run.docker(&["start", &id]);
+    Container { name, id }
+}
