@@ -6,9 +6,8 @@
 //! Each test limits the trigger to its own containers (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
-use crate::support::update::{
-    create_by_api, engine_time, events_since, starts_and_stops, update_once,
-};
+use crate::support::events::EventLog;
+use crate::support::update::{create_by_api, update_once};
 use crate::support::{ImageSpec, TestRun};
 
 #[test]
@@ -417,13 +416,14 @@ fn a_chain_db_app_proxy_stops_from_the_top_and_starts_from_the_bottom() {
     );
     let depends = format!("tidewatch.depends-on={}", app.name);
     let proxy = run.run_with("proxy", &["--label", &depends], &plain.reference, &[]);
-    let since = engine_time(&run);
+    let recording = EventLog::starts_and_stops(&run);
 
     let out = update_once(&db.name, &[]);
     assert!(out.stderr.contains("Updated."), "{out}");
 
     let ours = [&db.name, &app.name, &proxy.name];
-    let lines: Vec<String> = starts_and_stops(&run, &since)
+    let lines: Vec<String> = recording
+        .stop()
         .into_iter()
         .filter(|l| ours.iter().any(|name| l.starts_with(name.as_str())))
         .collect();
@@ -454,20 +454,16 @@ fn a_chain_db_app_proxy_stops_from_the_top_and_starts_from_the_bottom() {
     }
 }
 
-/// The signals the engine sent to containers named `name` since `since`, by number.
-fn kill_signals(run: &TestRun, since: &str, name: &str) -> Vec<String> {
-    events_since(
-        run,
-        since,
-        &["type=container", "event=kill"],
-        "{{.Actor.Attributes.name}} {{.Actor.Attributes.signal}}",
-    )
-    .into_iter()
-    .filter_map(|l| {
-        let (who, signal) = l.rsplit_once(' ')?;
-        who.starts_with(name).then(|| signal.to_string())
-    })
-    .collect()
+/// The signals the engine sent to containers named `name`, by number, among the recorded
+/// `name signal` lines of kill events.
+fn kill_signals(events: &[String], name: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|l| {
+            let (who, signal) = l.rsplit_once(' ')?;
+            who.starts_with(name).then(|| signal.to_string())
+        })
+        .collect()
 }
 
 #[test]
@@ -511,12 +507,17 @@ fn the_old_container_is_stopped_with_the_label_signal_else_the_images() {
         &[],
     );
     let imaged = run.run("imaged", &s1, &[]);
-    let since = engine_time(&run);
+    let recording = EventLog::start(
+        &run,
+        &["type=container", "event=kill"],
+        "{{.Actor.Attributes.name}} {{.Actor.Attributes.signal}}",
+    );
 
     let out = update_once(&format!("{}|{}", labelled.name, imaged.name), &[]);
     assert_eq!(out.stderr.matches("Updated.").count(), 2, "{out}");
+    let kills = recording.stop();
     // The first signal each got; the sleep ignores it, so SIGKILL (9) follows.
-    let first = |name: &str| kill_signals(&run, &since, name).first().cloned();
+    let first = |name: &str| kill_signals(&kills, name).first().cloned();
     assert_eq!(
         first(&labelled.name).as_deref(),
         Some("10"),

@@ -2,9 +2,8 @@
 //! back under its name, running, the same container (same ID), and nothing is left beside it.
 
 use crate::support::TestRun;
-use crate::support::update::{
-    assert_untouched, create_by_api, engine_time, events_since, update_once,
-};
+use crate::support::events::EventLog;
+use crate::support::update::{assert_untouched, create_by_api, update_once};
 use std::net::TcpListener;
 
 #[test]
@@ -54,13 +53,13 @@ fn a_pull_that_fails_touches_nothing() {
         assert_eq!(deleted.status, 202, "DELETE {path}: {}", deleted.text());
     }
     let old = run.run("unpullable", &v1.reference, &[]);
-    let since = engine_time(&run);
+    let container = format!("container={}", old.id);
+    let recording = EventLog::start(&run, &[&container], "{{.Action}}");
 
     let out = update_once(&old.name, &[]);
     assert!(out.stderr.contains("pull"), "{out}");
     assert_untouched(&run, &old, &v1.reference, &out);
-    let container = format!("container={}", old.id);
-    let events = events_since(&run, &since, &[&container], "{{.Action}}");
+    let events = recording.stop();
     assert_eq!(
         events,
         Vec::<String>::new(),

@@ -5,9 +5,8 @@
 //! Each test limits the trigger to its own container (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
-use crate::support::update::{
-    assert_untouched, docker_trigger_env, engine_time, history_events, starts_and_stops,
-};
+use crate::support::events::EventLog;
+use crate::support::update::{assert_untouched, docker_trigger_env, history_events};
 use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
 
 #[test]
@@ -279,12 +278,12 @@ fn a_linked_container_is_stopped_before_its_dependency_and_started_again_after()
         )),
         "{plan}"
     );
-    let since = engine_time(&run);
+    let recording = EventLog::starts_and_stops(&run);
 
     let out = tidewatch(&["run", "--once"], &docker_trigger_env(&db.name, store));
     assert!(out.stderr.contains("Updated."), "{out}");
 
-    let events = starts_and_stops(&run, &since);
+    let events = recording.stop();
     let lines: Vec<&str> = events
         .iter()
         .map(String::as_str)
@@ -433,13 +432,13 @@ fn start_first_starts_the_new_container_before_the_old_one_stops() {
         &v1.reference,
         &[],
     );
-    let since = engine_time(&run);
+    let recording = EventLog::starts_and_stops(&run);
     let dir = fresh_store_dir();
     let store = dir.to_str().unwrap();
 
     let out = tidewatch(&["run", "--once"], &docker_trigger_env(&old.name, store));
     assert!(out.stderr.contains("beside the old one"), "{out}");
-    let events = starts_and_stops(&run, &since);
+    let events = recording.stop();
     let lines: Vec<&str> = events
         .iter()
         .map(String::as_str)

@@ -16,6 +16,7 @@
 
 mod docker;
 pub mod engine;
+pub mod events;
 mod http;
 mod image;
 mod process;

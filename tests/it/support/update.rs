@@ -56,28 +56,6 @@ pub fn engine_time(run: &TestRun) -> String {
     run.docker(&["system", "info", "--format", "{{.SystemTime}}"])
 }
 
-/// `docker events` from `since` until now with `filters` (`event=stop`…), one line each in
-/// `format`, in order.
-pub fn events_since(run: &TestRun, since: &str, filters: &[&str], format: &str) -> Vec<String> {
-    let until = engine_time(run);
-    let mut args = vec!["events", "--since", since, "--until", &until];
-    for filter in filters {
-        args.extend(["--filter", filter]);
-    }
-    args.extend(["--format", format]);
-    run.docker(&args).lines().map(str::to_string).collect()
-}
-
-/// `name action` of every container start and stop since `since`, in order.
-pub fn starts_and_stops(run: &TestRun, since: &str) -> Vec<String> {
-    events_since(
-        run,
-        since,
-        &["type=container", "event=stop", "event=start"],
-        "{{.Actor.Attributes.name}} {{.Action}}",
-    )
-}
-
 /// The container under `old.name` is `old` (same ID), running, on `image`, and alone: nothing
 /// renamed aside (`-tidewatch-old`) and no other container whose name holds it.
 #[track_caller]
