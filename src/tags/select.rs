@@ -73,9 +73,91 @@ fn competes(current: &Version, candidate: &Version, policy: &TagPolicy) -> bool 
     let (have, want) = (candidate.numbers().len(), current.numbers().len());
     candidate.prefix() == current.prefix()
         && candidate.flavour_shape() == current.flavour_shape()
+        && flavour_moves_allowed(current, candidate)
         && candidate.is_date_stamp() == current.is_date_stamp()
         && (have == want || (policy.allow_more_parts && have > want))
         && (!candidate.is_prerelease() || current.is_prerelease() || policy.allow_prerelease)
+}
+
+/// Whether the flavour's numbers that differ between two tags of one flavour shape may move.
+/// Most move with every rebuild: a build or update counter (`-ls221`, `-r5`, `-CU12`, `-2`),
+/// a later part of a dotted number (`alpine3.18` → `3.19`). But a number that gives the major
+/// version of a runtime or distribution the image is built on (`jdk17`, `debian-11`, the `3`
+/// of `alpine3.18`, `ltsc2022`) switches to another base when it moves, which is no update of
+/// the same image: Jenkins lists `2.440.1-lts-jdk17` beside `-jdk21`, Bitnami `-debian-11-r5`
+/// beside `-debian-12-r0`, and neither move is a patch. So a number whose word (the letters
+/// right before it, or before the `-` or `_` right before it) names such a base stays put,
+/// unless it follows a `.`.
+fn flavour_moves_allowed(current: &Version, candidate: &Version) -> bool {
+    let movable = movable_numbers(current.flavour_shape());
+    current
+        .flavour_numbers()
+        .iter()
+        .zip(candidate.flavour_numbers())
+        .zip(movable)
+        .all(|((a, b), movable)| a == b || movable)
+}
+
+/// Runtimes and distributions whose major version images put in their flavour.
+const BASES: [&str; 33] = [
+    "alpine",
+    "bookworm",
+    "bullseye",
+    "centos",
+    "cuda",
+    "debian",
+    "dotnet",
+    "el",
+    "fedora",
+    "go",
+    "golang",
+    "java",
+    "jdk",
+    "jre",
+    "ltsc",
+    "mariadb",
+    "mysql",
+    "nanoserver",
+    "net",
+    "node",
+    "openjdk",
+    "perl",
+    "pg",
+    "php",
+    "postgres",
+    "py",
+    "python",
+    "rhel",
+    "ruby",
+    "temurin",
+    "ubi",
+    "ubuntu",
+    "windowsservercore",
+];
+
+/// For each `#` (a masked number) of a flavour shape, whether that number may move; see
+/// [`flavour_moves_allowed`].
+fn movable_numbers(shape: &str) -> Vec<bool> {
+    shape
+        .match_indices('#')
+        .map(|(at, _)| {
+            let before = &shape[..at];
+            if before.ends_with('.') {
+                return true;
+            }
+            // The letters right before the number, or before the separator right before it.
+            let before = before.strip_suffix(['-', '_']).unwrap_or(before);
+            let word: String = before
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            !BASES.contains(&word.to_ascii_lowercase().as_str())
+        })
+        .collect()
 }
 
 /// How `a` compares with `b` as a choice for `current`; rules 1–4 of [`newest`].

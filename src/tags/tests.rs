@@ -444,6 +444,45 @@ fn table() -> Vec<(&'static str, &'static [&'static str], Expected<'static>)> {
             ],
             Some(("2.452.1-lts-jdk17", Minor)),
         ),
+        // jenkins/jenkins: the same release on another JDK is another image, not a patch.
+        (
+            "2.440.1-lts-jdk17",
+            &[
+                "2.440.1-lts-jdk17",
+                "2.440.1-lts-jdk21",
+                "2.440.2-lts-jdk21",
+            ],
+            None,
+        ),
+        // bitnami/postgresql: the revision counter moves, the Debian release does not.
+        (
+            "16.2.0-debian-11-r5",
+            &[
+                "16.2.0-debian-11-r5",
+                "16.2.0-debian-11-r6",
+                "16.2.0-debian-12-r0",
+                "16.2.0-debian-12-r3",
+            ],
+            Some(("16.2.0-debian-11-r6", Patch)),
+        ),
+        // mcr.microsoft.com/dotnet/aspnet: Windows Server 2019 images do not move to 2022.
+        (
+            "8.0.1-nanoserver-ltsc2019",
+            &["8.0.1-nanoserver-ltsc2022", "8.0.2-nanoserver-ltsc2022"],
+            None,
+        ),
+        // rancher/k3s: the k3s build counter is a rebuild.
+        (
+            "v1.29.2-k3s1",
+            &["v1.29.2-k3s1", "v1.29.2-k3s2"],
+            Some(("v1.29.2-k3s2", Patch)),
+        ),
+        // php: Alpine's minor release moves, its major does not.
+        (
+            "8.3.4-fpm-alpine3.19",
+            &["8.3.4-fpm-alpine3.20", "8.3.4-fpm-alpine4.0"],
+            Some(("8.3.4-fpm-alpine3.20", Patch)),
+        ),
         (
             "3.13.0-management",
             &[
