@@ -493,16 +493,12 @@ pub fn history(
         writeln!(out)?;
         return Ok(());
     }
-    match (entries.is_empty(), name) {
-        (true, Some(name)) => {
-            writeln!(out, "No history for {name} ({}).", location.display())?;
-            return Ok(());
+    if entries.is_empty() {
+        match name {
+            Some(name) => writeln!(out, "No history for {name} ({}).", location.display())?,
+            None => writeln!(out, "No history yet ({}).", location.display())?,
         }
-        (true, None) => {
-            writeln!(out, "No history yet ({}).", location.display())?;
-            return Ok(());
-        }
-        (false, _) => {}
+        return Ok(());
     }
     for e in &entries {
         let who = match (&e.watcher, &e.container) {

@@ -509,16 +509,7 @@ impl Loaded {
             }
         }
         let r = &config.registry;
-        let basic = [
-            ("hub", &r.hub),
-            ("ghcr", &r.ghcr),
-            ("quay", &r.quay),
-            ("gitlab", &r.gitlab),
-            ("lscr", &r.lscr),
-            ("acr", &r.acr),
-            ("custom", &r.custom),
-        ];
-        for (kind, instances) in basic {
+        for (kind, instances) in r.basic() {
             for (name, registry) in instances {
                 for (key, message) in registry.problems(kind) {
                     report(

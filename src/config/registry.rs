@@ -36,6 +36,22 @@ pub struct RegistriesConfig {
     pub custom: BTreeMap<String, RegistryConfig>,
 }
 
+impl RegistriesConfig {
+    /// The kinds that take a login and a password or token, with their instances: the one list
+    /// that validation and the providers both walk.
+    pub fn basic(&self) -> [(&'static str, &BTreeMap<String, RegistryConfig>); 7] {
+        [
+            ("hub", &self.hub),
+            ("ghcr", &self.ghcr),
+            ("quay", &self.quay),
+            ("lscr", &self.lscr),
+            ("gitlab", &self.gitlab),
+            ("acr", &self.acr),
+            ("custom", &self.custom),
+        ]
+    }
+}
+
 /// Credentials for registries that take a login and a password or token.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

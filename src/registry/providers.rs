@@ -88,16 +88,7 @@ fn preset_host(kind: &str) -> Option<&'static str> {
 /// Builds the providers; an error names the `kind.name` and what is wrong.
 pub fn from_config(config: &RegistriesConfig) -> Result<Vec<Provider>, String> {
     let mut providers = Vec::new();
-    let basic: [(&str, &std::collections::BTreeMap<String, RegistryConfig>); 7] = [
-        ("hub", &config.hub),
-        ("ghcr", &config.ghcr),
-        ("quay", &config.quay),
-        ("lscr", &config.lscr),
-        ("gitlab", &config.gitlab),
-        ("acr", &config.acr),
-        ("custom", &config.custom),
-    ];
-    for (kind, instances) in basic {
+    for (kind, instances) in config.basic() {
         for (name, registry) in instances {
             let id = format!("{kind}.{name}");
             if let Some((key, why)) = registry.problems(kind).into_iter().next() {

@@ -504,11 +504,9 @@ impl ComposeTrigger {
             let engine = &engine;
             async move {
                 let health_check = engine
-                    .health(id)
+                    .has_healthcheck(id)
                     .await
-                    .map_err(|err| format!("cannot watch the new container: {err}"))?
-                    .health
-                    .is_some();
+                    .map_err(|err| format!("cannot watch the new container: {err}"))?;
                 self.options.gate.pass(engine, id, health_check).await
             }
         }))
