@@ -53,7 +53,7 @@ fn main() {
     let mut before = RequestCounts::new();
     for cycle in 1..=3 {
         let (cpu, start) = (support::cpu_ms(), Instant::now());
-        let outcome = runtime.block_on(tidewatch::watcher::cycle(
+        let outcome = runtime.block_on(tidewatch::watch::watcher::cycle(
             &watchers,
             &client,
             &Bus::default(),

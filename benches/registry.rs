@@ -14,8 +14,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tidewatch::config::RegistriesConfig;
+use tidewatch::model::reference::ImageRef;
 use tidewatch::model::{ContainerInfo, Platform};
-use tidewatch::registry::reference::ImageRef;
 use tidewatch::registry::{ClientSettings, DigestCheck, RegistryClient, RequestCounts};
 
 fn main() {

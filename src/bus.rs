@@ -7,7 +7,7 @@
 //! capacity loses the oldest events; that is logged and counted, and is safe because a check is
 //! idempotent: the next cycle finds the same update again.
 
-use crate::listing::ListedContainer;
+use crate::model::finding::ListedContainer;
 use crate::model::{ContainerInfo, ContainerKey, Report, UpdateCandidate, UpdateReport};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

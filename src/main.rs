@@ -4,9 +4,8 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tidewatch::listing::EngineError;
-use tidewatch::watcher::Outcome;
-use tidewatch::{app, config, telemetry};
+use tidewatch::app::{self, Outcome};
+use tidewatch::{config, telemetry};
 
 /// Exit status for a configuration a user must fix, as promised in the README.
 const EXIT_CONFIG: u8 = 2;
@@ -170,22 +169,7 @@ fn report(outcome: anyhow::Result<Outcome>, json: bool, failed_checks_fail: bool
         }
     };
     let mut out = std::io::stdout().lock();
-    let written = if json {
-        let errors: Vec<EngineError> = outcome
-            .errors
-            .iter()
-            .map(|err| EngineError {
-                watcher: err.watcher().to_string(),
-                error: err.to_string(),
-            })
-            .collect();
-        outcome.listing.write_json(&errors, &mut out)
-    } else if outcome.listing.containers.is_empty() && !outcome.errors.is_empty() {
-        // Nothing answered: a bare table header would only look like an empty host.
-        Ok(())
-    } else {
-        outcome.listing.write_table(&mut out)
-    };
+    let written = app::write_report(&outcome, json, &mut out);
     let _ = out.flush();
     for error in &outcome.errors {
         eprintln!("tidewatch: {error}");

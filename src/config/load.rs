@@ -1,9 +1,9 @@
 //! Assembling the sources, extracting the typed [`Config`] while collecting *every* error, and
 //! answering "where did this value come from?".
 
+use super::compat::watchtower::WatchtowerEnv;
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
-use super::watchtower::WatchtowerEnv;
 use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
 use figment::error::{Actual, Kind};
 use figment::providers::{Format, Serialized, Toml};
@@ -1021,7 +1021,7 @@ mod tests {
         let example = load(Some(&root.join("tidewatch.toml")), vec![]);
         let loaded = example.expect("config/tidewatch.toml loads");
         assert_eq!(loaded.config.watcher.len(), 2);
-        crate::trigger::build_all(&loaded.config.trigger).expect("its triggers build");
+        crate::app::triggers::build_all(&loaded.config.trigger).expect("its triggers build");
         let secret = tempfile::NamedTempFile::new().unwrap();
         let env: Vec<(String, String)> = std::fs::read_to_string(root.join("tidewatch.env"))
             .unwrap()
@@ -1035,7 +1035,7 @@ mod tests {
             .collect();
         assert!(env.len() >= 6, "{env:?}");
         let loaded = load(None, env).expect("config/tidewatch.env loads");
-        crate::trigger::build_all(&loaded.config.trigger).expect("its triggers build");
+        crate::app::triggers::build_all(&loaded.config.trigger).expect("its triggers build");
     }
 
     #[test]

@@ -5,14 +5,15 @@
 //! typed, validated structs, and keeps figment's record of where every value came from for
 //! `tidewatch config` and for error messages.
 
+mod compat;
 mod env;
 mod error;
+pub mod host;
 mod load;
 mod registry;
 mod secret;
 mod trigger;
 mod watcher;
-mod watchtower;
 
 pub use env::PREFIX as ENV_PREFIX;
 pub use env::SUCCEEDS as SUCCEEDS_VAR;
@@ -20,7 +21,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, Origin, load, load_from_process};
 pub use registry::{
     DEFAULT_CONCURRENCY, DEFAULT_MAX_TAGS, EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig,
-    RegistryUrl,
+    RegistryUrl, decode_auth,
 };
 pub use secret::Secret;
 pub use trigger::{

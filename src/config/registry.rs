@@ -7,6 +7,8 @@
 //! error naming its variable (exit 2), not a failed check later.
 
 use super::secret::Secret;
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -173,8 +175,13 @@ impl RegistryConfig {
             None => {}
         }
         if let Some(auth) = &self.auth {
-            if let Err(err) = crate::registry::credentials::Credential::from_auth(auth.expose()) {
-                problems.push(("auth", format!("{err} (base64 of login:password expected)")));
+            if let Err(reason) = decode_auth(auth.expose()) {
+                problems.push((
+                    "auth",
+                    format!(
+                        "invalid docker auth value: {reason} (base64 of login:password expected)"
+                    ),
+                ));
             }
         }
         let login_set = self.login.is_some() || self.username.is_some();
@@ -311,6 +318,33 @@ impl EcrConfig {
 }
 
 /// Two keys that only work together: the missing one is the key to point at.
+/// Go's `base64.StdEncoding`, as Docker uses, but also accepting the value without its `=`
+/// padding, which hand-written configs sometimes lack.
+const AUTH_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Docker's `config.json` `auth` value (base64 of `login:password`), read here so that a
+/// configured one is checked at start-up. The split on the first `:` and the trimmed NULs are Docker's (`decodeAuth`): a password may
+/// contain `:`, and some tools pad the value with NULs.
+pub fn decode_auth(auth_b64: &str) -> Result<(String, Secret), &'static str> {
+    let decoded = AUTH_BASE64
+        .decode(auth_b64.trim())
+        .map_err(|_| "auth is not valid base64")?;
+    let decoded = String::from_utf8(decoded).map_err(|_| "auth does not decode to utf-8 text")?;
+    let (username, password) = decoded
+        .split_once(':')
+        .ok_or("auth does not decode to login:password")?;
+    if username.is_empty() {
+        return Err("auth decodes to an empty login");
+    }
+    Ok((
+        username.to_owned(),
+        Secret::new(password.trim_matches('\0')),
+    ))
+}
+
 fn pair<A, B>(
     problems: &mut Vec<Problem>,
     (a, a_value): (&'static str, &Option<A>),

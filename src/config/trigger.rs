@@ -1,6 +1,6 @@
 //! Trigger instances, one map per kind (`TIDEWATCH_TRIGGER_<KIND>_<NAME>_<KEY>`).
 //!
-//! Each kind adds a field here and a constructor in `crate::trigger::build_all`; the compiler
+//! Each kind adds a field here and a constructor in `crate::app::triggers::build_all`; the compiler
 //! then shows every other place to edit. Key names are WUD's wherever WUD has the option, so a
 //! WUD setup keeps working once its prefix is changed.
 //!

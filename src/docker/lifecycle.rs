@@ -125,6 +125,39 @@ fn docker_credentials(credential: &Credential) -> DockerCredentials {
     }
 }
 
+/// What ties a container to others, as the engine stored it: the update's order
+/// (`update::order`) is planned from these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wiring {
+    pub id: String,
+    /// Without Docker's leading `/`.
+    pub name: String,
+    /// `HostConfig.Links`, as stored (`/db:/web/db`).
+    pub links: Vec<String>,
+    /// `HostConfig.NetworkMode` (`container:<x>` shares another's network stack).
+    pub network_mode: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// A container an update replaced: containers sharing its network stack follow it to the new
+/// ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub old_id: String,
+    pub old_name: String,
+    pub new_id: String,
+}
+
+/// Where the old container waits while its successor is tried.
+pub fn aside_name(name: &str) -> String {
+    format!("{name}-tidewatch-old")
+}
+
+/// The temporary name of a new container started beside the old one (start-first).
+pub fn new_name(name: &str) -> String {
+    format!("{name}-tidewatch-new")
+}
+
 impl Engine {
     fn failed(&self, err: &bollard::errors::Error) -> DockerError {
         self.api_error(err)
@@ -300,7 +333,7 @@ impl Engine {
         old: &Snapshot,
         image: &str,
         name: &str,
-        follow: &[crate::update::Replaced],
+        follow: &[Replaced],
     ) -> Result<String, DockerError> {
         self.create_with_env(old, image, name, follow, None).await
     }
@@ -312,7 +345,7 @@ impl Engine {
         old: &Snapshot,
         image: &str,
         name: &str,
-        follow: &[crate::update::Replaced],
+        follow: &[Replaced],
         env: Option<&str>,
     ) -> Result<String, DockerError> {
         let mac = old.configured_mac.as_deref();
@@ -340,10 +373,7 @@ impl Engine {
             for link in links.iter_mut() {
                 let (target, alias) = link.split_once(':').unwrap_or((link.as_str(), ""));
                 let target = target.trim_start_matches('/');
-                if let Some(r) = follow
-                    .iter()
-                    .find(|r| target == crate::update::aside_name(&r.old_name))
-                {
+                if let Some(r) = follow.iter().find(|r| target == aside_name(&r.old_name)) {
                     let alias = if alias.is_empty() { &r.old_name } else { alias };
                     *link = format!("{}:{alias}", r.old_name);
                 }
@@ -460,7 +490,7 @@ impl Engine {
 
     /// Every container of the engine, running or not, with what decides the order of an update:
     /// links, network mode, labels (see `update::order`).
-    pub async fn nodes(&self) -> Result<Vec<crate::update::order::Node>, DockerError> {
+    pub async fn nodes(&self) -> Result<Vec<Wiring>, DockerError> {
         let options = bollard::query_parameters::ListContainersOptions {
             all: true,
             ..Default::default()
@@ -493,13 +523,13 @@ impl Engine {
                 .unwrap_or_default()
                 .into_iter()
                 .collect();
-            nodes.push(crate::update::order::Node::from_parts(
+            nodes.push(Wiring {
                 id,
-                name.trim_start_matches('/'),
-                &host.links.unwrap_or_default(),
-                host.network_mode.as_deref().unwrap_or_default(),
+                name: name.trim_start_matches('/').to_string(),
+                links: host.links.unwrap_or_default(),
+                network_mode: host.network_mode.unwrap_or_default(),
                 labels,
-            ));
+            });
         }
         Ok(nodes)
     }

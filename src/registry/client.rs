@@ -11,10 +11,10 @@ use super::ecr;
 use super::error::RegistryError;
 use super::manifest::{self, ACCEPT, MAX_MANIFEST_BYTES};
 use super::providers::{self, EcrKey, Provider};
-use super::reference;
 use super::tag_list;
 use super::transport::{Limits, Reply, Request, RequestCounts, RequestKind, TlsOptions, Transport};
 use crate::config::{DEFAULT_MAX_TAGS, RegistriesConfig, Secret};
+use crate::model::reference;
 use crate::model::{ContainerInfo, ImageRef};
 use base64::Engine as _;
 use reqwest::header::{

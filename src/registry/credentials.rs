@@ -14,8 +14,6 @@
 //! the registry key or the helper, never a value or a helper's output (it may echo a password).
 
 use crate::config::Secret;
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
@@ -52,13 +50,6 @@ const NOT_FOUND_MESSAGE: &str = "credentials not found";
 /// The `Username` a helper returns when `Secret` is an identity token rather than a password.
 const TOKEN_USERNAME: &str = "<token>";
 
-/// Go's `base64.StdEncoding`, as Docker uses, but also accepting the value without its `=`
-/// padding, which hand-written configs sometimes lack.
-const AUTH_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
 /// What to authenticate with against one registry.
 ///
 /// `Debug` is derived: every secret field is a [`Secret`], which prints as `***`.
@@ -74,27 +65,10 @@ pub enum Credential {
 impl Credential {
     /// Decodes config.json's `auth` value, base64 of `login:password`.
     pub fn from_auth(auth_b64: &str) -> Result<Credential, CredentialsError> {
-        decode_auth(auth_b64).map_err(|reason| CredentialsError::InvalidAuth { reason })
+        crate::config::decode_auth(auth_b64)
+            .map(|(username, password)| Credential::Basic { username, password })
+            .map_err(|reason| CredentialsError::InvalidAuth { reason })
     }
-}
-
-/// The split on the first `:` and the trimmed NULs are Docker's (`decodeAuth`): a password may
-/// contain `:`, and some tools pad the value with NULs.
-fn decode_auth(auth_b64: &str) -> Result<Credential, &'static str> {
-    let decoded = AUTH_BASE64
-        .decode(auth_b64.trim())
-        .map_err(|_| "auth is not valid base64")?;
-    let decoded = String::from_utf8(decoded).map_err(|_| "auth does not decode to utf-8 text")?;
-    let (username, password) = decoded
-        .split_once(':')
-        .ok_or("auth does not decode to login:password")?;
-    if username.is_empty() {
-        return Err("auth decodes to an empty login");
-    }
-    Ok(Credential::Basic {
-        username: username.to_owned(),
-        password: Secret::new(password.trim_matches('\0')),
-    })
 }
 
 /// Why no credential could be determined. Messages name the file, the registry key or the
@@ -379,7 +353,10 @@ fn parse_config(bytes: &[u8]) -> Result<Parsed, ParseError> {
 /// identity token, when present, is what gets used (Docker's token fetch prefers it).
 fn entry_credential(entry: &Map<String, Value>) -> Result<Option<Credential>, String> {
     let basic = match string_field(entry, "auth")?.filter(|a| !a.is_empty()) {
-        Some(auth) => Some(decode_auth(auth)?),
+        Some(auth) => Some(Credential::from_auth(auth).map_err(|err| match err {
+            CredentialsError::InvalidAuth { reason } => reason.to_string(),
+            other => other.to_string(),
+        })?),
         None => match string_field(entry, "username")?.filter(|u| !u.is_empty()) {
             Some(username) => Some(Credential::Basic {
                 username: username.to_owned(),
@@ -584,6 +561,7 @@ fn parse_helper_answer(stdout: &[u8]) -> Result<Option<Credential>, &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use std::sync::OnceLock;
     use std::time::Instant;
 

@@ -12,7 +12,7 @@ pub mod ecr;
 mod error;
 pub mod manifest;
 mod providers;
-pub mod reference;
+
 pub mod tag_list;
 mod transport;
 

@@ -12,9 +12,9 @@
 mod schema;
 
 use crate::bus::{Event, Subscriber};
-use crate::finding::Status;
-use crate::listing::ListedContainer;
 pub use crate::model::ContainerKey;
+use crate::model::finding::ListedContainer;
+use crate::model::finding::Status;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! Unit tests of the store, on a temporary file.
 
 use super::*;
-use crate::finding::Update;
 use crate::model::UpdateKind;
+use crate::model::finding::Update;
 
 fn listed(name: &str, status: Status, update: Option<(&str, UpdateKind)>) -> ListedContainer {
     ListedContainer {

@@ -3,9 +3,9 @@
 
 use super::{BuildProblem, TriggerId};
 use crate::config::CommonConfig;
-use crate::labels::{self, TriggerRule};
 use crate::model::{ContainerInfo, UpdateKind};
 use crate::tags::Threshold;
+use crate::watch::labels::{self, TriggerRule};
 use regex::Regex;
 
 /// One entry of `include`/`exclude`: a container-name regex, or a label equal to a value.

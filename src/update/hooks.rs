@@ -10,7 +10,7 @@
 //! - `pre-update`, `post-update`: the commands around an update; limit from
 //!   `pre-update-timeout`, `post-update-timeout` (minutes).
 //!
-//! The names live here rather than in `crate::labels`: that module reads what a *check* needs
+//! The names live here rather than in `crate::watch::labels`: that module reads what a *check* needs
 //! once per container, while these are read only when a hook is about to run.
 //!
 //! How a hook ends:

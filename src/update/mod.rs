@@ -13,9 +13,11 @@ pub mod hooks;
 pub mod journal;
 pub mod order;
 pub mod self_update;
+pub mod trigger;
 
 use crate::docker::Engine;
 use crate::docker::lifecycle::Snapshot;
+pub use crate::docker::lifecycle::{Replaced, aside_name, new_name};
 use crate::model::UpdateCandidate;
 use crate::registry::credentials::Credential;
 
@@ -100,16 +102,6 @@ pub fn new_image(candidate: &UpdateCandidate) -> String {
     }
 }
 
-/// Where the old container waits while its successor is tried.
-pub fn aside_name(name: &str) -> String {
-    format!("{name}-tidewatch-old")
-}
-
-/// The temporary name of a new container started beside the old one (start-first).
-pub fn new_name(name: &str) -> String {
-    format!("{name}-tidewatch-new")
-}
-
 /// Sets `entry` at `step` and writes it; the error is the reason to give up before the step.
 async fn write(journal: &dyn Journal, entry: &mut Entry, step: Step) -> Result<(), String> {
     entry.step = step;
@@ -132,13 +124,14 @@ async fn leftover(engine: &Engine, temporary: &str) -> Option<String> {
     })
 }
 
-/// A container an update replaced: containers sharing its network stack follow it to the new
-/// ID.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Replaced {
-    pub old_id: String,
-    pub old_name: String,
-    pub new_id: String,
+/// What an acting trigger (docker, compose) needs from the rest of the daemon.
+#[derive(Clone)]
+pub struct Context {
+    pub bus: crate::bus::WeakBus,
+    pub watchers: std::collections::BTreeMap<String, crate::config::WatcherConfig>,
+    pub registry: std::sync::Arc<crate::registry::RegistryClient>,
+    /// Where each step of an update is written before it is taken.
+    pub journal: std::sync::Arc<dyn journal::Journal>,
 }
 
 /// Updates the container of `candidate` on `engine` to its target image. `follow` lists the
@@ -199,7 +192,7 @@ pub async fn update(
             hooks::Before::Abort(reason) => return Outcome::Failed { reason },
         }
     }
-    let start_first = crate::labels::read(labels).is_ok_and(|l| l.start_first);
+    let start_first = crate::watch::labels::read(labels).is_ok_and(|l| l.start_first);
     if start_first && old.publishes_ports() {
         tracing::info!(container = %old.name(), "start-first asked, but it publishes host ports, which two containers cannot hold at once: stopping it first.");
     }

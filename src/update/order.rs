@@ -58,6 +58,12 @@ pub struct Node {
     pub updating: bool,
 }
 
+impl From<crate::docker::lifecycle::Wiring> for Node {
+    fn from(w: crate::docker::lifecycle::Wiring) -> Node {
+        Node::from_parts(w.id, &w.name, &w.links, &w.network_mode, w.labels)
+    }
+}
+
 impl Node {
     /// A node from inspect data, not updating; set [`Node::updating`] for those that are.
     pub fn from_parts(

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use tidewatch::bus::Bus;
 use tidewatch::config::{RegistriesConfig, WatcherConfig};
 use tidewatch::docker::Engine;
-use tidewatch::finding::Status;
 use tidewatch::registry::{ClientSettings, RegistryClient};
-use tidewatch::watcher;
+use tidewatch::watch::finding::Status;
+use tidewatch::watch::watcher;
 
 const HOOKS: (&str, &str) = ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_LIFECYCLEHOOKS", "true");
 const PRE_UPDATE: &str = "com.centurylinklabs.watchtower.lifecycle.pre-update";

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tidewatch::config::{RegistriesConfig, RegistryConfig, Secret, WatcherConfig};
 use tidewatch::docker::Engine;
 use tidewatch::model::ContainerInfo;
-use tidewatch::registry::reference::ImageRef;
+use tidewatch::model::reference::ImageRef;
 use tidewatch::registry::{ClientSettings, Limits, RegistryClient, RegistryError, RequestKind};
 
 /// Short enough that a hung test fails fast, long enough for a loaded two-core machine; backoff

@@ -7,14 +7,15 @@ use crate::support::receiver::{Receiver, Recorded};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
+use tidewatch::app::triggers::build_all;
 use tidewatch::bus::{Bus, Event};
 use tidewatch::config::{
     DiscordConfig, GotifyConfig, HttpConfig, Mode, NtfyConfig, SlackConfig, SmtpConfig,
     TeamsConfig, TelegramConfig, TriggersConfig,
 };
 use tidewatch::model::{ImageRef, Report, UpdateCandidate};
+use tidewatch::notify::{NotifierTrigger, TriggerError, runner, template};
 use tidewatch::store::Store;
-use tidewatch::trigger::{NotifierTrigger, TriggerError, build_all, runner, template};
 
 /// Long enough for any exchange on loopback, retries and backoff included.
 const WAIT: Duration = Duration::from_secs(30);

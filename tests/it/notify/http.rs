@@ -11,9 +11,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tidewatch::app::triggers::build_all;
 use tidewatch::config::{HttpAuthConfig, HttpConfig, Mode, Secret};
 use tidewatch::store::Store;
-use tidewatch::trigger::build_all;
 
 fn config(url: String) -> HttpConfig {
     HttpConfig {

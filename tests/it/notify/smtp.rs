@@ -8,9 +8,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::time::Duration;
 use tidewatch::config::{Secret, SmtpConfig};
-use tidewatch::trigger::smtp::{Smtp, TEMPLATES};
-use tidewatch::trigger::template::{self, Notice};
-use tidewatch::trigger::{Message, Notifier, Templates, TriggerError};
+use tidewatch::notify::smtp::{Smtp, TEMPLATES};
+use tidewatch::notify::template::{self, Notice};
+use tidewatch::notify::{Message, Notifier, Templates, TriggerError};
 
 const USER: &str = "tidewatch";
 const PASSWORD: &str = "c0rrect-h0rse";

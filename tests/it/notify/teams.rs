@@ -5,7 +5,7 @@ use super::common::{self, failure};
 use crate::support::receiver::{Answer, Receiver, Recorded};
 use serde_json::json;
 use tidewatch::config::{CommonConfig, Secret, TeamsCard, TeamsConfig};
-use tidewatch::trigger::{Message, Notifier, Templates, TriggerError, teams, template};
+use tidewatch::notify::{Message, Notifier, Templates, TriggerError, teams, template};
 
 /// A Workflows URL carries its signature in the query.
 const PATH: &str = "/workflows/abc/triggers/manual/paths/invoke?sig=SECRET-SIG";

@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tidewatch::config::{RegistriesConfig, Secret};
+use tidewatch::model::reference::ImageRef;
 use tidewatch::registry::credentials::Credential;
-use tidewatch::registry::reference::ImageRef;
 use tidewatch::registry::{ClientSettings, RegistryClient, RegistryError, RequestKind::*};
 
 const USER: &str = "tw-user";

@@ -1,0 +1,45 @@
+//! `tidewatch history`: the audit log.
+
+use crate::config::Loaded;
+use crate::store::Store;
+
+use std::io::Write;
+
+/// `tidewatch history [NAME]`: the audit log, oldest first. Reads the store the daemon writes
+/// (WAL lets both work at once); a store that does not exist yet is an empty history, not an
+/// error, and is not created.
+pub fn history(
+    loaded: &Loaded,
+    name: Option<&str>,
+    limit: usize,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let location = loaded.config.store.location();
+    let entries = if location.exists() {
+        Store::open(&location)?.history(name, limit)?
+    } else {
+        Vec::new()
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &entries)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if entries.is_empty() {
+        match name {
+            Some(name) => writeln!(out, "No history for {name} ({}).", location.display())?,
+            None => writeln!(out, "No history yet ({}).", location.display())?,
+        }
+        return Ok(());
+    }
+    for e in &entries {
+        let who = match (&e.watcher, &e.container) {
+            (Some(w), Some(c)) => format!("{w}/{c}"),
+            (None, Some(c)) => c.clone(),
+            _ => "-".into(),
+        };
+        writeln!(out, "{}  {:<24}  {:<16}  {}", e.at, who, e.event, e.detail)?;
+    }
+    Ok(())
+}

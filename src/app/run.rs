@@ -1,0 +1,284 @@
+//! `tidewatch run` (the daemon) and `run --once`: the watchers on their schedules, each
+//! engine's events followed, until shutdown.
+
+use crate::bus::{Bus, Event};
+use crate::config::{Loaded, WatcherConfig};
+use crate::docker::{Engine, EngineEvent};
+use crate::registry::RegistryClient;
+use crate::watch::schedule;
+
+use crate::app::Triggers;
+use crate::watch::watcher::{self, Outcome};
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+
+/// `tidewatch run --once`: one cycle of the daemon, with everything that subscribes to the bus
+/// running and allowed to finish (notifications sent, the store written) before the report is
+/// returned.
+pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Outcome> {
+    one_cycle(loaded, triggers, Bus::default()).await
+}
+
+/// `tidewatch run`: every watcher on its schedule until `shutdown` resolves. A cycle under way
+/// when it does is cut short (a registry that never answers must not hold up `docker stop`):
+/// what it found so far is already on the bus, and the triggers and the store finish what they
+/// hold; nothing starts after.
+pub async fn run(
+    loaded: &Loaded,
+    triggers: Triggers,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let client = Arc::new(RegistryClient::new(
+        &loaded.config.registry,
+        client_settings(loaded),
+    )?);
+    let store = open_store(loaded).await?;
+    let bus = Bus::default();
+    let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut watchers = tokio::task::JoinSet::new();
+    // Watchers on the same schedule check together, through one registry session: two
+    // watchers of one host (socket and TCP), or hosts running the same images, ask the registry
+    // once per reference, as `run --once` does. One jitter for the group, drawn per cycle.
+    let mut groups: BTreeMap<(String, u64), Vec<(String, WatcherConfig)>> = BTreeMap::new();
+    for (name, watcher) in &loaded.config.watcher {
+        groups
+            .entry((watcher.cron.clone(), watcher.jitter))
+            .or_default()
+            .push((name.clone(), watcher.clone()));
+    }
+    for ((cron, jitter), members) in groups {
+        let schedule = schedule::Schedule::new(&cron, jitter)?;
+        let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
+        let together = names.join(",");
+        let (client, bus, mut stopped) = (client.clone(), bus.clone(), stopped.clone());
+        watchers.spawn(async move {
+            for name in &names {
+                tracing::info!(watcher = %name, cron = %cron, "Watcher started.");
+            }
+            // As WUD's watchatstart: a first check now, then on the schedule.
+            let mut next = Some(tokio::time::Instant::now());
+            while let Some(at) = next {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = stopped.wait_for(|stop| *stop) => break,
+                }
+                let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus);
+                let Some(outcome) = unless_stopped(&mut stopped, &together, cycle).await else {
+                    break;
+                };
+                // The error names its watcher.
+                for err in &outcome.errors {
+                    tracing::error!(error = %err, "Engine not reachable; its containers were not checked.");
+                }
+                drop(outcome);
+                crate::memory::trim();
+                next = schedule.next();
+            }
+            for name in &names {
+                tracing::info!(watcher = %name, "Watcher stopped.");
+            }
+        });
+    }
+    for (name, watcher) in &loaded.config.watcher {
+        if watcher.watchevents {
+            let (name, watcher) = (name.clone(), watcher.clone());
+            let (client, bus, stopped) = (client.clone(), bus.clone(), stopped.clone());
+            watchers.spawn(follow_events(name, watcher, client, bus, stopped));
+        }
+    }
+    shutdown.await;
+    tracing::info!("Shutting down: checks under way are cut short, what they found is kept.");
+    let _ = stop.send(true);
+    while watchers.join_next().await.is_some() {}
+    subscribers.finish(bus).await;
+    tracing::info!("Stopped.");
+    Ok(())
+}
+
+/// `work`, unless the daemon is told to stop first: then it is dropped (every finding made so
+/// far is already published; see [`watcher::cycle`]) and `None` returned.
+async fn unless_stopped<T>(
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+    watcher: &str,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        done = work => Some(done),
+        _ = stopped.wait_for(|stop| *stop) => {
+            tracing::info!(watcher = %watcher, "Check cut short by shutdown; its findings so far are kept.");
+            None
+        }
+    }
+}
+
+/// Image tags come in bursts (a `docker pull` of several tags, a CI job tagging ten names): the
+/// watcher is re-checked once the tags have been quiet this long…
+const RETAG_QUIET: Duration = Duration::from_secs(2);
+
+/// …or at the latest this long after the first, so that steady tagging cannot starve it.
+const RETAG_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Image tags seen since the last re-check of the watcher.
+#[derive(Debug, Clone, Copy)]
+struct Retagged {
+    first: tokio::time::Instant,
+    last: tokio::time::Instant,
+    count: usize,
+}
+
+impl Retagged {
+    fn add(pending: Option<Retagged>, now: tokio::time::Instant) -> Retagged {
+        match pending {
+            None => Retagged {
+                first: now,
+                last: now,
+                count: 1,
+            },
+            Some(p) => Retagged {
+                last: now,
+                count: p.count + 1,
+                ..p
+            },
+        }
+    }
+
+    /// When to re-check: after a quiet spell, or at the latest a while after the first.
+    fn due(&self) -> tokio::time::Instant {
+        (self.last + RETAG_QUIET).min(self.first + RETAG_MAX_WAIT)
+    }
+}
+
+/// Checks containers as the engine reports them started, and re-checks the watcher when images
+/// are tagged, once per burst (see [`RETAG_QUIET`]). A lost stream (engine restart) is
+/// reconnected with backoff, and the watcher is re-listed then, since events were missed
+/// meanwhile. Shutdown cuts any check under way.
+async fn follow_events(
+    name: String,
+    watcher: WatcherConfig,
+    client: Arc<RegistryClient>,
+    bus: Bus,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    let mut backoff = Duration::from_secs(1);
+    let mut reconnecting = false;
+    loop {
+        match Engine::connect(&name, &watcher).await {
+            Ok(engine) => {
+                if reconnecting {
+                    tracing::info!(watcher = %name, "Event stream back; re-checking the watcher.");
+                    let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                    if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
+                        return;
+                    }
+                }
+                backoff = Duration::from_secs(1);
+                let mut events = std::pin::pin!(engine.events());
+                // Lost with the stream: the re-listing after a reconnect covers them.
+                let mut retagged: Option<Retagged> = None;
+                loop {
+                    let due = retagged.map(|r| r.due());
+                    let recheck = async {
+                        match due {
+                            Some(due) => tokio::time::sleep_until(due).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let event = tokio::select! {
+                        event = events.next() => Some(event),
+                        _ = recheck => None,
+                        _ = stopped.wait_for(|stop| *stop) => return,
+                    };
+                    let Some(event) = event else {
+                        let tags = retagged.take().map_or(0, |r| r.count);
+                        tracing::info!(watcher = %name, tags, "Images tagged; re-checking the watcher.");
+                        let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                        if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
+                            return;
+                        }
+                        continue;
+                    };
+                    match event {
+                        Some(Ok(EngineEvent::ContainerStarted(id))) => {
+                            let check =
+                                watcher::check_container(&engine, &watcher, &id, &client, &bus);
+                            match unless_stopped(&mut stopped, &name, check).await {
+                                None => return,
+                                Some(Err(err)) => {
+                                    tracing::warn!(watcher = %name, container = %id, error = %err, "Started container not checked.");
+                                }
+                                Some(Ok(_)) => {}
+                            }
+                        }
+                        Some(Ok(EngineEvent::ImageTagged)) => {
+                            retagged = Some(Retagged::add(retagged, tokio::time::Instant::now()));
+                        }
+                        Some(Ok(EngineEvent::ContainerDestroyed {
+                            id,
+                            name: container,
+                        })) => {
+                            bus.publish(Event::ContainerRemoved {
+                                watcher: name.clone(),
+                                id,
+                                name: container,
+                            });
+                        }
+                        Some(Err(err)) => {
+                            tracing::warn!(watcher = %name, error = %err, "Event stream lost; reconnecting.");
+                            break;
+                        }
+                        None => {
+                            tracing::warn!(watcher = %name, "Event stream ended; reconnecting.");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(watcher = %name, error = %err, retry_in_s = backoff.as_secs(), "Engine not reachable for events.");
+            }
+        }
+        reconnecting = true;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    #[test]
+    fn a_burst_of_tags_is_one_re_check_after_a_quiet_spell_or_the_longest_wait() {
+        let start = Instant::now();
+        let mut pending = None;
+        for n in 0..10 {
+            pending = Some(Retagged::add(
+                pending,
+                start + Duration::from_millis(100 * n),
+            ));
+        }
+        let burst = pending.expect("tagged");
+        assert_eq!(burst.count, 10);
+        assert_eq!(
+            burst.due(),
+            start + Duration::from_millis(900) + RETAG_QUIET
+        );
+
+        // Tagged every second without a pause: re-checked at the longest wait all the same.
+        let mut pending = None;
+        for n in 0..30 {
+            pending = Some(Retagged::add(pending, start + Duration::from_secs(n)));
+        }
+        assert_eq!(pending.expect("tagged").due(), start + RETAG_MAX_WAIT);
+    }
+}

@@ -1,0 +1,237 @@
+//! Watchers, one per Docker host. A cycle lists a host's containers, checks each through the
+//! registry session it shares with the other watchers of that cycle (a reference used on two
+//! hosts is asked about once), and publishes what it found on the bus. Watchers never call
+//! triggers: whatever acts on a finding subscribes to the bus.
+
+use crate::bus::{Bus, Event};
+use crate::config::{WatcherConfig, name_patterns};
+use crate::docker::{DockerError, Engine};
+use crate::model::{ContainerInfo, ImageRef, Report, UpdateCandidate};
+use crate::registry::{RegistryClient, Session};
+use crate::watch::finding::{self, Finding, Status};
+use crate::watch::listing::{ListedContainer, Listing};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+/// What a cycle found: every container with its finding, and the engines that did not answer.
+#[derive(Debug)]
+pub struct Outcome {
+    pub listing: Listing,
+    pub errors: Vec<DockerError>,
+}
+
+impl Outcome {
+    /// A check failed (a registry error) or an engine could not be reached.
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+            || self
+                .listing
+                .containers
+                .iter()
+                .any(|c| c.status == Status::Failed)
+    }
+}
+
+/// One cycle over `watchers` through one registry session, each watcher on its own: its
+/// findings are published on `bus` as soon as each is made (a registry that hangs delays only
+/// its own containers' findings), its report once all of its containers are in (a slow host
+/// does not hold back another's). Cancel-safe: dropped midway, it leaves every finding made so
+/// far published and publishes no report for a watcher it did not finish, since the counts
+/// would be of a part of it.
+pub async fn cycle<'w>(
+    watchers: impl IntoIterator<Item = (&'w String, &'w WatcherConfig)>,
+    client: &RegistryClient,
+    bus: &Bus,
+) -> Outcome {
+    let session = client.session();
+    let passes = watchers
+        .into_iter()
+        .map(|(name, watcher)| pass(name, watcher, &session, bus));
+    let mut listing = Listing::default();
+    let mut errors = Vec::new();
+    for result in futures_util::future::join_all(passes).await {
+        match result {
+            Ok(containers) => listing.containers.extend(containers),
+            // Reported by the caller: one line for `check`, a log line for the daemon.
+            Err(err) => errors.push(err),
+        }
+    }
+    Outcome { listing, errors }
+}
+
+/// One watcher's part of a cycle: list, check every container concurrently, publish each
+/// finding as it is made, then the watcher's report. An engine that cannot be reached is
+/// reported too, with no `listed` names: that says nothing about its containers.
+async fn pass(
+    name: &str,
+    watcher: &WatcherConfig,
+    session: &Session<'_>,
+    bus: &Bus,
+) -> Result<Vec<ListedContainer>, DockerError> {
+    let mut report = Report {
+        watcher: name.to_string(),
+        ..Report::default()
+    };
+    let containers = match list(name, watcher).await {
+        Ok(containers) => containers,
+        Err(err) => {
+            bus.publish(Event::CheckCompleted(report));
+            return Err(err);
+        }
+    };
+    report.listed = Some(containers.iter().map(|c| c.name.clone()).collect());
+    let mut checks: FuturesUnordered<_> = containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| async move { (i, finding::check(session, c, watcher).await) })
+        .collect();
+    let mut findings: Vec<Option<Finding>> = vec![None; containers.len()];
+    while let Some((i, finding)) = checks.next().await {
+        publish(bus, &containers[i], &finding);
+        report.scanned += 1;
+        match finding.status {
+            Status::UpdateAvailable => report.updates += 1,
+            Status::UpToDate => report.up_to_date += 1,
+            Status::Skipped => report.skipped += 1,
+            Status::Failed => report.failed += 1,
+        }
+        findings[i] = Some(finding);
+    }
+    drop(checks);
+    bus.publish(Event::CheckCompleted(report));
+    Ok(containers
+        .iter()
+        .zip(findings)
+        .filter_map(|(c, f)| Some(ListedContainer::new(c, f?)))
+        .collect())
+}
+
+/// The containers `watcher` looks after on its engine now.
+async fn list(name: &str, watcher: &WatcherConfig) -> Result<Vec<ContainerInfo>, DockerError> {
+    let engine = Engine::connect(name, watcher).await?;
+    let containers = engine.containers(watcher.watchall).await?;
+    let filter = Filter::new(watcher);
+    Ok(containers
+        .into_iter()
+        .filter(|c| filter.watches(c))
+        .collect())
+}
+
+/// Whether a container in Docker state `state` is one the engine lists without `all` (what a
+/// watcher without `watchall` sees): running, and also restarting or paused, which the engine
+/// counts as running. So a restarting container is checked whether a cycle or a Docker event
+/// finds it, as Watchtower's `--include-restarting`.
+fn listed_without_all(state: &str) -> bool {
+    matches!(state, "running" | "restarting" | "paused")
+}
+
+/// Checks one container the engine just reported started, as a cycle would have, and publishes
+/// the finding. `None` when it is gone again or, stopped, outside what the watcher lists.
+pub async fn check_container(
+    engine: &Engine,
+    watcher: &WatcherConfig,
+    id: &str,
+    client: &RegistryClient,
+    bus: &Bus,
+) -> Result<Option<Finding>, DockerError> {
+    let Some(container) = engine.container(id).await? else {
+        return Ok(None);
+    };
+    if (!listed_without_all(&container.state) && !watcher.watchall)
+        || !Filter::new(watcher).watches(&container)
+    {
+        return Ok(None);
+    }
+    let finding = finding::check(&client.session(), &container, watcher).await;
+    publish(bus, &container, &finding);
+    Ok(Some(finding))
+}
+
+/// Which containers a watcher looks after, from its `scope` and its name `include`/`exclude`,
+/// compiled once per listing rather than once per container.
+struct Filter<'w> {
+    scope: Option<&'w str>,
+    include: Option<Vec<regex::Regex>>,
+    exclude: Vec<regex::Regex>,
+}
+
+impl<'w> Filter<'w> {
+    /// The patterns were validated with the configuration; should one fail here anyway, an
+    /// `include` that cannot be read matches nothing rather than everything.
+    fn new(watcher: &'w WatcherConfig) -> Self {
+        let include = watcher
+            .include
+            .as_deref()
+            .map(|list| name_patterns(list).unwrap_or_default());
+        let exclude = watcher
+            .exclude
+            .as_deref()
+            .and_then(|list| name_patterns(list).ok())
+            .unwrap_or_default();
+        Filter {
+            scope: watcher.scope.as_deref(),
+            include,
+            exclude,
+        }
+    }
+
+    /// With a `scope`, only the containers labelled with it, as Watchtower's `--scope`; then
+    /// names as `include` and `exclude` say.
+    fn watches(&self, container: &ContainerInfo) -> bool {
+        if self
+            .scope
+            .is_some_and(|scope| crate::watch::labels::scope(&container.labels) != Some(scope))
+        {
+            return false;
+        }
+        let name = container.name.as_str();
+        if let Some(include) = &self.include
+            && !include.iter().any(|p| p.is_match(name))
+        {
+            return false;
+        }
+        !self.exclude.iter().any(|p| p.is_match(name))
+    }
+}
+
+fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {
+    bus.publish(Event::ContainerSeen(container.clone()));
+    bus.publish(Event::ContainerChecked(Box::new(ListedContainer::new(
+        container,
+        finding.clone(),
+    ))));
+    let (Some(update), Ok(current)) = (&finding.update, container.reference()) else {
+        return;
+    };
+    let target = ImageRef {
+        tag: Some(update.tag.clone()),
+        ..current.clone()
+    };
+    bus.publish(Event::UpdateAvailable(UpdateCandidate {
+        container: container.clone(),
+        current,
+        target,
+        digest: update.digest.clone(),
+        kind: update.kind,
+        display_name: finding
+            .display_name
+            .clone()
+            .unwrap_or_else(|| container.name.clone()),
+        link: update.link.clone(),
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_container_is_checked_in_the_states_a_listing_shows() {
+        for state in ["running", "restarting", "paused"] {
+            assert!(listed_without_all(state), "{state}");
+        }
+        for state in ["exited", "created", "dead", "removing"] {
+            assert!(!listed_without_all(state), "{state}");
+        }
+    }
+}
