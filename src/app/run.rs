@@ -20,7 +20,26 @@ use super::*;
 /// running and allowed to finish (notifications sent, the store written) before the report is
 /// returned.
 pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Outcome> {
-    one_cycle(loaded, triggers, Bus::default()).await
+    let bus = Bus::default();
+    let failures = tokio::spawn(count_failed_updates(bus.subscribe("exit-status")));
+    let mut outcome = one_cycle(loaded, triggers, bus).await?;
+    outcome.updates_failed = failures.await.unwrap_or_default();
+    Ok(outcome)
+}
+
+/// Updates that failed or were rolled back, until the bus closes: a script running `run
+/// --once` must see them in the exit status, not only in the log.
+async fn count_failed_updates(mut events: crate::bus::Subscriber) -> usize {
+    let mut failed = 0;
+    while let Some(event) = events.recv().await {
+        if matches!(
+            event.as_ref(),
+            Event::UpdateFailed { .. } | Event::RolledBack { .. }
+        ) {
+            failed += 1;
+        }
+    }
+    failed
 }
 
 /// `tidewatch run`: every watcher on its schedule until `shutdown` resolves. A cycle under way

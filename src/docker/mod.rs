@@ -2,6 +2,7 @@
 //! sees [`ContainerInfo`], so the engine's API version and wire types stay in here.
 
 pub mod exec;
+mod lease;
 pub mod lifecycle;
 mod raw;
 pub mod spec;

@@ -10,6 +10,7 @@ mod check;
 mod compose;
 mod config_cli;
 mod crash;
+mod faults;
 mod fidelity;
 mod hooks;
 mod layout;

@@ -1,0 +1,353 @@
+//! The faults found when tidewatch was tried (issue 14): each test reproduces one as a user met
+//! it — a kill during a stop, two instances on one engine, a secret file that never ends, an
+//! exit status that said nothing — and checks what tidewatch does about it now.
+//!
+//! Each test limits the docker trigger to its own containers (`INCLUDE`): the engine is shared
+//! with every other test running in parallel.
+
+use crate::support::update::{docker_trigger_env, history_events};
+use crate::support::{ImageSpec, Output, TestRun, fresh_store_dir, tidewatch, tidewatch_command};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// What the journal logs where a crash test asked it to halt.
+const HALTED: &str = "Halted for a crash test";
+
+/// The environment of a docker trigger limited to `include`, `auto` off, on the store `store`,
+/// with `extra` on top (later entries win).
+fn env_for(include: &str, store: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    docker_trigger_env(include, store)
+        .iter()
+        .chain(&[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false")])
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn borrowed(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Kills `child` (SIGKILL) and reaps it.
+fn kill(mut child: Child) {
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+/// Polls `ready` every 100 ms for at most `within`.
+fn wait_until(within: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// `tidewatch update NAME` halted at `halt` (`TIDEWATCH_TEST_HALTAT`), still running there.
+fn halt_at(env: &[(String, String)], name: &str, halt: &str) -> Child {
+    let mut env = borrowed(env);
+    env.push(("TIDEWATCH_TEST_HALTAT", halt));
+    let mut child = tidewatch_command(&["update", name], &env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tidewatch update");
+    let stderr = child.stderr.take().expect("piped");
+    let pid = child.id() as libc::pid_t;
+    // A watchdog, so a halt never reached fails the test instead of hanging it.
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if wait.recv_timeout(Duration::from_secs(180)).is_err() {
+            // SAFETY: kill only sends a signal; the child is not reaped before `done`.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let mut seen = Vec::new();
+    let mut halted = false;
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref().map_while(Result::ok) {
+        halted = line.contains(HALTED);
+        seen.push(line);
+        if halted {
+            break;
+        }
+    }
+    let _ = done.send(());
+    let _ = watchdog.join();
+    if !halted {
+        kill(child);
+        panic!("never halted at {halt}:\n{}", seen.join("\n"));
+    }
+    // Nothing more is written while it waits to be killed; the pipe stays open with it.
+    std::mem::forget(lines);
+    child
+}
+
+/// `tidewatch update NAME` halted at `halt` and SIGKILLed there.
+fn kill_at(env: &[(String, String)], name: &str, halt: &str) {
+    kill(halt_at(env, name, halt));
+}
+
+// 1. Recovery too soon after a SIGKILL left the container stopped.
+
+/// tidewatch is killed while the engine stops the old container (its PID 1, `sleep`, ignores
+/// SIGTERM, so the stop lasts the whole 10 s timeout) and started again at once. The engine
+/// finishes that stop whatever became of the process that asked: recovery must wait it out and
+/// then start the container, not declare it back while the stop is still pending.
+#[test]
+fn recovery_right_after_a_kill_mid_stop_waits_out_the_stop_and_the_container_runs() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "pending", "1.0.0").reference;
+    run.push(&registry, "pending", "1.1.0");
+    let old = run.run_with("pending", &["--restart", "unless-stopped"], &v1, &[]);
+    let store = fresh_store_dir();
+    let env = env_for(
+        &old.name,
+        store.to_str().expect("UTF-8 path"),
+        &[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_STOPTIMEOUT", "10")],
+    );
+    let child = tidewatch_command(&["update", &old.name], &borrowed(&env))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tidewatch update");
+    let aside = format!("{}-tidewatch-old", old.name);
+    let renamed = wait_until(Duration::from_secs(120), || {
+        run.docker_output(&["inspect", "--format", "{{.Id}}", &aside])
+            .success()
+    });
+    if !renamed {
+        kill(child);
+        panic!("the update never renamed the old container aside");
+    }
+    // 1 s into the stop.
+    std::thread::sleep(Duration::from_secs(1));
+    kill(child);
+    let killed = Instant::now();
+    let out = tidewatch(&["run", "--once"], &borrowed(&env));
+    assert!(
+        out.stderr
+            .contains("interrupted update undone; the old container is back"),
+        "{out}"
+    );
+    // Past the end of the stop the engine had pending.
+    let settled = killed + Duration::from_secs(15);
+    std::thread::sleep(settled.saturating_duration_since(Instant::now()));
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}} {{.State.Running}} {{.Config.Image}}"),
+        format!("{} true {v1}", old.id),
+        "the old container, back and still running 15 s after the kill\n{out}"
+    );
+    let history = history_events(store.to_str().expect("UTF-8 path"), &old.name);
+    assert!(
+        history.iter().any(|(event, _)| event == "update-undone"),
+        "{history:?}\n{out}"
+    );
+}
+
+// 12. Interrupted updates that recovery finished or undid are in the history.
+
+#[test]
+fn an_interrupted_update_recovery_finished_or_undid_is_in_the_history() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "historied", "1.0.0").reference;
+    run.push(&registry, "historied", "1.1.0");
+    let undone = run.run("historied", &v1, &[]);
+    let finished = run.run("historied-too", &v1, &[]);
+    let store = fresh_store_dir();
+    let store = store.to_str().expect("UTF-8 path");
+    let include = format!("^({}|{})$", undone.name, finished.name);
+    let env = env_for(&include, store, &[]);
+    kill_at(&env, &undone.name, "gating");
+    kill_at(&env, &finished.name, "removing");
+    let out: Output = tidewatch(&["run", "--once"], &borrowed(&env));
+    let undone_history = history_events(store, &undone.name);
+    assert!(
+        undone_history
+            .iter()
+            .any(|(event, detail)| event == "update-undone" && detail.contains("gating")),
+        "{undone_history:?}\n{out}"
+    );
+    let finished_history = history_events(store, &finished.name);
+    assert!(
+        finished_history
+            .iter()
+            .any(|(event, detail)| event == "update-finished" && detail.contains("removing")),
+        "{finished_history:?}\n{out}"
+    );
+}
+
+// 2. Two instances on one engine must not both act on a container.
+
+/// The volume that is the update lease of container `name`, if it exists.
+fn lease_exists(run: &TestRun, name: &str) -> bool {
+    run.docker_output(&["volume", "inspect", &format!("tidewatch-lease-{name}")])
+        .success()
+}
+
+/// Containers whose name holds `name`: the container itself, and anything renamed aside.
+fn named_like(run: &TestRun, name: &str) -> Vec<String> {
+    let names = run.docker(&[
+        "ps",
+        "--all",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("name={name}"),
+    ]);
+    let mut names: Vec<String> = names.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+/// One instance is mid-update (start-first, halted at its health gate with the new container
+/// running beside the old, holding the lease); a second one,
+/// with its own store, is told to update the same container: it skips it, saying why, and
+/// touches nothing. The first is then killed there, and its restart recovers the container:
+/// it exists once, running, and the lease is gone.
+#[test]
+fn a_second_instance_skips_a_container_another_is_updating_and_says_so() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "contended", "1.0.0").reference;
+    run.push(&registry, "contended", "1.1.0");
+    // Start-first: mid-update, the old container runs on under its name beside the new one.
+    let old = run.run_with(
+        "contended",
+        &["--label", "tidewatch.update.order=start-first"],
+        &v1,
+        &[],
+    );
+    let store_a = fresh_store_dir();
+    let env_a = env_for(&old.name, store_a.to_str().expect("UTF-8 path"), &[]);
+    let first = halt_at(&env_a, &old.name, "gating");
+    assert!(
+        lease_exists(&run, &old.name),
+        "the first instance holds the lease"
+    );
+    let mid_update = named_like(&run, &old.name);
+
+    let store_b = fresh_store_dir();
+    let env_b = env_for(&old.name, store_b.to_str().expect("UTF-8 path"), &[]);
+    // Every container with an update: the old one, still running, reads as one.
+    let second = tidewatch(&["update"], &borrowed(&env_b));
+    kill(first);
+    assert!(
+        second.stdout.contains("skipped")
+            && second
+                .stdout
+                .contains("another tidewatch instance is updating it"),
+        "{second}"
+    );
+    assert_eq!(
+        named_like(&run, &old.name),
+        mid_update,
+        "the second instance created, renamed or removed nothing\n{second}"
+    );
+    let b_history = history_events(store_b.to_str().expect("UTF-8 path"), &old.name);
+    assert!(
+        b_history
+            .iter()
+            .any(|(event, detail)| event == "update-skipped"
+                && detail.contains("another tidewatch instance")),
+        "{b_history:?}"
+    );
+
+    let out = tidewatch(&["run", "--once"], &borrowed(&env_a));
+    assert!(
+        out.stderr
+            .contains("interrupted update undone; the old container is back"),
+        "{out}"
+    );
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}} {{.State.Running}}"),
+        format!("{} true", old.id),
+        "{out}"
+    );
+    assert_eq!(named_like(&run, &old.name), vec![old.name.clone()], "{out}");
+    assert!(
+        !lease_exists(&run, &old.name),
+        "the lease is released\n{out}"
+    );
+}
+
+/// Two instances, each with its own store, update the same container at the same moment:
+/// exactly one replaces it; the container exists once, running the new image, and no lease is
+/// left.
+#[test]
+fn two_instances_updating_one_container_at_once_replace_it_exactly_once() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "raced", "1.0.0").reference;
+    let v2 = run.push(&registry, "raced", "1.1.0").reference;
+    let old = run.run("raced", &v1, &[]);
+    let stores = [fresh_store_dir(), fresh_store_dir()];
+    let envs: Vec<Vec<(String, String)>> = stores
+        .iter()
+        .map(|store| env_for(&old.name, store.to_str().expect("UTF-8 path"), &[]))
+        .collect();
+    let outs: Vec<Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = envs
+            .iter()
+            .map(|env| scope.spawn(|| tidewatch(&["update", &old.name], &borrowed(env))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("tidewatch ran"))
+            .collect()
+    });
+    let both = format!("{}\n{}", outs[0], outs[1]);
+    let updated = outs
+        .iter()
+        .filter(|out| out.stdout.contains(": updated,"))
+        .count();
+    assert_eq!(updated, 1, "exactly one instance updated it\n{both}");
+    assert_eq!(
+        named_like(&run, &old.name),
+        vec![old.name.clone()],
+        "{both}"
+    );
+    assert_eq!(
+        run.inspect(&old.name, "{{.State.Running}} {{.Config.Image}}"),
+        format!("true {v2}"),
+        "{both}"
+    );
+    assert!(!lease_exists(&run, &old.name), "{both}");
+}
+
+// 6. `run --once` says in its exit status that an update failed.
+
+/// The new image exits at once: the update is rolled back, and `run --once` exits 3, whatever
+/// the checks of other containers on the shared engine did (which could make it 1).
+#[test]
+fn run_once_exits_3_when_an_update_failed_and_was_rolled_back() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "exits", "1.0.0").reference;
+    run.push_spec(
+        &registry,
+        "exits",
+        "1.1.0",
+        &ImageSpec::version("1.1.0").cmd(&["sh", "-c", "exit 1"]),
+    );
+    let old = run.run("exits", &v1, &[]);
+    let store = fresh_store_dir();
+    let env = env_for(
+        &old.name,
+        store.to_str().expect("UTF-8 path"),
+        &[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "true")],
+    );
+    let out = tidewatch(&["run", "--once"], &borrowed(&env));
+    assert_eq!(out.status.code(), Some(3), "{out}");
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}} {{.State.Running}}"),
+        format!("{} true", old.id),
+        "rolled back: {out}"
+    );
+}
