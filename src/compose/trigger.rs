@@ -86,6 +86,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ComposeTriggerError + '_ {
     }
 }
 
+/// A compose file or `.env` the trigger edits: a regular file, bounded (see `config::file`).
+fn read_text(path: &Path) -> Result<String, ComposeTriggerError> {
+    crate::config::file::read_to_string(path, crate::config::file::FILE_LIMIT)
+        .map_err(|err| ComposeTriggerError::Refused(err.to_string()))
+}
+
 /// The compose command: an explicit one, else `docker-compose`, else `docker compose`, as found
 /// on `path` (the PATH); `None` when there is none (the executor re-creates instead).
 fn find_command(configured: Option<&str>, path: Option<&OsStr>) -> Option<Vec<String>> {
@@ -654,7 +660,7 @@ impl ComposeTrigger {
         let mut passed_over: Option<compose::ComposeError> = None;
         for path in files.iter().rev() {
             let real = self.check_allowed(path)?;
-            let text = std::fs::read_to_string(&real).map_err(io(&real))?;
+            let text = read_text(&real)?;
             // The full reference: the file's own form decides whether the digest is written.
             let wanted = match digest {
                 Some(digest) => format!("{new_image}@{digest}"),
@@ -683,7 +689,7 @@ impl ComposeTrigger {
                         .or_else(|| real.parent().map(Path::to_path_buf))
                         .unwrap_or_default();
                     let env = self.check_allowed(&folder.join(".env"))?;
-                    let before = std::fs::read_to_string(&env).map_err(io(&env))?;
+                    let before = read_text(&env)?;
                     let after = compose::rewrite_env(&before, &vars)?;
                     Ok(vec![Edit {
                         path: env,

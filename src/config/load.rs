@@ -76,7 +76,16 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
 
     let mut figment = Figment::new();
     if let Some(file) = file {
-        figment = figment.merge(Toml::file_exact(file));
+        // Bounded, and only a regular file (see `config::file`); figment reads it after.
+        match super::file::read(file, super::file::FILE_LIMIT) {
+            Err(err) if !err.is_not_found() => {
+                errors.push(ConfigError::new(
+                    "TIDEWATCH_CONFIG (--config)",
+                    err.to_string(),
+                ));
+            }
+            _ => figment = figment.merge(Toml::file_exact(file)),
+        }
     }
     for var in env_vars {
         figment = figment.merge(var);

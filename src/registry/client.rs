@@ -887,8 +887,8 @@ impl<K: Eq + Hash, V: Clone> OnceMap<K, V> {
 
 /// Certificates from a PEM bundle; an error names the file, never its content.
 fn read_roots(file: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
-    let pem = std::fs::read(file)
-        .map_err(|err| format!("cannot read CA file {}: {err}", file.display()))?;
+    let pem = crate::config::file::read(file, crate::config::file::FILE_LIMIT)
+        .map_err(|err| format!("CA file: {err}"))?;
     let roots = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|_| format!("CA file {} holds no PEM certificate", file.display()))?;
     if roots.is_empty() {

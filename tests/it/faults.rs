@@ -351,3 +351,74 @@ fn run_once_exits_3_when_an_update_failed_and_was_rolled_back() {
         "rolled back: {out}"
     );
 }
+
+// 3. A file a user names is read bounded, and only when it is a regular file.
+
+/// A `__FILE` secret that is `/dev/zero` (which once grew to 23 GB), a FIFO (which blocked
+/// start-up for ever) or merely too large: each a configuration error naming the variable, at
+/// once.
+#[test]
+fn a_secret_file_that_never_ends_blocks_or_is_too_large_is_refused_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let large = dir.path().join("large");
+    std::fs::write(&large, vec![b'x'; 64 * 1024 + 1]).expect("write");
+    let variable = "TIDEWATCH_REGISTRY_HUB_MAIN_PASSWORD__FILE";
+    for (path, why) in [
+        ("/dev/zero", "not a regular file (it is a character device)"),
+        (
+            fifo.to_str().expect("UTF-8"),
+            "not a regular file (it is a FIFO)",
+        ),
+        (large.to_str().expect("UTF-8"), "larger than 64 KiB"),
+    ] {
+        let out = tidewatch(
+            &["config"],
+            &[
+                ("TIDEWATCH_REGISTRY_HUB_MAIN_LOGIN", "me"),
+                (variable, path),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{path}: {out}");
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains(variable) && l.contains(why)),
+            "{path}: {out}"
+        );
+    }
+}
+
+/// The same for a file that is not a secret: a registry's CA bundle that is a FIFO fails the
+/// check at once instead of hanging it.
+#[test]
+fn a_ca_file_that_is_a_fifo_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("ca.pem");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let out = tidewatch(
+        &["check"],
+        &[
+            ("TIDEWATCH_REGISTRY_CUSTOM_PRIV_URL", "127.0.0.1:9"),
+            (
+                "TIDEWATCH_REGISTRY_CUSTOM_PRIV_CAFILE",
+                fifo.to_str().expect("UTF-8"),
+            ),
+            ("TIDEWATCH_WATCHER_LOCAL_WATCHBYDEFAULT", "false"),
+        ],
+    );
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr.contains("not a regular file (it is a FIFO)"),
+        "{out}"
+    );
+}
