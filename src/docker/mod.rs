@@ -4,6 +4,7 @@
 pub mod exec;
 mod lease;
 pub mod lifecycle;
+mod postmortem;
 mod raw;
 pub mod spec;
 

@@ -422,3 +422,40 @@ fn a_ca_file_that_is_a_fifo_is_refused_at_once() {
         "{out}"
     );
 }
+
+// 7. A rollback's reason gives the exit code the new container really died with, and its
+// last lines.
+
+/// The new image writes a line and exits 1, under `--restart always`: by the time the gate
+/// looks it runs again, and its state says exit code 0. The reason must say 1, and the line.
+#[test]
+fn a_rollback_of_a_restarting_container_reports_its_real_exit_code_and_last_lines() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "restarts", "1.0.0").reference;
+    run.push_spec(
+        &registry,
+        "restarts",
+        "1.1.0",
+        &ImageSpec::version("1.1.0").cmd(&["sh", "-c", "echo boom-$(cat /version); exit 1"]),
+    );
+    let old = run.run_with("restarts", &["--restart", "always"], &v1, &[]);
+    let store = fresh_store_dir();
+    let store = store.to_str().expect("UTF-8 path");
+    let env = env_for(
+        &old.name,
+        store,
+        &[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "true")],
+    );
+    let out = tidewatch(&["run", "--once"], &borrowed(&env));
+    let history = history_events(store, &old.name);
+    let (_, reason) = history
+        .iter()
+        .find(|(event, _)| event == "rolled-back")
+        .unwrap_or_else(|| panic!("no rollback in {history:?}\n{out}"));
+    assert!(
+        reason.contains("keeps restarting (exit code 1)"),
+        "{reason}\n{out}"
+    );
+    assert!(reason.contains("boom-1.1.0"), "{reason}\n{out}");
+}
