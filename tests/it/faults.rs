@@ -459,3 +459,54 @@ fn a_rollback_of_a_restarting_container_reports_its_real_exit_code_and_last_line
     );
     assert!(reason.contains("boom-1.1.0"), "{reason}\n{out}");
 }
+
+// 11. Configuration that cannot be read is an error, not a default; a label that matches
+// nothing is a reason to skip.
+
+/// A variable meant for tidewatch whose value is not UTF-8 was dropped, and its default used
+/// without a word: now a configuration error naming it.
+#[test]
+fn an_env_value_that_is_not_utf8_is_a_configuration_error_naming_the_variable() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut command = tidewatch_command(&["config"], &[]);
+    command.env(
+        "TIDEWATCH_WATCHER_LOCAL_CRON",
+        std::ffi::OsStr::from_bytes(b"0 \xff * * *"),
+    );
+    let out = command.output().expect("run tidewatch config");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("TIDEWATCH_WATCHER_LOCAL_CRON") && l.contains("not UTF-8")),
+        "{stderr}"
+    );
+}
+
+/// `trigger.include=smtp.(` names no trigger: the container is skipped with the reason, as for
+/// any other label that cannot be read, instead of being silently left to no trigger.
+#[test]
+fn a_trigger_include_label_naming_no_trigger_skips_the_container_with_the_reason() {
+    let run = TestRun::new();
+    let image = run.image(&run.name("badrule:1"), "1");
+    let container = run.run_with(
+        "badrule",
+        &["--label", "tidewatch.trigger.include=smtp.("],
+        &image.reference,
+        &[],
+    );
+    let out = tidewatch(&["check", "--json"], &[]);
+    let json: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"));
+    let row = json["containers"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == container.name.as_str()))
+        .unwrap_or_else(|| panic!("not listed:\n{out}"));
+    assert_eq!(row["status"], "skipped", "{row}");
+    let reason = row["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("trigger.include") && reason.contains("smtp.("),
+        "{row}"
+    );
+}
