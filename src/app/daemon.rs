@@ -171,6 +171,16 @@ pub(super) async fn log_events(mut events: Subscriber) {
                 kind = ?update.kind,
                 "Update available."
             ),
+            // One line per failed check, naming the container: the cycle's count alone
+            // (`failed=1`) does not say which, nor why.
+            Event::ContainerChecked(c) if c.status == crate::watch::finding::Status::Failed => {
+                tracing::warn!(
+                    watcher = %c.watcher,
+                    container = %c.name,
+                    reason = %c.reason.as_deref().unwrap_or("unknown"),
+                    "Check failed."
+                )
+            }
             Event::ContainerRemoved { watcher, name, .. } => tracing::info!(
                 watcher = %watcher,
                 container = %name,

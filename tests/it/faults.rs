@@ -510,3 +510,23 @@ fn a_trigger_include_label_naming_no_trigger_skips_the_container_with_the_reason
         "{row}"
     );
 }
+
+// 10. The log names each container whose check failed, and why.
+
+#[test]
+fn each_failed_check_is_one_warn_line_naming_the_container_and_the_reason() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "gone", "1.0.0").reference;
+    let container = run.run("gone", &v1, &[]);
+    // The registry goes away: the check of this container fails.
+    drop(registry);
+    let out = tidewatch(&["run", "--once"], &[]);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("Check failed.") && l.contains(&container.name))
+        .unwrap_or_else(|| panic!("no line names the failed check:\n{out}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("reason="), "{line}");
+}
