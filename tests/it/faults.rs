@@ -530,3 +530,56 @@ fn each_failed_check_is_one_warn_line_naming_the_container_and_the_reason() {
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("reason="), "{line}");
 }
+
+// 9. `run --once`'s report shows what runs after the updates, and one digest per container.
+
+#[test]
+fn run_once_reports_an_updated_container_as_it_runs_now() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "shown", "1.0.0").reference;
+    let v2 = run.push(&registry, "shown", "1.1.0").reference;
+    let old = run.run("shown", &v1, &[]);
+    let store = fresh_store_dir();
+    let env = env_for(
+        &old.name,
+        store.to_str().expect("UTF-8 path"),
+        &[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "true")],
+    );
+    let out = tidewatch(&["run", "--once", "--json"], &borrowed(&env));
+    let json: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"));
+    let row = json["containers"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == old.name.as_str()))
+        .unwrap_or_else(|| panic!("not listed:\n{out}"));
+    let now = run.inspect(&old.name, "{{.Id}}");
+    assert_ne!(now, old.id, "updated: {out}");
+    assert_eq!(row["id"], now.as_str(), "{row}");
+    assert_eq!(row["image"], v2.as_str(), "{row}");
+    assert_eq!(row["status"], "up-to-date", "{row}");
+}
+
+/// An image pushed to two repositories has two repo digests; the table's DIGEST column shows
+/// the one of the repository the container's reference names.
+#[test]
+fn the_table_shows_the_one_digest_checked() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let pushed = run.push(&registry, "twice", "1.0.0");
+    let mirror = registry.reference("mirror", "1.0.0");
+    run.tag(&pushed.reference, &mirror);
+    run.docker(&["push", &mirror]);
+    let container = run.run("twice", &pushed.reference, &[]);
+    let digests = run.inspect(&pushed.reference, "{{len .RepoDigests}}");
+    assert_eq!(digests, "2", "the image has a digest per repository");
+    let out = tidewatch(&["check"], &[]);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&container.name))
+        .unwrap_or_else(|| panic!("not listed:\n{out}"));
+    let short = &pushed.digest["sha256:".len().."sha256:".len() + 12];
+    assert!(line.contains(short), "{line}\n{out}");
+    assert!(!line.contains(','), "one digest only: {line}");
+}
