@@ -223,6 +223,41 @@ impl ComposeTrigger {
         &self.id
     }
 
+    /// What this trigger would do for `candidate`, for `tidewatch plan`: the files it would
+    /// rewrite, or why it would not (a file outside `allowed`, no file naming the image).
+    /// Reads the files, writes nothing.
+    pub fn plan(&self, candidate: &UpdateCandidate) -> Result<String, String> {
+        let labels = &candidate.container.labels;
+        let service = labels
+            .get(SERVICE)
+            .ok_or("the container has no compose service label")?;
+        let working_dir = labels.get(WORKING_DIR).map(|d| self.local(Path::new(d)));
+        let files: Vec<PathBuf> = match &self.file {
+            Some(file) => vec![file.clone()],
+            None => self.project_files(labels),
+        };
+        if files.is_empty() {
+            return Err(
+                "no compose file: the container has no config_files label and no `file` is set"
+                    .into(),
+            );
+        }
+        let edits = self
+            .plan_edits(
+                &files,
+                service,
+                &update::new_image(candidate),
+                candidate.digest.as_deref(),
+                working_dir.as_deref(),
+            )
+            .map_err(|err| err.to_string())?;
+        if edits.is_empty() {
+            return Ok("its compose file already names the new image".into());
+        }
+        let paths: Vec<String> = edits.iter().map(|e| e.path.display().to_string()).collect();
+        Ok(format!("rewrites {}", paths.join(", ")))
+    }
+
     /// Resolves once the listener has passed barrier `n`.
     pub fn barrier(&self, n: u64) -> impl Future<Output = ()> + use<> {
         let mut passed = self.passed.subscribe();
@@ -331,14 +366,22 @@ impl ComposeTrigger {
                     new_container_id: new_id,
                 },
                 Ok(None) => continue,
-                Err(Failure::Failed(reason)) => Event::UpdateFailed {
-                    candidate: first.clone(),
-                    reason,
-                },
-                Err(Failure::RolledBack(reason)) => Event::RolledBack {
-                    candidate: first.clone(),
-                    reason,
-                },
+                // Logged here too: the bus's subscribers record and notify, none of them logs,
+                // and a refused file (outside `allowed`) must not pass without a word.
+                Err(Failure::Failed(reason)) => {
+                    tracing::warn!(trigger = %self.id, container = %first.container.name, reason = %reason, "Update failed.");
+                    Event::UpdateFailed {
+                        candidate: first.clone(),
+                        reason,
+                    }
+                }
+                Err(Failure::RolledBack(reason)) => {
+                    tracing::warn!(trigger = %self.id, container = %first.container.name, reason = %reason, "Update rolled back.");
+                    Event::RolledBack {
+                        candidate: first.clone(),
+                        reason,
+                    }
+                }
             };
             context.bus.publish(event);
         }
