@@ -191,6 +191,16 @@ impl RegistryClient {
         self.transport.counts()
     }
 
+    /// Each registry host with requests under way, and how long the oldest has waited.
+    pub fn waiting(&self) -> std::collections::BTreeMap<String, std::time::Duration> {
+        self.transport.waiting()
+    }
+
+    /// Tries per request, and the timeout of each.
+    pub fn budget(&self) -> (u32, std::time::Duration) {
+        self.transport.budget()
+    }
+
     /// A scope for one check: identical questions within it are asked once.
     pub fn session(&self) -> Session<'_> {
         Session {

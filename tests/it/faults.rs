@@ -583,3 +583,59 @@ fn the_table_shows_the_one_digest_checked() {
     assert!(line.contains(short), "{line}\n{out}");
     assert!(!line.contains(','), "one digest only: {line}");
 }
+
+// 10. A check that waits on a registry that hangs shows, on a terminal, how far it is and
+// which registry it waits for.
+
+#[test]
+fn a_check_waiting_on_a_hanging_registry_shows_its_progress_on_a_terminal() {
+    use crate::support::rogue::{Reply, Rogue};
+    use std::io::Read;
+    let run = TestRun::new();
+    let rogue = Rogue::start();
+    rogue.route("GET", "/v2/app/tags/list", vec![Reply::DripHead]);
+    // Pushed somewhere (so it has a repo digest and is worth a question), then run under a
+    // version tag of the hanging registry: its tags are asked there.
+    let registry = run.registry();
+    let pushed = run.push(&registry, "hangs", "1.0.0");
+    let reference = format!("{}/app:1.0.0", rogue.addr());
+    run.tag(&pushed.reference, &reference);
+    run.run_with(
+        "hangs",
+        &["--label", "tidewatch.watch=true"],
+        &reference,
+        &[],
+    );
+    let store = fresh_store_dir();
+    // `script` gives the check a terminal, and passes on what it writes.
+    let command = format!("{} check", env!("CARGO_BIN_EXE_tidewatch"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("TIDEWATCH_STORE_PATH", &store)
+        .env("TIDEWATCH_WATCHER_LOCAL_WATCHBYDEFAULT", "false")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut stdout = child.stdout.take().expect("piped");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        })
+    };
+    let wanted = format!("containers done; waiting on {} (", rogue.addr());
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let shown = wait_until(Duration::from_secs(40), || text().contains(&wanted));
+    kill(child);
+    let _ = reader.join();
+    assert!(shown, "no progress naming the registry:\n{}", text());
+}
