@@ -240,6 +240,10 @@ impl ComposeTrigger {
     /// that other containers are neither reported failed every cycle nor, with the same
     /// service name, updated through a file that is not theirs.
     fn owns(&self, container: &ContainerInfo) -> bool {
+        // A Swarm service is updated through Swarm, never through `docker compose`.
+        if container.kind == crate::model::Kind::Service {
+            return false;
+        }
         let labels = &container.labels;
         if !labels.contains_key(SERVICE) {
             if self.file.is_some() {
