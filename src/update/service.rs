@@ -63,7 +63,19 @@ pub async fn update(
         if let Some(status) = status.filter(|s| is_new(s, started.before.as_ref()))
             && status.state.finished()
         {
-            return outcome(&service.id, status);
+            let outcome = outcome(&service.id, status);
+            match &outcome {
+                Outcome::Applied { .. } => {
+                    tracing::info!(service = %service.name, image = %image, "Service updated.")
+                }
+                Outcome::RolledBack { reason } => {
+                    tracing::warn!(service = %service.name, reason = %reason, "Service rolled back by Swarm.")
+                }
+                other => {
+                    tracing::error!(service = %service.name, outcome = ?other, "Service update did not complete.")
+                }
+            }
+            return outcome;
         }
         if Instant::now() >= deadline {
             return Outcome::Failed {

@@ -1,0 +1,283 @@
+//! Swarm services end to end, on a one-node Swarm of a private engine (`support::swarm`): the
+//! services pull from the test's loopback registry, tidewatch watches the manager, finds
+//! updates of services (never of their task containers) and has Swarm roll them out.
+//!
+//! What one node cannot show — workers pulling with the forwarded login — is argued in
+//! ARCHITECTURE.md.
+
+use crate::support::swarm::{Swarm, tidewatch_swarm};
+use crate::support::update::history_events;
+use crate::support::{ImageSpec, TestRun, fresh_store_dir};
+
+/// The watcher `swarm` on the manager and the docker trigger, on a store at `store`.
+fn env<'a>(swarm: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("TIDEWATCH_WATCHER_SWARM_SOCKET", swarm),
+        ("TIDEWATCH_TRIGGER_DOCKER_SWARM_AUTO", "true"),
+        ("TIDEWATCH_STORE_PATH", store),
+    ]
+}
+
+/// The report's entries of `out` (`run --once --json`).
+fn listed(out: &crate::support::Output) -> Vec<serde_json::Value> {
+    let report: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{out}"));
+    report["containers"].as_array().expect("containers").clone()
+}
+
+#[test]
+fn a_replicated_service_is_updated_through_swarm_its_spec_otherwise_kept() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "replicated", "1.0.0");
+    let v2 = run.push(&registry, "replicated", "1.1.0");
+    let swarm = Swarm::start();
+    // What only the image must leave alone: a network, a secret, a config, the environment,
+    // labels, and the service's own rolling-update settings.
+    let network = run.name("net");
+    swarm.docker(&["network", "create", "--driver", "overlay", &network]);
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), "kept").expect("write");
+    let path = file.path().to_str().expect("UTF-8 path");
+    let secret = run.name("secret");
+    swarm.docker(&["secret", "create", &secret, path]);
+    let config = run.name("config");
+    swarm.docker(&["config", "create", &config, path]);
+    let service = run.name("web");
+    let label = run.label();
+    let config_mount = format!("source={config},target=/etc/kept");
+    swarm.docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &service,
+        "--label",
+        &label,
+        "--container-label",
+        "user.label=kept",
+        "--env",
+        "USER_SETTING=kept",
+        "--replicas",
+        "3",
+        "--network",
+        &network,
+        "--secret",
+        &secret,
+        "--config",
+        &config_mount,
+        "--update-parallelism",
+        "2",
+        "--update-delay",
+        "1s",
+        "--update-order",
+        "start-first",
+        "--update-failure-action",
+        "rollback",
+        "--update-monitor",
+        "2s",
+        &v1.reference,
+    ]);
+    swarm.wait_converged(&service, 3, &format!("{}@{}", v1.reference, v1.digest));
+    // A container of its own beside the service: still listed as a container (monitor-only,
+    // so that the trigger leaves it be).
+    let standalone = run.name("standalone");
+    swarm.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        "tidewatch.monitor-only=true",
+        "--name",
+        &standalone,
+        &v1.reference,
+    ]);
+    let before = swarm.service_json(&service, ".Spec");
+
+    let dir = fresh_store_dir();
+    let store = dir.to_str().expect("UTF-8 path");
+    let socket = swarm.socket();
+    let out = tidewatch_swarm(&["run", "--once", "--json"], &env(&socket, store));
+    assert!(out.success(), "{out}");
+
+    // Found as one service, detected as a manager without being told; its tasks are not
+    // listed as containers of their own; the plain container is.
+    let entries = listed(&out);
+    let names: Vec<&str> = entries.iter().filter_map(|c| c["name"].as_str()).collect();
+    let web: Vec<&serde_json::Value> = entries.iter().filter(|c| c["name"] == *service).collect();
+    assert_eq!(web.len(), 1, "{out}");
+    assert_eq!(web[0]["kind"], "service", "{out}");
+    assert_eq!(web[0]["status"], "update-available", "{out}");
+    assert_eq!(web[0]["update"]["tag"], "1.1.0", "{out}");
+    assert_eq!(web[0]["update"]["digest"], v2.digest.as_str(), "{out}");
+    assert!(
+        !names.iter().any(|n| n.starts_with(&format!("{service}."))),
+        "task containers listed on their own: {names:?}"
+    );
+    let plain: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|c| c["name"] == *standalone)
+        .collect();
+    assert_eq!(plain.len(), 1, "{out}");
+    assert_eq!(plain[0]["kind"], "container", "{out}");
+
+    // Applied through Swarm: every task on the new tag, pinned to the digest found.
+    let pinned = format!("{}@{}", v2.reference, v2.digest);
+    swarm.wait_converged(&service, 3, &pinned);
+    let mut after = swarm.service_json(&service, ".Spec");
+    assert_eq!(
+        after["TaskTemplate"]["ContainerSpec"]["Image"],
+        pinned.as_str()
+    );
+    // Only the image changed.
+    after["TaskTemplate"]["ContainerSpec"]["Image"] =
+        before["TaskTemplate"]["ContainerSpec"]["Image"].clone();
+    assert_eq!(after, before, "the spec changed beyond the image");
+    assert_eq!(
+        swarm.service_json(&service, ".UpdateStatus.State"),
+        "completed"
+    );
+    let events = history_events(store, &service);
+    assert!(
+        events
+            .iter()
+            .any(|(e, d)| e == "update-available" && d.contains("1.1.0")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(e, _)| e == "update-applied"),
+        "{events:?}\n{out}"
+    );
+    assert!(out.stderr.contains("Service updated."), "{out}");
+}
+
+#[test]
+fn a_broken_image_is_rolled_back_by_swarm_and_reported_rolled_back() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "broken", "1.0.0");
+    // Exits at once: every task of it fails within the monitor period.
+    run.push_spec(
+        &registry,
+        "broken",
+        "1.1.0",
+        &ImageSpec::version("1.1.0").cmd(&["sh", "-c", "exit 3"]),
+    );
+    let swarm = Swarm::start();
+    let service = run.name("broken");
+    let label = run.label();
+    swarm.docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &service,
+        "--label",
+        &label,
+        "--replicas",
+        "2",
+        "--update-failure-action",
+        "rollback",
+        "--update-monitor",
+        "3s",
+        "--rollback-monitor",
+        "1s",
+        &v1.reference,
+    ]);
+    let old = format!("{}@{}", v1.reference, v1.digest);
+    swarm.wait_converged(&service, 2, &old);
+
+    let dir = fresh_store_dir();
+    let store = dir.to_str().expect("UTF-8 path");
+    let socket = swarm.socket();
+    let out = tidewatch_swarm(&["run", "--once"], &env(&socket, store));
+    assert!(
+        out.stderr.contains("Service rolled back by Swarm."),
+        "{out}"
+    );
+
+    assert_eq!(
+        swarm.service_json(&service, ".UpdateStatus.State"),
+        "rollback_completed"
+    );
+    assert_eq!(
+        swarm.service_json(&service, ".Spec.TaskTemplate.ContainerSpec.Image"),
+        old.as_str()
+    );
+    swarm.wait_converged(&service, 2, &old);
+    let events = history_events(store, &service);
+    assert!(
+        events
+            .iter()
+            .any(|(e, d)| e == "rolled-back" && d.contains("rolled the service back")),
+        "{events:?}\n{out}"
+    );
+    assert!(
+        !events.iter().any(|(e, _)| e == "update-applied"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_new_digest_behind_latest_moves_a_global_service_to_it() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let old = run.push(&registry, "rolling", "latest");
+    let swarm = Swarm::start();
+    let service = run.name("global");
+    let label = run.label();
+    swarm.docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &service,
+        "--label",
+        &label,
+        "--mode",
+        "global",
+        &old.reference,
+    ]);
+    swarm.wait_converged(&service, 1, &format!("{}@{}", old.reference, old.digest));
+    // The same tag, a new image behind it.
+    let new = run.push_spec(
+        &registry,
+        "rolling",
+        "latest",
+        &ImageSpec::version("rebuilt"),
+    );
+    assert_ne!(new.digest, old.digest);
+
+    let dir = fresh_store_dir();
+    let store = dir.to_str().expect("UTF-8 path");
+    let socket = swarm.socket();
+    let mut env = env(&socket, store);
+    // Said, not detected: the same outcome.
+    env.push(("TIDEWATCH_WATCHER_SWARM_SWARM", "true"));
+    let out = tidewatch_swarm(&["run", "--once", "--json"], &env);
+    assert!(out.success(), "{out}");
+    let entries = listed(&out);
+    let global = entries
+        .iter()
+        .find(|c| c["name"] == *service)
+        .unwrap_or_else(|| panic!("{service} not listed:\n{out}"));
+    assert_eq!(global["update"]["kind"], "digest", "{out}");
+    assert_eq!(global["update"]["tag"], "latest", "{out}");
+
+    let pinned = format!("{}@{}", new.reference, new.digest);
+    swarm.wait_converged(&service, 1, &pinned);
+    let version = swarm.docker(&[
+        "ps",
+        "--quiet",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={service}"),
+    ]);
+    let version = swarm.docker(&["exec", version.trim(), "cat", "/version"]);
+    assert_eq!(version, "rebuilt");
+    let events = history_events(store, &service);
+    assert!(
+        events.iter().any(|(e, _)| e == "update-applied"),
+        "{events:?}\n{out}"
+    );
+}
