@@ -51,6 +51,9 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
             .docker
             .iter()
             .map(|t| match t.wants(c) {
+                Ok(()) if c.container.kind == crate::model::Kind::Service => {
+                    format!("update by {}, through Swarm's rolling update", t.id())
+                }
                 Ok(()) => format!("update by {}", t.id()),
                 Err(why) => format!("{}: not updated, {why}", t.id()),
             })
