@@ -48,6 +48,13 @@ pub async fn update(
             };
         }
     };
+    // Nothing to roll out: Swarm keeps the new spec for when the service is scaled up.
+    if started.tasks == 0 {
+        tracing::info!(service = %service.name, image = %image, "Service updated; it runs no task.");
+        return Outcome::Applied {
+            new_id: service.id.clone(),
+        };
+    }
     let deadline = Instant::now() + patience(&started, gate);
     loop {
         let status = match engine.service_update_status(&service.id).await {

@@ -111,7 +111,7 @@ async fn pass(
 async fn list(name: &str, watcher: &WatcherConfig) -> Result<Vec<ContainerInfo>, DockerError> {
     let engine = Engine::connect(name, watcher).await?;
     let mut containers = engine.containers(watcher.watchall).await?;
-    if watches_services(&engine, watcher).await? {
+    if watches_services(&engine, watcher).await {
         containers.extend(engine.services().await?);
     }
     let filter = Filter::new(watcher);
@@ -124,10 +124,14 @@ async fn list(name: &str, watcher: &WatcherConfig) -> Result<Vec<ContainerInfo>,
 /// Whether `watcher` lists Swarm services: as its `swarm` setting says, else when its engine
 /// is a manager (a worker cannot list them). Asked at every listing, since a node can join or
 /// leave a Swarm while tidewatch runs.
-async fn watches_services(engine: &Engine, watcher: &WatcherConfig) -> Result<bool, DockerError> {
+async fn watches_services(engine: &Engine, watcher: &WatcherConfig) -> bool {
     match watcher.swarm {
-        Some(swarm) => Ok(swarm),
-        None => engine.is_swarm_manager().await,
+        Some(swarm) => swarm,
+        // Only a guess: an engine that will not say keeps its containers watched as before.
+        None => engine.is_swarm_manager().await.unwrap_or_else(|err| {
+            tracing::debug!(error = %err, "Cannot tell whether the engine is a Swarm manager.");
+            false
+        }),
     }
 }
 
