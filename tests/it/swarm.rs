@@ -7,7 +7,7 @@
 
 use crate::support::swarm::{Swarm, tidewatch_swarm};
 use crate::support::update::history_events;
-use crate::support::{ImageSpec, TestRun, fresh_store_dir};
+use crate::support::{ImageSpec, RegistryOptions, TestRun, fresh_store_dir};
 
 /// The watcher `swarm` on the manager and the docker trigger, on a store at `store`.
 fn env<'a>(swarm: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -279,5 +279,63 @@ fn a_new_digest_behind_latest_moves_a_global_service_to_it() {
     assert!(
         events.iter().any(|(e, _)| e == "update-applied"),
         "{events:?}\n{out}"
+    );
+}
+
+/// The node that runs the new tasks has no login of its own for the registry: the engine never
+/// reads a client's `config.json`. The old image was put on it by hand (a task on an image
+/// referenced by digest and present is not pulled), so the service holds no login either; the
+/// new image can only be pulled with the login tidewatch forwards with the update, which is
+/// how a worker of a real cluster gets it.
+#[test]
+fn the_registry_login_goes_with_the_update_to_the_node_that_pulls() {
+    let run = TestRun::new();
+    let password = "sw4rm-Pa55";
+    let registry = run.registry_with(RegistryOptions::default().basic_auth("deployer", password));
+    let v1 = run.push(&registry, "private/app", "1.0.0");
+    let v2 = run.push(&registry, "private/app", "1.1.0");
+    let swarm = Swarm::start();
+    let config = run.docker_config();
+    let config = config.to_str().expect("UTF-8 path");
+    swarm.docker(&["--config", config, "pull", "-q", &v1.reference]);
+    let old = format!("{}@{}", v1.reference, v1.digest);
+    let service = run.name("private");
+    let label = run.label();
+    swarm.docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--no-resolve-image",
+        "--name",
+        &service,
+        "--label",
+        &label,
+        "--replicas",
+        "2",
+        "--update-failure-action",
+        "rollback",
+        "--update-monitor",
+        "2s",
+        &old,
+    ]);
+    swarm.wait_converged(&service, 2, &old);
+
+    let dir = fresh_store_dir();
+    let store = dir.to_str().expect("UTF-8 path");
+    let socket = swarm.socket();
+    let url = format!("http://{}", registry.addr());
+    let mut env = env(&socket, store);
+    env.extend([
+        ("TIDEWATCH_REGISTRY_CUSTOM_CI_URL", url.as_str()),
+        ("TIDEWATCH_REGISTRY_CUSTOM_CI_LOGIN", "deployer"),
+        ("TIDEWATCH_REGISTRY_CUSTOM_CI_PASSWORD", password),
+        ("TIDEWATCH_LOG_LEVEL", "debug"),
+    ]);
+    let out = tidewatch_swarm(&["run", "--once"], &env);
+    assert!(out.stderr.contains("Service updated."), "{out}");
+    swarm.wait_converged(&service, 2, &format!("{}@{}", v2.reference, v2.digest));
+    assert!(
+        !out.stdout.contains(password) && !out.stderr.contains(password),
+        "the password was printed:\n{out}"
     );
 }
