@@ -49,6 +49,18 @@ pub enum UpdateState {
 }
 
 impl UpdateState {
+    /// Swarm's word for the state, as `docker service inspect` shows it.
+    pub fn word(self) -> &'static str {
+        match self {
+            UpdateState::Updating => "updating",
+            UpdateState::Paused => "paused",
+            UpdateState::Completed => "completed",
+            UpdateState::RollbackStarted => "rollback_started",
+            UpdateState::RollbackPaused => "rollback_paused",
+            UpdateState::RollbackCompleted => "rollback_completed",
+        }
+    }
+
     /// Whether Swarm is done with the update, one way or the other.
     pub fn finished(self) -> bool {
         !matches!(self, UpdateState::Updating | UpdateState::RollbackStarted)
@@ -67,7 +79,16 @@ pub struct UpdateStarted {
     pub before: Option<UpdateStatus>,
 }
 
-/// A service's `UpdateConfig`, with Docker's defaults where it sets nothing.
+/// What a service update request asks of Swarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// A new spec, rolled out under `UpdateConfig`.
+    Update,
+    /// Back to the previous spec, rolled out under `RollbackConfig`.
+    Rollback,
+}
+
+/// A service's `UpdateConfig` (or `RollbackConfig`), with Docker's defaults where it sets nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollingUpdate {
     /// Tasks updated at once; 0 is all of them.
@@ -164,29 +185,60 @@ impl Engine {
         credential: Option<&Credential>,
     ) -> Result<UpdateStarted, DockerError> {
         let service = self.raw_service(id).await?;
-        let version = service["Version"]["Index"]
-            .as_u64()
-            .ok_or_else(|| self.swarm_error("the service has no version"))?;
         let mut spec = service["Spec"].clone();
         let slot = spec
             .pointer_mut("/TaskTemplate/ContainerSpec/Image")
             .ok_or_else(|| self.swarm_error("the service has no container image"))?;
         *slot = Value::String(image.to_string());
+        let auth = credential.map(|credential| registry_auth(credential, image));
+        self.post_update(id, &service, &spec, auth, Change::Update)
+            .await
+    }
+
+    /// Asks Swarm to put service `id` back on its previous spec (`docker service rollback`),
+    /// under the service's `RollbackConfig`. Swarm keeps one previous spec: a service never
+    /// updated has none, and the engine says so.
+    pub async fn rollback_service(&self, id: &str) -> Result<UpdateStarted, DockerError> {
+        let service = self.raw_service(id).await?;
+        let spec = service["Spec"].clone();
+        self.post_update(id, &service, &spec, None, Change::Rollback)
+            .await
+    }
+
+    /// `POST /services/{id}/update` of `spec`, at the version `service` was read at, so that
+    /// a change made meanwhile by someone else is refused rather than overwritten.
+    async fn post_update(
+        &self,
+        id: &str,
+        service: &Value,
+        spec: &Value,
+        auth: Option<String>,
+        change: Change,
+    ) -> Result<UpdateStarted, DockerError> {
+        let version = service["Version"]["Index"]
+            .as_u64()
+            .ok_or_else(|| self.swarm_error("the service has no version"))?;
         let before = update_status(&service["UpdateStatus"]);
-        let config = rolling_update(&service["Spec"]["UpdateConfig"]);
+        let config = rolling_update(match change {
+            Change::Update => &service["Spec"]["UpdateConfig"],
+            Change::Rollback => &service["Spec"]["RollbackConfig"],
+        });
         let tasks = match service["Spec"]["Mode"]["Replicated"]["Replicas"].as_u64() {
             Some(replicas) => replicas,
             None => self.running_tasks(id).await?.max(1),
         };
-
         let (client, base) = self.raw_client()?;
+        let rollback = match change {
+            Change::Update => "",
+            Change::Rollback => "&rollback=previous",
+        };
         let url = format!(
-            "{base}{}/services/{id}/update?version={version}",
+            "{base}{}/services/{id}/update?version={version}{rollback}",
             self.api_prefix()
         );
-        let mut request = client.post(url).json(&spec);
-        if let Some(credential) = credential {
-            request = request.header("X-Registry-Auth", registry_auth(credential, image));
+        let mut request = client.post(url).json(spec);
+        if let Some(auth) = auth {
+            request = request.header("X-Registry-Auth", auth);
         }
         let response = request.send().await.map_err(|err| self.raw_failed(&err))?;
         let answer = self.raw_answer(response).await?;

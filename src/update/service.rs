@@ -13,7 +13,7 @@
 
 use crate::docker::Engine;
 use crate::docker::swarm::{UpdateStarted, UpdateState, UpdateStatus};
-use crate::model::UpdateCandidate;
+use crate::model::{ContainerInfo, UpdateCandidate};
 use crate::registry::credentials::Credential;
 use crate::update::{Gate, Outcome, new_image};
 use std::time::Duration;
@@ -55,42 +55,74 @@ pub async fn update(
             new_id: service.id.clone(),
         };
     }
-    let deadline = Instant::now() + patience(&started, gate);
+    let outcome = match finish(engine, &service.id, &started, gate).await {
+        Ok(status) => outcome(&service.id, status),
+        Err(reason) => Outcome::Failed { reason },
+    };
+    match &outcome {
+        Outcome::Applied { .. } => {
+            tracing::info!(service = %service.name, image = %image, "Service updated.")
+        }
+        Outcome::RolledBack { reason } => {
+            tracing::warn!(service = %service.name, reason = %reason, "Service rolled back by Swarm.")
+        }
+        other => {
+            tracing::error!(service = %service.name, outcome = ?other, "Service update did not complete.")
+        }
+    }
+    outcome
+}
+
+/// Puts a service back on the spec it ran before its last update, through Swarm's own
+/// rollback (`docker service rollback`), and waits until Swarm is done: `Ok` once every task
+/// runs the previous spec, otherwise why not. For `tidewatch rollback NAME` on a service:
+/// Swarm keeps the previous spec, image and login included, so nothing is pulled by name here.
+pub async fn rollback(engine: &Engine, service: &ContainerInfo, gate: &Gate) -> Result<(), String> {
+    let started = engine
+        .rollback_service(&service.id)
+        .await
+        .map_err(|err| format!("Swarm refused the rollback: {err}"))?;
+    if started.tasks == 0 {
+        return Ok(());
+    }
+    let status = finish(engine, &service.id, &started, gate).await?;
+    match status.state {
+        UpdateState::RollbackCompleted => {
+            tracing::info!(service = %service.name, "Service rolled back through Swarm.");
+            Ok(())
+        }
+        _ => Err(format!(
+            "Swarm's rollback ended {}: {}",
+            status.state.word(),
+            status.message
+        )),
+    }
+}
+
+/// Waits until Swarm has taken up the request `started` answers and finished it, one way or
+/// the other; an error when its progress cannot be read or it takes longer than [`patience`].
+async fn finish(
+    engine: &Engine,
+    id: &str,
+    started: &UpdateStarted,
+    gate: &Gate,
+) -> Result<UpdateStatus, String> {
+    let patience = patience(started, gate);
+    let deadline = Instant::now() + patience;
     loop {
-        let status = match engine.service_update_status(&service.id).await {
-            Ok(status) => status,
-            Err(err) => {
-                return Outcome::Failed {
-                    reason: format!(
-                        "the update was handed to Swarm, but its progress cannot be read: {err}"
-                    ),
-                };
-            }
-        };
+        let status = engine.service_update_status(id).await.map_err(|err| {
+            format!("the update was handed to Swarm, but its progress cannot be read: {err}")
+        })?;
         if let Some(status) = status.filter(|s| is_new(s, started.before.as_ref()))
             && status.state.finished()
         {
-            let outcome = outcome(&service.id, status);
-            match &outcome {
-                Outcome::Applied { .. } => {
-                    tracing::info!(service = %service.name, image = %image, "Service updated.")
-                }
-                Outcome::RolledBack { reason } => {
-                    tracing::warn!(service = %service.name, reason = %reason, "Service rolled back by Swarm.")
-                }
-                other => {
-                    tracing::error!(service = %service.name, outcome = ?other, "Service update did not complete.")
-                }
-            }
-            return outcome;
+            return Ok(status);
         }
         if Instant::now() >= deadline {
-            return Outcome::Failed {
-                reason: format!(
-                    "Swarm had not finished the update after {}s; it goes on without tidewatch",
-                    patience(&started, gate).as_secs()
-                ),
-            };
+            return Err(format!(
+                "Swarm had not finished after {}s; it goes on without tidewatch",
+                patience.as_secs()
+            ));
         }
         tokio::time::sleep(POLL).await;
     }

@@ -339,3 +339,74 @@ fn the_registry_login_goes_with_the_update_to_the_node_that_pulls() {
         "the password was printed:\n{out}"
     );
 }
+
+/// `tidewatch rollback NAME` on a service is Swarm's own rollback: the executor asks for it and
+/// waits for Swarm to finish. The command itself is not wired to services yet, so the executor
+/// is driven here through the library, as the command will drive it.
+#[tokio::test]
+async fn a_service_is_rolled_back_through_swarms_own_rollback() {
+    use tidewatch::config::WatcherConfig;
+    use tidewatch::docker::Engine;
+    use tidewatch::model::Kind;
+    use tidewatch::update::{Gate, service};
+
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "back", "1.0.0");
+    let v2 = run.push(&registry, "back", "1.1.0");
+    let swarm = Swarm::start();
+    let name = run.name("back");
+    let label = run.label();
+    swarm.docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &name,
+        "--label",
+        &label,
+        "--replicas",
+        "2",
+        "--rollback-monitor",
+        "1s",
+        &v1.reference,
+    ]);
+    let old = format!("{}@{}", v1.reference, v1.digest);
+    swarm.wait_converged(&name, 2, &old);
+    swarm.docker(&[
+        "service",
+        "update",
+        "--detach=false",
+        "--image",
+        &v2.reference,
+        &name,
+    ]);
+    swarm.wait_converged(&name, 2, &format!("{}@{}", v2.reference, v2.digest));
+
+    let config = WatcherConfig {
+        socket: swarm.socket(),
+        ..WatcherConfig::default()
+    };
+    let engine = Engine::connect("swarm", &config)
+        .await
+        .expect("the manager");
+    let services = engine.services().await.expect("services");
+    let listed = services
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{name} not among {services:?}"));
+    assert_eq!(listed.kind, Kind::Service);
+    service::rollback(&engine, listed, &Gate::default())
+        .await
+        .expect("rolled back");
+
+    assert_eq!(
+        swarm.service_json(&name, ".UpdateStatus.State"),
+        "rollback_completed"
+    );
+    assert_eq!(
+        swarm.service_json(&name, ".Spec.TaskTemplate.ContainerSpec.Image"),
+        old.as_str()
+    );
+    swarm.wait_converged(&name, 2, &old);
+}
