@@ -410,3 +410,58 @@ async fn a_service_is_rolled_back_through_swarms_own_rollback() {
     );
     swarm.wait_converged(&name, 2, &old);
 }
+
+/// A service deployed with `docker stack deploy`: the compose trigger with the stack's file and
+/// name rewrites the file (so the next deploy keeps the new image) and has Swarm roll the
+/// service out; the docker trigger leaves the service to it.
+#[test]
+fn a_stacks_file_is_rewritten_and_its_service_updated_through_swarm() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "stacked", "1.0.0");
+    let v2 = run.push(&registry, "stacked", "1.1.0");
+    let swarm = Swarm::start();
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("stack.yml");
+    let text = format!(
+        "version: \"3.8\"\nservices:\n  web:\n    image: {}   # the app\n    deploy:\n      replicas: 2\n      labels:\n        {}: \"{}\"\n      update_config:\n        failure_action: rollback\n        monitor: 2s\n",
+        v1.reference,
+        crate::support::RUN_LABEL,
+        run.id()
+    );
+    std::fs::write(&file, &text).expect("write the stack file");
+    let path = file.to_str().expect("UTF-8 path");
+    let stack = format!("st{}", std::process::id());
+    swarm.docker(&["stack", "deploy", "--compose-file", path, &stack]);
+    let service = format!("{stack}_web");
+    swarm.wait_converged(&service, 2, &format!("{}@{}", v1.reference, v1.digest));
+
+    let dir = fresh_store_dir();
+    let store = dir.to_str().expect("UTF-8 path");
+    let socket = swarm.socket();
+    let mut env = env(&socket, store);
+    env.extend([
+        ("TIDEWATCH_TRIGGER_COMPOSE_STACK_FILE", path),
+        ("TIDEWATCH_TRIGGER_COMPOSE_STACK_STACK", stack.as_str()),
+    ]);
+    let out = tidewatch_swarm(&["run", "--once"], &env);
+    assert!(out.stderr.contains("Stack file rewritten."), "{out}");
+    assert_eq!(
+        out.stderr.matches("Service updated.").count(),
+        1,
+        "one trigger, one update:\n{out}"
+    );
+
+    swarm.wait_converged(&service, 2, &format!("{}@{}", v2.reference, v2.digest));
+    let after = std::fs::read_to_string(&file).expect("the stack file");
+    assert_eq!(
+        after,
+        text.replace(&v1.reference, &v2.reference),
+        "only the image changed in the file"
+    );
+    let events = history_events(store, &service);
+    assert!(
+        events.iter().any(|(e, _)| e == "update-applied"),
+        "{events:?}\n{out}"
+    );
+}
