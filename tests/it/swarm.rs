@@ -367,6 +367,8 @@ async fn a_service_is_rolled_back_through_swarms_own_rollback() {
         &label,
         "--replicas",
         "2",
+        "--update-monitor",
+        "1s",
         "--rollback-monitor",
         "1s",
         &v1.reference,
