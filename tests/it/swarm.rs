@@ -98,6 +98,20 @@ fn a_replicated_service_is_updated_through_swarm_its_spec_otherwise_kept() {
     let dir = fresh_store_dir();
     let store = dir.to_str().expect("UTF-8 path");
     let socket = swarm.socket();
+    // `plan` says how: through Swarm, in no order of tidewatch's.
+    let plan = tidewatch_swarm(&["plan"], &env(&socket, store));
+    assert!(plan.success(), "{plan}");
+    let line = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains(&service))
+        .unwrap_or_else(|| panic!("{service} not in the plan:\n{plan}"));
+    assert!(
+        line.contains("update by docker.swarm, through Swarm's rolling update"),
+        "{plan}"
+    );
+    assert!(!plan.stdout.contains("in this order"), "{plan}");
+
     let out = tidewatch_swarm(&["run", "--once", "--json"], &env(&socket, store));
     assert!(out.success(), "{out}");
 
