@@ -155,8 +155,18 @@ impl Swarm {
 impl Drop for Swarm {
     fn drop(&mut self) {
         // Services and their tasks go with the Swarm; the gateway network is then unused.
-        let _ = self.docker_output(&["swarm", "leave", "--force"]);
-        let _ = self.docker_output(&["network", "rm", "docker_gwbridge"]);
+        // Never a panic here: this runs while a failed test unwinds.
+        let host = format!("unix://{}", self.engine().socket().display());
+        for args in [
+            &["swarm", "leave", "--force"][..],
+            &["network", "rm", "docker_gwbridge"][..],
+        ] {
+            let mut cmd = Command::new("docker");
+            cmd.arg("-H").arg(&host).args(args);
+            if let Err(why) = process::run(&mut cmd, None, Duration::from_secs(120)) {
+                eprintln!("warning: Swarm cleanup: {why}");
+            }
+        }
         drop(self.engine.take());
         // Whatever the engine left of it: the bridge must not outlive the test.
         let _ = Command::new("ip")
