@@ -1,0 +1,285 @@
+//! Coming from Watchtower: its flags as a compose file's `command:` passes them, its variables
+//! and notification URLs as its users write them (shapes from Watchtower's and shoutrrr's
+//! documentation), read by `tidewatch config`, refused with exit 2 when broken, and end to end:
+//! an update found on the real engine and registry, applied, and reported to real receivers.
+
+use crate::support::receiver::{Answer, Receiver};
+use crate::support::smtp::SmtpSink;
+use crate::support::{Output, TestRun, fresh_store_dir, tidewatch};
+use serde_json::json;
+use std::time::Duration;
+
+fn stderr_lines(out: &Output) -> Vec<&str> {
+    out.stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+/// The `tidewatch config` line of `key`, which must exist.
+#[track_caller]
+fn line<'a>(out: &'a Output, key: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no line for {key}:\n{out}"))
+}
+
+#[test]
+fn watchtower_flags_and_variables_as_users_write_them_are_mapped_with_their_origin() {
+    // A compose file's `command: --interval 300 --cleanup --label-enable --include-stopped`,
+    // with the notification settings of Watchtower's documentation in `environment:`.
+    let out = tidewatch(
+        &[
+            "config",
+            "--interval",
+            "300",
+            "--cleanup",
+            "--label-enable",
+            "-S",
+            "--stop-timeout=30s",
+        ],
+        &[
+            (
+                "WATCHTOWER_NOTIFICATION_URL",
+                "discord://discordS3CRET@1234567890 telegram://110201543:telegramS3CRET@telegram?chats=@wtchannel",
+            ),
+            ("WATCHTOWER_NOTIFICATIONS_HOSTNAME", "nas"),
+            ("WATCHTOWER_NOTIFICATION_TITLE_TAG", "home"),
+            ("WATCHTOWER_POLL_INTERVAL", "86400"),
+            ("WATCHTOWER_ROLLING_RESTART", "true"),
+            ("TZ", "Europe/Berlin"),
+        ],
+    );
+    assert!(out.success(), "{out}");
+    assert!(
+        !out.stdout.contains("S3CRET") && !out.stderr.contains("S3CRET"),
+        "{out}"
+    );
+    for (key, value, origin) in [
+        ("watcher.local.interval", "300", "command line (--interval)"),
+        ("watcher.local.jitter", "0", "default"),
+        (
+            "watcher.local.watchbydefault",
+            "false",
+            "command line (--label-enable)",
+        ),
+        (
+            "watcher.local.watchall",
+            "true",
+            "command line (--include-stopped)",
+        ),
+        (
+            "trigger.docker.watchtower.prune",
+            "true",
+            "command line (--cleanup)",
+        ),
+        (
+            "trigger.docker.watchtower.stoptimeout",
+            "30",
+            "command line (--stop-timeout)",
+        ),
+        (
+            "trigger.discord.watchtower1.url",
+            "\"***\"",
+            "WATCHTOWER_NOTIFICATION_URL",
+        ),
+        (
+            "trigger.telegram.watchtower2.bottoken",
+            "\"***\"",
+            "WATCHTOWER_NOTIFICATION_URL",
+        ),
+        (
+            "trigger.telegram.watchtower2.chatid",
+            "\"@wtchannel\"",
+            "WATCHTOWER_NOTIFICATION_URL",
+        ),
+        (
+            "trigger.discord.watchtower1.batchtitle",
+            "\"[home] Watchtower updates on nas\"",
+            "WATCHTOWER_NOTIFICATION_URL",
+        ),
+    ] {
+        let got = line(&out, key);
+        assert!(
+            got.starts_with(&format!("{key} = {value} ")) && got.ends_with(&format!("# {origin}")),
+            "{key}: {got}\n{out}"
+        );
+    }
+}
+
+#[test]
+fn broken_watchtower_settings_exit_2_naming_the_variable_and_never_the_secret() {
+    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+        (
+            &["config"],
+            &[("WATCHTOWER_POLL_INTERVALL", "300")],
+            "WATCHTOWER_POLL_INTERVALL: not a Watchtower setting, did you mean `WATCHTOWER_POLL_INTERVAL`?",
+        ),
+        (
+            &["config"],
+            &[(
+                "WATCHTOWER_NOTIFICATION_URL",
+                "pushbullet://pbS3CRET@device",
+            )],
+            "WATCHTOWER_NOTIFICATION_URL: notification URL 1 (pushbullet): unknown notification service `pushbullet`",
+        ),
+        (
+            &[
+                "config",
+                "--notification-url",
+                "smtp://u:smtpS3CRET@mail.lan:587/?to=a@lan",
+            ],
+            &[],
+            "command line (--notification-url): notification URL 1 (smtp): the `from` parameter is missing",
+        ),
+        (
+            &["config", "--interval", "often"],
+            &[],
+            "command line (--interval): expected a number of seconds, 1 or more",
+        ),
+        (
+            &["config"],
+            &[
+                ("WATCHTOWER_NOTIFICATIONS", "email"),
+                ("WATCHTOWER_NOTIFICATION_EMAIL_SERVER", "mail.lan"),
+                ("WATCHTOWER_NOTIFICATION_EMAIL_TO", "ops@lan"),
+            ],
+            "WATCHTOWER_NOTIFICATION_EMAIL_FROM: required by WATCHTOWER_NOTIFICATIONS=email",
+        ),
+        (
+            &["config", "--schedule", "0 0 4 * * *"],
+            &[("WATCHTOWER_POLL_INTERVAL", "300")],
+            "WATCHTOWER_POLL_INTERVAL: set either this or command line (--schedule), not both",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let out = tidewatch(args, env);
+        assert_eq!(out.status.code(), Some(2), "{out}");
+        let lines = stderr_lines(&out);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("tidewatch: configuration error: {expected}"))),
+            "{expected}\n{out}"
+        );
+        assert!(!out.stderr.contains("S3CRET"), "{out}");
+        assert!(out.stdout.is_empty(), "{out}");
+    }
+    // An unknown flag is clap's usage error: exit 2 too.
+    let out = tidewatch(&["config", "--intervall", "300"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+}
+
+/// Answers as Telegram's, Slack's, Gotify's and ntfy's APIs all accept.
+fn accepted() -> Answer {
+    Answer::json(
+        200,
+        json!({ "ok": true, "id": 1, "result": { "message_id": 7 } }),
+    )
+}
+
+#[test]
+fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_report() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "web", "1.0.0");
+    let v2 = run.push(&registry, "web", "1.1.0");
+    let web = run.run("web", &v1.reference, &[]);
+    let other = run.run("other", &v1.reference, &[]);
+    let apis = Receiver::always(accepted());
+    let sink = SmtpSink::plain();
+    let urls = [
+        format!("generic+http://{}/hook?template=json", apis.addr()),
+        format!(
+            "smtp://{}:{}/?from=watchtower@lan&to=ops@lan&encryption=None",
+            "127.0.0.1",
+            sink.port()
+        ),
+        "telegram://110201543:tgS3CRET@telegram?chats=@opschannel".to_string(),
+        format!("gotify://{}/AgotifyS3CRET?disabletls=yes", apis.addr()),
+        format!("ntfy://{}/updates?scheme=http", apis.addr()),
+        "slack://xoxb:1-2-slackS3CRET@C0CHANNEL".to_string(),
+    ]
+    .join(" ");
+    let api = apis.url("/api");
+    let store = fresh_store_dir();
+    let out = tidewatch(
+        &["--run-once", "--cleanup", "--stop-timeout", "1s", &web.name],
+        &[
+            ("WATCHTOWER_NOTIFICATION_URL", urls.as_str()),
+            ("WATCHTOWER_NOTIFICATIONS_HOSTNAME", "testhost"),
+            // The APIs with a fixed address, pointed at the test's server the tidewatch way.
+            ("TIDEWATCH_TRIGGER_TELEGRAM_WATCHTOWER3_API", api.as_str()),
+            ("TIDEWATCH_TRIGGER_SLACK_WATCHTOWER6_API", api.as_str()),
+            ("TIDEWATCH_TRIGGER_DOCKER_WATCHTOWER_SETTLE", "1"),
+            ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{out}");
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    assert_eq!(
+        run.inspect(&web.name, "{{.Config.Image}}"),
+        v2.reference,
+        "web updated: {out}"
+    );
+    assert_eq!(
+        run.inspect(&other.name, "{{.Id}} {{.Config.Image}}"),
+        format!("{} {}", other.id, v1.reference),
+        "the container not named is untouched: {out}"
+    );
+    let requests = apis.wait_for(5, Duration::from_secs(30));
+    let by_path = |prefix: &str| {
+        requests
+            .iter()
+            .find(|r| r.path().starts_with(prefix))
+            .unwrap_or_else(|| panic!("nothing on {prefix}: {requests:#?}\n{out}"))
+    };
+    let hook = by_path("/hook").json();
+    assert_eq!(hook["title"], "Watchtower updates on testhost", "{hook}");
+    let message = hook["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&web.name), "{hook}");
+    assert!(message.contains("1.1.0"), "{hook}");
+    let telegram = by_path("/api/bot110201543:tgS3CRET/sendMessage").json();
+    assert_eq!(telegram["chat_id"], "@opschannel", "{telegram}");
+    assert!(
+        telegram["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&web.name),
+        "{telegram}"
+    );
+    let gotify = by_path("/message");
+    assert_eq!(
+        gotify.header("X-Gotify-Key"),
+        Some("AgotifyS3CRET"),
+        "{gotify:?}"
+    );
+    assert_eq!(gotify.json()["title"], "Watchtower updates on testhost");
+    // ntfy takes the topic in the JSON it is posted at its root.
+    let ntfy = requests
+        .iter()
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.text()).ok())
+        .find(|body| body["topic"] == "updates")
+        .unwrap_or_else(|| panic!("nothing for ntfy: {requests:#?}"));
+    assert!(
+        ntfy["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&web.name),
+        "{ntfy}"
+    );
+    let slack = by_path("/api/chat.postMessage");
+    assert_eq!(
+        slack.header("Authorization"),
+        Some("Bearer xoxb-1-2-slackS3CRET")
+    );
+    assert_eq!(slack.json()["channel"], "C0CHANNEL");
+    let mail = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(
+        mail[0].subject, "Watchtower updates on testhost",
+        "{mail:#?}"
+    );
+    assert_eq!(mail[0].rcpt_tos, ["ops@lan"]);
+    assert!(mail[0].text().contains(&web.name), "{mail:#?}");
+}
