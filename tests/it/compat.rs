@@ -110,7 +110,9 @@ fn watchtower_flags_and_variables_as_users_write_them_are_mapped_with_their_orig
 
 #[test]
 fn broken_watchtower_settings_exit_2_naming_the_variable_and_never_the_secret() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+    /// (arguments, environment, the error line expected)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 6] = [
         (
             &["config"],
             &[("WATCHTOWER_POLL_INTERVALL", "300")],
