@@ -25,6 +25,7 @@ pub struct TriggersConfig {
     pub telegram: BTreeMap<String, TelegramConfig>,
     pub ntfy: BTreeMap<String, NtfyConfig>,
     pub gotify: BTreeMap<String, GotifyConfig>,
+    pub pushover: BTreeMap<String, PushoverConfig>,
     pub docker: BTreeMap<String, DockerTriggerConfig>,
     /// WUD calls it `dockercompose`.
     #[serde(alias = "dockercompose")]
@@ -352,6 +353,22 @@ notifier_config! {
     }
 }
 
+notifier_config! {
+    /// Pushover.
+    PushoverConfig {
+        /// The application's API token.
+        token: Option<Secret>,
+        /// The user or group key.
+        user: Option<Secret>,
+        /// Comma-separated device names; all of the user's devices when unset.
+        device: Option<String>,
+        /// -2 (lowest) to 1 (high); default 0.
+        priority: Option<i8>,
+        /// Pushover's API base, for tests (default https://api.pushover.net).
+        api: Option<String>,
+    }
+}
+
 /// Every notifier instance with its shared options, for code that treats them alike.
 impl TriggersConfig {
     pub fn commons(&self) -> Vec<(&'static str, &String, CommonConfig)> {
@@ -368,6 +385,11 @@ impl TriggersConfig {
         );
         all.extend(self.ntfy.iter().map(|(n, c)| ("ntfy", n, c.common())));
         all.extend(self.gotify.iter().map(|(n, c)| ("gotify", n, c.common())));
+        all.extend(
+            self.pushover
+                .iter()
+                .map(|(n, c)| ("pushover", n, c.common())),
+        );
         all
     }
 }

@@ -202,6 +202,7 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
         format!("gotify://{}/AgotifyS3CRET?disabletls=yes", apis.addr()),
         format!("ntfy://{}/updates?scheme=http", apis.addr()),
         "slack://xoxb:1-2-slackS3CRET@C0CHANNEL".to_string(),
+        "pushover://shoutrrr:poS3CRET@uQiRzpo4DXghDmr9QzzfQu27cmVRsG/?devices=phone".to_string(),
     ]
     .join(" ");
     let api = apis.url("/api");
@@ -214,6 +215,7 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
             // The APIs with a fixed address, pointed at the test's server the tidewatch way.
             ("TIDEWATCH_TRIGGER_TELEGRAM_WATCHTOWER3_API", api.as_str()),
             ("TIDEWATCH_TRIGGER_SLACK_WATCHTOWER6_API", api.as_str()),
+            ("TIDEWATCH_TRIGGER_PUSHOVER_WATCHTOWER7_API", api.as_str()),
             ("TIDEWATCH_TRIGGER_DOCKER_WATCHTOWER_SETTLE", "1"),
             ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
         ],
@@ -230,7 +232,7 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
         format!("{} {}", other.id, v1.reference),
         "the container not named is untouched: {out}"
     );
-    let requests = apis.wait_for(5, Duration::from_secs(30));
+    let requests = apis.wait_for(6, Duration::from_secs(30));
     let by_path = |prefix: &str| {
         requests
             .iter()
@@ -277,6 +279,16 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
         Some("Bearer xoxb-1-2-slackS3CRET")
     );
     assert_eq!(slack.json()["channel"], "C0CHANNEL");
+    let pushover = by_path("/api/1/messages.json").text();
+    for field in [
+        "token=poS3CRET",
+        "user=uQiRzpo4DXghDmr9QzzfQu27cmVRsG",
+        "device=phone",
+        "title=Watchtower+updates+on+testhost",
+    ] {
+        assert!(pushover.contains(field), "{field} in {pushover}");
+    }
+    assert!(pushover.contains(&web.name), "{pushover}");
     let mail = sink.wait_for(1, Duration::from_secs(30));
     assert_eq!(
         mail[0].subject, "Watchtower updates on testhost",

@@ -14,8 +14,7 @@ use figment::value::Value;
 use reqwest::Url;
 
 /// The services this maps, for the error about any other.
-const SERVICES: &str =
-    "smtp, slack, teams, discord, telegram, gotify, ntfy, generic, generic+http, generic+https";
+const SERVICES: &str = "smtp, slack, teams, discord, telegram, gotify, ntfy, pushover, generic, generic+http, generic+https";
 
 /// Splits a `WATCHTOWER_NOTIFICATION_URL` value into URLs: separated by white space, or by
 /// commas where a comma is followed by a new `scheme://` (a comma inside a URL, as in
@@ -124,7 +123,8 @@ pub fn map(
             "gotify" => gotify(&url, &name),
             "ntfy" => ntfy(&url, &name),
             "generic" | "generic+http" | "generic+https" => generic(&url, &name),
-            "pushover" | "matrix" => Err(format!(
+            "pushover" => pushover(&url, &name),
+            "matrix" => Err(format!(
                 "{scheme}:// is not supported by this version; configure another service"
             )),
             _ => Err(format!(
@@ -463,6 +463,33 @@ fn gotify(url: &Url, name: &str) -> Result<Mapped, String> {
     }
     m.set("gotify", name, "url", base);
     m.set("gotify", name, "token", token);
+    Ok(m)
+}
+
+/// `pushover://shoutrrr:APP_TOKEN@USER_KEY/?devices=a,b&priority=1`
+fn pushover(url: &Url, name: &str) -> Result<Mapped, String> {
+    let mut m = Mapped::new();
+    let token = url.password().map(decode).unwrap_or_default();
+    let user = url.host_str().unwrap_or_default();
+    if token.is_empty() || user.is_empty() {
+        return Err("expected pushover://shoutrrr:TOKEN@USERKEY".into());
+    }
+    m.set("pushover", name, "token", token);
+    m.set("pushover", name, "user", user);
+    for (key, value) in query(url) {
+        match key.as_str() {
+            "devices" | "device" => m.set("pushover", name, "device", value),
+            "priority" => match value.trim().parse::<i8>() {
+                Ok(p) => m.set("pushover", name, "priority", p),
+                Err(_) => return Err("`priority` is a number".into()),
+            },
+            "title" => {
+                m.set("pushover", name, "batchtitle", literal(&value));
+                m.set("pushover", name, "simpletitle", literal(&value));
+            }
+            _ => m.ignored.push(key),
+        }
+    }
     Ok(m)
 }
 
