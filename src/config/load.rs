@@ -2,7 +2,7 @@
 //! answering "where did this value come from?".
 
 use super::compat::watchtower::{CommandLine, WatchtowerEnv};
-use super::compat::{Setting, shoutrrr};
+use super::compat::{Setting, diun, shoutrrr};
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
 use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
@@ -90,6 +90,7 @@ pub fn load_with(
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let watchtower_env = WatchtowerEnv::from_sources(&vars, cli, &mut errors, &mut warnings);
+    let diun_settings = diun::map(&vars, &mut errors, &mut warnings);
     let mut docker_env = DockerEnv::from_vars(&vars);
     if let Some((origin, host)) = &watchtower_env.docker_host {
         docker_env.host = Some(host.clone());
@@ -116,7 +117,8 @@ pub fn load_with(
         }
     }
     titles.extend(compat);
-    let compat = titles;
+    let mut compat = titles;
+    compat.extend(diun_settings);
 
     // Mapped settings first: the file and tidewatch's variables override them.
     let mut figment = Figment::new();
@@ -1048,6 +1050,95 @@ mod tests {
             "WATCHTOWER_NOTIFICATIONS: unknown notifier `emial`, did you mean `email`?"
         );
         assert!(!errors.join("").contains("s3cret"));
+    }
+
+    #[test]
+    fn diun_variables_as_its_users_write_them_set_the_watcher_and_notifiers() {
+        let mut token = tempfile::NamedTempFile::new().unwrap();
+        writeln!(token, "tgS3CRET").unwrap();
+        let token = token.path().to_str().unwrap().to_string();
+        let result = check(
+            None,
+            &[
+                ("DIUN_WATCH_SCHEDULE", "0 */6 * * *"),
+                ("DIUN_WATCH_JITTER", "30s"),
+                ("DIUN_WATCH_WORKERS", "20"),
+                ("DIUN_PROVIDERS_DOCKER", "true"),
+                ("DIUN_PROVIDERS_DOCKER_WATCHSTOPPED", "true"),
+                ("DIUN_NOTIF_TELEGRAM_TOKENFILE", &token),
+                ("DIUN_NOTIF_TELEGRAM_CHATIDS", "-1001,-1002:42"),
+                ("DIUN_NOTIF_MAIL_HOST", "mail.lan"),
+                ("DIUN_NOTIF_MAIL_PASSWORD", "mailS3CRET"),
+                ("DIUN_NOTIF_MAIL_FROM", "diun@lan"),
+                ("DIUN_NOTIF_MAIL_TO", "ops@lan"),
+                ("DIUN_NOTIF_WEBHOOK_ENDPOINT", "http://n8n.lan/webhook"),
+                (
+                    "DIUN_NOTIF_WEBHOOK_HEADERS_AUTHORIZATION",
+                    "Bearer hookS3CRET",
+                ),
+            ],
+        );
+        let all = result.clone().unwrap().join("\n");
+        assert!(!all.contains("S3CRET"), "{all}");
+        for (needle, origin) in [
+            (
+                "watcher.local.cron = \"0 */6 * * *\"",
+                "DIUN_WATCH_SCHEDULE",
+            ),
+            ("watcher.local.jitter = 30000", "DIUN_WATCH_JITTER"),
+            (
+                "watcher.local.watchall = true",
+                "DIUN_PROVIDERS_DOCKER_WATCHSTOPPED",
+            ),
+            (
+                "watcher.local.watchbydefault = false",
+                "DIUN_PROVIDERS_DOCKER_WATCHBYDEFAULT (Diun's default)",
+            ),
+            (
+                "trigger.telegram.diun1.bottoken = \"***\"",
+                "DIUN_NOTIF_TELEGRAM_TOKENFILE",
+            ),
+            (
+                "trigger.telegram.diun2.messagethreadid = 42",
+                "DIUN_NOTIF_TELEGRAM_CHATIDS",
+            ),
+            (
+                "trigger.smtp.diun.pass = \"***\"",
+                "DIUN_NOTIF_MAIL_PASSWORD",
+            ),
+            (
+                "trigger.http.diun.headers = \"***\"",
+                "DIUN_NOTIF_WEBHOOK_HEADERS_*",
+            ),
+        ] {
+            assert_eq!(
+                lines_with(&result, needle),
+                [format!("{needle}  # {origin}")],
+                "{all}"
+            );
+        }
+        assert!(!all.contains("trigger.docker"), "Diun only notifies: {all}");
+        let loaded = load(None, vars(&[("DIUN_WATCH_WORKERS", "20")])).unwrap();
+        assert_eq!(
+            loaded.warnings,
+            ["DIUN_WATCH_WORKERS: ignored, Diun's setting has no equivalent here"]
+        );
+        let errors = check(
+            None,
+            &[
+                ("DIUN_WATCH_SCHEDUL", "0 * * * *"),
+                ("DIUN_NOTIF_MAIL_HOST", "mail.lan"),
+                ("DIUN_NOTIF_MAIL_TO", "ops@lan"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "DIUN_WATCH_SCHEDUL: not a Diun setting this version reads, did you mean `DIUN_WATCH_SCHEDULE`?",
+                "DIUN_NOTIF_MAIL_FROM: required with DIUN_NOTIF_MAIL_HOST",
+            ]
+        );
     }
 
     #[test]

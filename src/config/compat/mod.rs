@@ -6,6 +6,7 @@
 //! variables, so a value set the tidewatch way wins and every mapped value still names the
 //! Watchtower variable or flag it came from, in `tidewatch config` and in errors.
 
+pub mod diun;
 pub mod shoutrrr;
 pub mod watchtower;
 
