@@ -81,6 +81,18 @@ impl Templates {
                 },
                 (None, None) => (shipped.to_string(), option.to_string()),
             };
+            // WUD's inline templates are JavaScript template literals; handlebars would send
+            // `${container.name}` as it is written. Refused until they are translated.
+            if source.contains("${") {
+                problems.push(BuildProblem::new(
+                    key,
+                    format!(
+                        "{name} template: `${{…}}` is a JavaScript template literal (WUD's form); \
+                         write it as handlebars, `{{{{name}}}}`"
+                    ),
+                ));
+                continue;
+            }
             if let Err(err) = registry.register_template_string(name, source) {
                 problems.push(BuildProblem::new(key, format!("{name} template: {err}")));
                 continue;
@@ -329,6 +341,21 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].key, "simplebody");
         assert!(problems[0].message.contains("contianer"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_wud_javascript_template_literal_is_refused_naming_the_option() {
+        let common = CommonConfig {
+            simplebody: Some("${container.name} can be updated".into()),
+            ..CommonConfig::default()
+        };
+        let problems = Templates::new(PLAIN, &common).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].key, "simplebody");
+        assert!(
+            problems[0].message.contains("JavaScript template literal"),
+            "{problems:?}"
+        );
     }
 
     #[test]

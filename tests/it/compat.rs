@@ -297,3 +297,55 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
     assert_eq!(mail[0].rcpt_tos, ["ops@lan"]);
     assert!(mail[0].text().contains(&web.name), "{mail:#?}");
 }
+
+#[test]
+fn a_diun_setup_notifies_its_webhook_and_mail_of_an_update_and_never_applies_it() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "app", "1.0.0");
+    run.push(&registry, "app", "1.1.0");
+    let app = run.run_with("app", &["--label", "diun.enable=true"], &v1.reference, &[]);
+    let hook = Receiver::always(Answer::status(200));
+    let sink = SmtpSink::plain();
+    let endpoint = hook.url("/diun");
+    let port = sink.port().to_string();
+    // Diun's documented docker-compose environment.
+    let out = tidewatch(
+        &["run", "--once"],
+        &[
+            ("TZ", "Europe/Paris"),
+            ("DIUN_WATCH_WORKERS", "20"),
+            ("DIUN_WATCH_SCHEDULE", "0 */6 * * *"),
+            ("DIUN_WATCH_JITTER", "30s"),
+            ("DIUN_PROVIDERS_DOCKER", "true"),
+            ("DIUN_NOTIF_WEBHOOK_ENDPOINT", endpoint.as_str()),
+            ("DIUN_NOTIF_WEBHOOK_METHOD", "POST"),
+            (
+                "DIUN_NOTIF_WEBHOOK_HEADERS_AUTHORIZATION",
+                "Bearer hookS3CRET",
+            ),
+            ("DIUN_NOTIF_MAIL_HOST", "127.0.0.1"),
+            ("DIUN_NOTIF_MAIL_PORT", port.as_str()),
+            ("DIUN_NOTIF_MAIL_FROM", "diun@lan"),
+            ("DIUN_NOTIF_MAIL_TO", "ops@lan"),
+            // Only this test's container, on the shared engine.
+            ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", app.name.as_str()),
+        ],
+    );
+    assert!(out.status.success(), "{out}");
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    let requests = hook.wait_for(1, Duration::from_secs(30));
+    let request = &requests[0];
+    assert_eq!(request.path(), "/diun");
+    assert_eq!(request.header("Authorization"), Some("Bearer hookS3CRET"));
+    assert!(request.text().contains(&app.name), "{}", request.text());
+    assert!(request.text().contains("1.1.0"), "{}", request.text());
+    let mail = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mail[0].rcpt_tos, ["ops@lan"]);
+    assert!(mail[0].text().contains(&app.name), "{mail:#?}");
+    assert_eq!(
+        run.inspect(&app.name, "{{.Id}} {{.Config.Image}}"),
+        format!("{} {}", app.id, v1.reference),
+        "Diun only notifies: {out}"
+    );
+}
