@@ -29,8 +29,8 @@ pub use registry::{
 pub use secret::Secret;
 pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
-    HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig, NtfyConfig, PushoverConfig, SlackConfig,
-    SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
+    HttpAuthConfig, HttpConfig, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig, PushoverConfig,
+    SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, name_patterns};
 

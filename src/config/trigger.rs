@@ -26,6 +26,7 @@ pub struct TriggersConfig {
     pub ntfy: BTreeMap<String, NtfyConfig>,
     pub gotify: BTreeMap<String, GotifyConfig>,
     pub pushover: BTreeMap<String, PushoverConfig>,
+    pub matrix: BTreeMap<String, MatrixConfig>,
     pub docker: BTreeMap<String, DockerTriggerConfig>,
     /// WUD calls it `dockercompose`.
     #[serde(alias = "dockercompose")]
@@ -369,6 +370,21 @@ notifier_config! {
     }
 }
 
+notifier_config! {
+    /// Matrix rooms, through a homeserver's client API.
+    MatrixConfig {
+        /// The homeserver, `https://matrix.example.org`.
+        url: Option<String>,
+        /// With `password`: logged in once for an access token.
+        user: Option<String>,
+        password: Option<Secret>,
+        /// An access token, instead of `user` and `password`.
+        token: Option<Secret>,
+        /// Comma-separated room IDs (`!…`) or aliases (`#…`); every joined room when unset.
+        rooms: Option<String>,
+    }
+}
+
 /// Every notifier instance with its shared options, for code that treats them alike.
 impl TriggersConfig {
     pub fn commons(&self) -> Vec<(&'static str, &String, CommonConfig)> {
@@ -390,6 +406,7 @@ impl TriggersConfig {
                 .iter()
                 .map(|(n, c)| ("pushover", n, c.common())),
         );
+        all.extend(self.matrix.iter().map(|(n, c)| ("matrix", n, c.common())));
         all
     }
 }

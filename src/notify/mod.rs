@@ -12,6 +12,7 @@
 pub mod discord;
 pub mod gotify;
 pub mod http;
+pub mod matrix;
 pub mod ntfy;
 pub mod pushover;
 pub mod runner;
@@ -78,6 +79,7 @@ pub fn build_all(
         ntfy,
         gotify,
         pushover,
+        matrix,
         docker: _,
         compose: _,
     } = config;
@@ -143,6 +145,10 @@ pub fn build_all(
     for (name, c) in pushover {
         let notifier = pushover::Pushover::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
         add("pushover", name, c.common(), pushover::TEMPLATES, notifier);
+    }
+    for (name, c) in matrix {
+        let notifier = matrix::Matrix::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("matrix", name, c.common(), matrix::TEMPLATES, notifier);
     }
     built
 }

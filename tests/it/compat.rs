@@ -173,11 +173,13 @@ fn broken_watchtower_settings_exit_2_naming_the_variable_and_never_the_secret() 
     assert_eq!(out.status.code(), Some(2), "{out}");
 }
 
-/// Answers as Telegram's, Slack's, Gotify's and ntfy's APIs all accept.
+/// Answers as Telegram's, Slack's, Gotify's, ntfy's, Pushover's and Matrix's APIs all accept
+/// (Matrix reads a login's token and a join's room from it).
 fn accepted() -> Answer {
     Answer::json(
         200,
-        json!({ "ok": true, "id": 1, "result": { "message_id": 7 } }),
+        json!({ "ok": true, "id": 1, "status": 1, "result": { "message_id": 7 },
+                "access_token": "mxTOKEN", "room_id": "!room:lan" }),
     )
 }
 
@@ -203,6 +205,10 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
         format!("ntfy://{}/updates?scheme=http", apis.addr()),
         "slack://xoxb:1-2-slackS3CRET@C0CHANNEL".to_string(),
         "pushover://shoutrrr:poS3CRET@uQiRzpo4DXghDmr9QzzfQu27cmVRsG/?devices=phone".to_string(),
+        format!(
+            "matrix://bot:mxS3CRET@{}/?rooms=ops:lan&disabletls=yes",
+            apis.addr()
+        ),
     ]
     .join(" ");
     let api = apis.url("/api");
@@ -232,7 +238,7 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
         format!("{} {}", other.id, v1.reference),
         "the container not named is untouched: {out}"
     );
-    let requests = apis.wait_for(6, Duration::from_secs(30));
+    let requests = apis.wait_for(9, Duration::from_secs(30));
     let by_path = |prefix: &str| {
         requests
             .iter()
@@ -289,6 +295,18 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
         assert!(pushover.contains(field), "{field} in {pushover}");
     }
     assert!(pushover.contains(&web.name), "{pushover}");
+    let login = by_path("/_matrix/client/v3/login").json();
+    assert_eq!(login["identifier"]["user"], "bot", "{login}");
+    assert_eq!(login["password"], "mxS3CRET");
+    by_path("/_matrix/client/v3/join/%23ops:lan");
+    let posted = by_path("/_matrix/client/v3/rooms/!room:lan/send/m.room.message/");
+    assert_eq!(posted.header("Authorization"), Some("Bearer mxTOKEN"));
+    let text = posted.json()["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.starts_with("Watchtower updates on testhost"), "{text}");
+    assert!(text.contains(&web.name), "{text}");
     let mail = sink.wait_for(1, Duration::from_secs(30));
     assert_eq!(
         mail[0].subject, "Watchtower updates on testhost",

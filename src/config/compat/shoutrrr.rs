@@ -14,7 +14,7 @@ use figment::value::Value;
 use reqwest::Url;
 
 /// The services this maps, for the error about any other.
-const SERVICES: &str = "smtp, slack, teams, discord, telegram, gotify, ntfy, pushover, generic, generic+http, generic+https";
+const SERVICES: &str = "smtp, slack, teams, discord, telegram, gotify, ntfy, pushover, matrix, generic, generic+http, generic+https";
 
 /// Splits a `WATCHTOWER_NOTIFICATION_URL` value into URLs: separated by white space, or by
 /// commas where a comma is followed by a new `scheme://` (a comma inside a URL, as in
@@ -124,9 +124,7 @@ pub fn map(
             "ntfy" => ntfy(&url, &name),
             "generic" | "generic+http" | "generic+https" => generic(&url, &name),
             "pushover" => pushover(&url, &name),
-            "matrix" => Err(format!(
-                "{scheme}:// is not supported by this version; configure another service"
-            )),
+            "matrix" => matrix(&url, &name),
             _ => Err(format!(
                 "unknown notification service `{scheme}`, expected one of: {SERVICES}"
             )),
@@ -493,6 +491,51 @@ fn pushover(url: &Url, name: &str) -> Result<Mapped, String> {
     Ok(m)
 }
 
+/// `matrix://user:password@host[:port]/?rooms=!id,alias&disabletls=yes`; with no user, the
+/// password is an access token. A room without `!` or `#` is an alias.
+fn matrix(url: &Url, name: &str) -> Result<Mapped, String> {
+    let mut m = Mapped::new();
+    let host = host_port(url).ok_or("no host")?;
+    let mut scheme = "https";
+    for (key, value) in query(url) {
+        match key.as_str() {
+            "rooms" | "room" => {
+                let rooms: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(|r| match r.starts_with(['!', '#']) {
+                        true => r.to_string(),
+                        false => format!("#{r}"),
+                    })
+                    .collect();
+                m.set("matrix", name, "rooms", rooms.join(","));
+            }
+            "disabletls" => {
+                if yes(&value) {
+                    scheme = "http";
+                }
+            }
+            "title" => {
+                m.set("matrix", name, "batchtitle", literal(&value));
+                m.set("matrix", name, "simpletitle", literal(&value));
+            }
+            _ => m.ignored.push(key),
+        }
+    }
+    m.set("matrix", name, "url", format!("{scheme}://{host}"));
+    let user = decode(url.username());
+    match (user.is_empty(), url.password().map(decode)) {
+        (false, Some(password)) => {
+            m.set("matrix", name, "user", user);
+            m.set("matrix", name, "password", password);
+        }
+        (true, Some(token)) => m.set("matrix", name, "token", token),
+        _ => return Err("expected matrix://user:password@host or matrix://:token@host".into()),
+    }
+    Ok(m)
+}
+
 /// `ntfy://[user:password@]host/topic?scheme=https&priority=high`
 fn ntfy(url: &Url, name: &str) -> Result<Mapped, String> {
     let mut m = Mapped::new();
@@ -745,6 +788,15 @@ mod tests {
         ] {
             assert!(smtp.contains(&line.to_string()), "{line} in {smtp:#?}");
         }
+        assert_eq!(
+            check("matrix://:tok@m.lan:8448/?rooms=!a:x,ops").unwrap(),
+            [
+                "trigger.matrix.watchtower1.rooms = !a:x,#ops",
+                "trigger.matrix.watchtower1.url = https://m.lan:8448",
+                "trigger.matrix.watchtower1.token = tok",
+                "trigger.matrix.watchtower1.mode = batch",
+            ]
+        );
         let teams = check("teams://g@t/a/o?host=org.webhook.office.com").unwrap();
         assert_eq!(
             teams[0],
