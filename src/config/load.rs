@@ -105,6 +105,7 @@ pub fn load_with(
     compat.extend(watchtower_env.legacy_notifications(&mut errors, &mut warnings));
     // Watchtower's title on every trigger made from its settings, unless a URL set its own.
     let title = watchtower_env.title(&mut errors);
+    let body = watchtower_env.body(&mut errors);
     let mut titled: Vec<Vec<String>> = Vec::new();
     let mut titles = Vec::new();
     for setting in &compat {
@@ -113,6 +114,11 @@ pub fn load_with(
             let mut path: Vec<&str> = trigger.iter().map(String::as_str).collect();
             path.push("batchtitle");
             titles.push(Setting::new(setting.origin.clone(), &path, title.clone()));
+            if let Some((origin, body)) = &body {
+                path.pop();
+                path.push("batchbody");
+                titles.push(Setting::new(origin.clone(), &path, body.clone()));
+            }
             titled.push(trigger);
         }
     }

@@ -112,7 +112,15 @@ fn watchtower_flags_and_variables_as_users_write_them_are_mapped_with_their_orig
 fn broken_watchtower_settings_exit_2_naming_the_variable_and_never_the_secret() {
     /// (arguments, environment, the error line expected)
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
+        (
+            &["config"],
+            &[(
+                "WATCHTOWER_NOTIFICATION_TEMPLATE",
+                "{{.Host}} {{range .}}{{.Message}}{{end}}",
+            )],
+            "WATCHTOWER_NOTIFICATION_TEMPLATE: the Go template cannot be translated: `{{.Host}}` has no translation",
+        ),
         (
             &["config"],
             &[("WATCHTOWER_POLL_INTERVALL", "300")],
@@ -183,6 +191,29 @@ fn accepted() -> Answer {
     )
 }
 
+/// Watchtower's documented template for its session report.
+const REPORT_TEMPLATE: &str = r#"{{- if .Report -}}
+  {{- with .Report -}}
+    {{- if ( or .Updated .Failed ) -}}
+{{len .Scanned}} Scanned, {{len .Updated}} Updated, {{len .Failed}} Failed
+      {{- range .Updated}}
+- {{.Name}} ({{.ImageName}}): {{.CurrentImageID.ShortID}} updated to {{.LatestImageID.ShortID}}
+      {{- end -}}
+      {{- range .Fresh}}
+- {{.Name}} ({{.ImageName}}): {{.State}}
+      {{- end -}}
+      {{- range .Skipped}}
+- {{.Name}} ({{.ImageName}}): {{.State}}: {{.Error}}
+      {{- end -}}
+      {{- range .Failed}}
+- {{.Name}} ({{.ImageName}}): {{.State}}: {{.Error}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+{{- else -}}
+  {{range .Entries -}}{{.Message}}{{"\n"}}{{- end -}}
+{{- end -}}"#;
+
 #[test]
 fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_report() {
     let run = TestRun::new();
@@ -218,6 +249,8 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
         &[
             ("WATCHTOWER_NOTIFICATION_URL", urls.as_str()),
             ("WATCHTOWER_NOTIFICATIONS_HOSTNAME", "testhost"),
+            // The report template of Watchtower's documentation.
+            ("WATCHTOWER_NOTIFICATION_TEMPLATE", REPORT_TEMPLATE),
             // The APIs with a fixed address, pointed at the test's server the tidewatch way.
             ("TIDEWATCH_TRIGGER_TELEGRAM_WATCHTOWER3_API", api.as_str()),
             ("TIDEWATCH_TRIGGER_SLACK_WATCHTOWER6_API", api.as_str()),
@@ -248,8 +281,14 @@ fn run_once_cleanup_web_updates_web_only_and_every_notification_url_gets_the_rep
     let hook = by_path("/hook").json();
     assert_eq!(hook["title"], "Watchtower updates on testhost", "{hook}");
     let message = hook["message"].as_str().unwrap_or_default();
-    assert!(message.contains(&web.name), "{hook}");
-    assert!(message.contains("1.1.0"), "{hook}");
+    assert_eq!(
+        message,
+        format!(
+            "1 Scanned, 1 Updated, 0 Failed\n- {} ({}): 1.0.0 updated to 1.1.0",
+            web.name, v1.reference
+        ),
+        "{hook}"
+    );
     let telegram = by_path("/api/bot110201543:tgS3CRET/sendMessage").json();
     assert_eq!(telegram["chat_id"], "@opschannel", "{telegram}");
     assert!(

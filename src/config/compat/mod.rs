@@ -7,6 +7,7 @@
 //! Watchtower variable or flag it came from, in `tidewatch config` and in errors.
 
 pub mod diun;
+pub mod gotemplate;
 pub mod shoutrrr;
 pub mod watchtower;
 

@@ -443,6 +443,33 @@ impl WatchtowerEnv {
         }
     }
 
+    /// The body of the messages, from `WATCHTOWER_NOTIFICATION_TEMPLATE` translated to
+    /// handlebars, or Watchtower's report template with `WATCHTOWER_NOTIFICATION_REPORT`;
+    /// `None` for the shipped templates. (origin, template)
+    pub fn body(&self, errors: &mut Vec<ConfigError>) -> Option<(String, String)> {
+        /// Watchtower's default template in report mode.
+        const REPORT: &str = "{{- with .Report -}}{{len .Scanned}} Scanned, {{len .Updated}} Updated, {{len .Failed}} Failed{{range .Updated}}\n- {{.Name}} ({{.ImageName}}): {{.CurrentImageID.ShortID}} updated to {{.LatestImageID.ShortID}}{{end}}{{end}}";
+        if let Some(g) = self.get("WATCHTOWER_NOTIFICATION_TEMPLATE") {
+            return match super::gotemplate::translate(&g.value) {
+                Ok(template) => Some((g.origin.to_string(), template)),
+                Err(why) => {
+                    errors.push(ConfigError::new(
+                        g.origin.to_string(),
+                        format!("the Go template cannot be translated: {why}"),
+                    ));
+                    None
+                }
+            };
+        }
+        let g = self.get("WATCHTOWER_NOTIFICATION_REPORT")?;
+        if boolean(&g.origin, &g.value, errors) != Some(true) {
+            return None;
+        }
+        super::gotemplate::translate(REPORT)
+            .ok()
+            .map(|t| (g.origin.to_string(), t))
+    }
+
     /// The last value given for `var`, with its origin.
     fn get(&self, var: &str) -> Option<&Given> {
         self.given
@@ -637,8 +664,6 @@ impl WatchtowerEnv {
             }
         }
         for var in [
-            "WATCHTOWER_NOTIFICATION_TEMPLATE",
-            "WATCHTOWER_NOTIFICATION_REPORT",
             "WATCHTOWER_NOTIFICATION_SPLIT_BY_CONTAINER",
             "WATCHTOWER_NOTIFICATION_SLACK_IDENTIFIER",
             "WATCHTOWER_NOTIFICATION_SLACK_ICON_EMOJI",
