@@ -406,3 +406,35 @@ fn a_diun_setup_notifies_its_webhook_and_mail_of_an_update_and_never_applies_it(
         "Diun only notifies: {out}"
     );
 }
+
+#[test]
+fn wud_javascript_templates_are_translated_and_an_expression_is_refused_naming_its_variable() {
+    let url = "http://127.0.0.1:9/hook";
+    let out = tidewatch(
+        &["config"],
+        &[
+            ("WUD_TRIGGER_HTTP_HOOK_URL", url),
+            (
+                "WUD_TRIGGER_HTTP_HOOK_SIMPLETITLE",
+                "New version for ${container.name}: ${container.updateKind.remoteValue}",
+            ),
+        ],
+    );
+    assert!(out.success(), "{out}");
+    let out = tidewatch(
+        &["config"],
+        &[
+            ("WUD_TRIGGER_HTTP_HOOK_URL", url),
+            (
+                "WUD_TRIGGER_HTTP_HOOK_SIMPLEBODY",
+                "${container.name}${container.result ? container.result.link : ''}",
+            ),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr.contains("WUD_TRIGGER_HTTP_HOOK_SIMPLEBODY")
+            && out.stderr.contains("JavaScript expression"),
+        "{out}"
+    );
+}
