@@ -1,6 +1,8 @@
 //! What each command does with a loaded configuration. Like `main.rs`, this is the edge where
 //! typed errors become one line for a person.
 
+pub mod health;
+
 use crate::bus::{Bus, Event, Subscriber};
 use crate::config::{ConfigError, ConfigErrors, Loaded, Origin, WatcherConfig};
 use crate::docker::{Engine, EngineEvent};

@@ -12,6 +12,7 @@ mod config_cli;
 mod crash;
 mod fidelity;
 mod hooks;
+mod image;
 mod modes;
 mod notify;
 mod readme;
