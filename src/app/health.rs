@@ -119,13 +119,15 @@ mod tests {
 
     #[test]
     fn a_check_within_its_schedule_and_grace_is_healthy_and_one_past_them_is_not() {
-        let hourly = watchers("0 * * * *");
+        // Every five minutes: the same instants in every time zone (offsets are multiples of
+        // 15 minutes), so the test does not depend on the machine's TZ.
+        let often = watchers("*/5 * * * *");
         let last = BTreeMap::from([("local".to_string(), at("2026-12-06T10:00:05Z"))]);
-        // Next due at 11:00, plus a minute of jitter and ten of grace: 11:11.
-        let verdict = judge(&hourly, &last, at("2026-12-06T11:10:00Z"));
+        // Next due at 10:05, plus a minute of jitter and ten of grace: 10:16.
+        let verdict = judge(&often, &last, at("2026-12-06T10:15:00Z"));
         assert!(verdict.healthy, "{verdict:?}");
-        assert!(verdict.line.contains("local 4195 s ago"), "{verdict:?}");
-        let verdict = judge(&hourly, &last, at("2026-12-06T11:12:00Z"));
+        assert!(verdict.line.contains("local 895 s ago"), "{verdict:?}");
+        let verdict = judge(&often, &last, at("2026-12-06T10:17:00Z"));
         assert!(!verdict.healthy, "{verdict:?}");
         assert!(verdict.line.starts_with("watcher local:"), "{verdict:?}");
     }
