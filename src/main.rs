@@ -65,6 +65,9 @@ enum Command {
     Update { names: Vec<String> },
     /// Show what would be updated now, and why the others would not; change nothing.
     Plan,
+    /// Exit 0 when the daemon's last check per watcher is recent (its cron, jitter and a grace
+    /// period), 1 when it is late or none is recorded: the image's HEALTHCHECK.
+    Health,
 }
 
 /// The command line, with every Watchtower flag accepted where Watchtower takes it (before or
@@ -196,6 +199,17 @@ async fn main() -> ExitCode {
                     println!("{line}");
                 }
                 if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(err) => failure_line(Err(err)),
+        },
+        Command::Health => match app::health::health(&loaded) {
+            Ok(verdict) => {
+                println!("{}", verdict.line);
+                if verdict.healthy {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::FAILURE

@@ -10,6 +10,7 @@ use crate::registry::credentials::Credential;
 mod check;
 mod config;
 mod daemon;
+pub mod health;
 mod history;
 mod notify_test;
 mod plan;

@@ -14,6 +14,7 @@ mod crash;
 mod faults;
 mod fidelity;
 mod hooks;
+mod image;
 mod layout;
 mod modes;
 mod notify;
