@@ -61,6 +61,11 @@ impl Served {
 
     /// Starts the daemon and waits until it answers `/health`.
     fn start_without_check(port: u16, env: &[(&str, &str)]) -> Served {
+        Served::start_serving(port, env, None)
+    }
+
+    /// Starts the daemon serving HTTPS with a certificate signed by `root` (PEM).
+    fn start_serving(port: u16, env: &[(&str, &str)], root: Option<&[u8]>) -> Served {
         let port_text = port.to_string();
         let mut all: Vec<(&str, &str)> = vec![
             ("TIDEWATCH_SERVER_PORT", &port_text),
@@ -86,8 +91,17 @@ impl Served {
             child,
             lines,
             seen: Vec::new(),
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder()
+            base: format!(
+                "{}://127.0.0.1:{port}",
+                if root.is_some() { "https" } else { "http" }
+            ),
+            client: root
+                .into_iter()
+                .fold(reqwest::Client::builder(), |builder, pem| {
+                    builder.add_root_certificate(
+                        reqwest::Certificate::from_pem(pem).expect("a PEM certificate"),
+                    )
+                })
                 .timeout(Duration::from_secs(120))
                 .build()
                 .expect("reqwest client"),
@@ -571,4 +585,138 @@ fn bad_input_gets_a_clear_4xx_and_the_daemon_keeps_serving() {
         "a secret in the log:\n{log}"
     );
     untouched(&run, &old, &v1.reference, &log);
+}
+
+#[test]
+fn https_and_wuds_basic_logins_protect_reading_as_in_wud() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "guarded", "1.0.0");
+    let old = run.run("guarded", &v1.reference, &[]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tidewatch test CA",
+    ];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca-key.pem", "-out", "ca.pem"]);
+    openssl(&ca);
+    let mut req = vec![
+        "req",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+    ];
+    req.extend(ec);
+    openssl(&req);
+    std::fs::write(
+        dir.path().join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem",
+    ]);
+    let htpasswd = std::process::Command::new("htpasswd")
+        .args(["-nbB", "john", "doe-password"])
+        .output()
+        .expect("run htpasswd (Debian's apache2-utils)");
+    let line = String::from_utf8_lossy(&htpasswd.stdout).trim().to_string();
+    let hash = line.split_once(':').expect("user:hash").1.to_string();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let store = fresh_store_dir();
+    let mut env = env_for(&old.name, store.to_str().unwrap());
+    env.retain(|(k, _)| *k != "TIDEWATCH_SERVER_TOKEN");
+    env.extend([
+        ("WUD_SERVER_TLS_ENABLED", "true"),
+        ("WUD_SERVER_TLS_CERT", cert.to_str().unwrap()),
+        ("WUD_SERVER_TLS_KEY", key.to_str().unwrap()),
+        ("WUD_AUTH_BASIC_JOHN_USER", "john"),
+        ("WUD_AUTH_BASIC_JOHN_HASH", hash.as_str()),
+    ]);
+    let pem = std::fs::read(dir.path().join("ca.pem")).expect("read CA");
+    let mut served = Served::start_serving(free_port(), &env, Some(&pem));
+    served.wait_for("Check completed.", 1);
+
+    let login = |user: &str, password: &str| {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    };
+    // With a login configured, reading needs it too, as in WUD.
+    let anonymous = served.get("/api/containers", None);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    let wrong = served.send(
+        "GET",
+        "/api/containers",
+        &[("Authorization", &login("john", "nope"))],
+        Vec::new(),
+    );
+    assert_eq!(wrong.status, 401);
+    let good = login("john", "doe-password");
+    for _ in 0..2 {
+        let answer = served.send(
+            "GET",
+            "/api/containers",
+            &[("Authorization", &good)],
+            Vec::new(),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.json()[0]["name"], old.name.as_str());
+    }
+    let watch = served.send(
+        "POST",
+        &format!("/api/containers/{}/watch", old.id),
+        &[("Authorization", &good)],
+        Vec::new(),
+    );
+    assert_eq!(watch.status, 200, "{}", watch.body);
+    assert_eq!(served.get("/health", None).status, 200);
+    let log = served.log();
+    assert!(
+        !log.contains("doe-password") && !log.contains(&hash),
+        "{log}"
+    );
 }

@@ -663,6 +663,7 @@ fn start_process(
     Ok(Backend::Process { child, log })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start_container(
     run_id: &str,
     docker_config: &Path,
