@@ -7,6 +7,7 @@ use crate::model::finding::Update;
 fn listed(name: &str, status: Status, update: Option<(&str, UpdateKind)>) -> ListedContainer {
     ListedContainer {
         watcher: "local".into(),
+        kind: crate::model::Kind::Container,
         id: format!("id-{name}"),
         name: name.into(),
         state: "running".into(),
@@ -286,6 +287,7 @@ fn views_keep_what_the_api_shows_and_go_with_their_container() {
     );
     let info = crate::model::ContainerInfo {
         watcher: "local".into(),
+        kind: Default::default(),
         id: "id-web".into(),
         name: "web".into(),
         state: "running".into(),

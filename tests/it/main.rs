@@ -24,4 +24,5 @@ mod server;
 mod spec;
 mod store;
 mod support;
+mod swarm;
 mod update;
