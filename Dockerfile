@@ -37,6 +37,8 @@ VOLUME ["/store"]
 # by default (healthtimeout) for the successor to turn healthy: the interval must stay well
 # below that. The start period covers the first cycle over a large host.
 HEALTHCHECK --interval=15s --timeout=10s --start-period=1m --retries=3 CMD ["/tidewatch", "health"]
+# The page and the API (WUD's port); Watchtower's API variables move it to 8080.
+EXPOSE 3000
 ENTRYPOINT ["/tidewatch"]
 CMD ["run"]
 

@@ -9,6 +9,7 @@ use crate::registry::credentials::Credential;
 
 mod check;
 mod config;
+mod control;
 mod daemon;
 pub mod health;
 mod history;

@@ -437,6 +437,26 @@ impl Loaded {
     /// Watchtower's settings, where nothing native or from WUD set the same key.
     fn apply_watchtower_env(&mut self, env: WatchtowerEnv, errors: &mut Vec<ConfigError>) {
         let unset = |this: &Self, key: &str| this.figment.find_metadata(key).is_none();
+        if env.uses_api() && unset(self, "server.port") {
+            self.config.server.port = super::server::WATCHTOWER_PORT;
+            self.extra.insert(
+                "server.port".into(),
+                Origin::Env("WATCHTOWER_HTTP_API_*".into()),
+            );
+        }
+        if let Some((name, token)) = env.api_token.clone()
+            && unset(self, "server.watchtower.token")
+        {
+            self.config.server.watchtower.token = Some(Secret::new(token));
+            self.extra.insert("server.watchtower.token".into(), name);
+        }
+        if let Some((name, true)) = env.api_update.clone()
+            && env.api_periodic_polls != Some(true)
+            && unset(self, "server.watchtower.polls")
+        {
+            self.config.server.watchtower.polls = false;
+            self.extra.insert("server.watchtower.polls".into(), name);
+        }
         let watcher_key = |k: &str| format!("watcher.{DEFAULT_WATCHER}.{k}");
         // A native `cron` or `interval` is the schedule; Watchtower's applies only without one.
         let native_schedule =
@@ -634,6 +654,9 @@ impl Loaded {
         };
         if let Some(message) = log_level_problem(&config.log.level) {
             report(vec!["log".into(), "level".into()], message);
+        }
+        for (key, message) in config.server.problems(&config.auth) {
+            report(key.split('.').map(str::to_string).collect(), message);
         }
         for (name, watcher) in &config.watcher {
             let path = |key: &str| {
@@ -867,7 +890,8 @@ mod tests {
                 ("WUD_WATCHER_LOCAL_CRON", "0 3 * * *"),
                 ("WUD_LOG_LEVEL", "debug"),
                 ("TIDEWATCH_LOG_LEVEL", "warn"),
-                ("WUD_SERVER_PORT", "3000"),
+                ("WUD_SERVER_PORT", "3001"),
+                ("WUD_SERVER_CORS_ENABLED", "true"),
                 (
                     "WUD_TRIGGER_DOCKERCOMPOSE_STACK_FILE",
                     "/srv/stack/compose.yml",
@@ -881,9 +905,10 @@ mod tests {
             loaded.config.trigger.compose["stack"].file.as_deref(),
             Some(Path::new("/srv/stack/compose.yml"))
         );
+        assert_eq!(loaded.config.server.port, 3001);
         assert_eq!(
             loaded.warnings,
-            ["WUD_SERVER_PORT: ignored, WUD's setting has no equivalent here"]
+            ["WUD_SERVER_CORS_ENABLED: ignored, WUD's setting has no equivalent here"]
         );
         assert_eq!(
             loaded.origin("watcher.local.cron").to_string(),
@@ -893,6 +918,78 @@ mod tests {
         assert_eq!(
             errors,
             ["WUD_WATCHER_LOCAL_CRONN: unknown key `cronn`, did you mean `cron`?"]
+        );
+    }
+
+    #[test]
+    fn server_settings_come_from_tidewatch_wud_and_watchtower_names() {
+        let loaded = load(None, vec![]).unwrap();
+        assert!(loaded.config.server.enabled);
+        assert_eq!(loaded.config.server.port, 3000);
+        // Watchtower's API: its port, its token, and no polls unless asked.
+        let loaded = load(
+            None,
+            vars(&[
+                ("WATCHTOWER_HTTP_API_UPDATE", "true"),
+                ("WATCHTOWER_HTTP_API_TOKEN", "ci-token"),
+            ]),
+        )
+        .unwrap();
+        let server = &loaded.config.server;
+        assert_eq!(server.port, 8080);
+        assert_eq!(
+            server.watchtower.token.as_ref().unwrap().expose(),
+            "ci-token"
+        );
+        assert!(!server.watchtower.polls);
+        assert_eq!(
+            loaded.origin("server.watchtower.polls").to_string(),
+            "WATCHTOWER_HTTP_API_UPDATE"
+        );
+        let loaded = load(
+            None,
+            vars(&[
+                ("WATCHTOWER_HTTP_API_UPDATE", "true"),
+                ("WATCHTOWER_HTTP_API_PERIODIC_POLLS", "true"),
+                ("TIDEWATCH_SERVER_PORT", "9000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.server.port, 9000);
+        assert!(loaded.config.server.watchtower.polls);
+        // Mistakes name their variable, never a value.
+        let errors = check(
+            None,
+            &[
+                ("TIDEWATCH_SERVER_TLS_CERTFILE", "/tls/cert.pem"),
+                ("TIDEWATCH_SERVER_ADDRESS", "everywhere"),
+                ("WUD_AUTH_BASIC_JOHN_USER", "john"),
+                ("WUD_AUTH_BASIC_JOHN_HASH", "plain-secret"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("TIDEWATCH_SERVER_TLS_KEYFILE")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("TIDEWATCH_SERVER_ADDRESS")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("WUD_AUTH_BASIC_JOHN_HASH")),
+            "{errors:?}"
+        );
+        assert!(
+            !errors.iter().any(|e| e.contains("plain-secret")),
+            "{errors:?}"
         );
     }
 
@@ -1384,7 +1481,7 @@ mod tests {
         ];
         let result = check(None, &[tls_env[0], tls_env[1], ("HOME", "/home/me")]);
         assert_eq!(
-            lines_with(&result, "keyfile"),
+            lines_with(&result, "local.keyfile"),
             [
                 "watcher.local.keyfile = \"/home/me/.docker/key.pem\"  # DOCKER_TLS_VERIFY (HOME/.docker)"
             ]

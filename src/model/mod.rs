@@ -11,13 +11,13 @@ pub use reference::{ImageRef, ReferenceError};
 
 /// A container as one watcher saw it, or a Swarm service (see [`Kind`]): both are checked and
 /// reported alike, only the way an update is applied differs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ContainerInfo {
     /// Name of the watcher (Docker host) it runs on: names are only unique per host.
     pub watcher: String,
     /// A container, or a Swarm service seen through a manager. Left out of JSON for containers,
     /// so reports written before services existed read the same.
-    #[serde(skip_serializing_if = "Kind::is_container")]
+    #[serde(skip_serializing_if = "Kind::is_container", default)]
     pub kind: Kind,
     pub id: String,
     /// Without Docker's leading `/`.
@@ -39,7 +39,7 @@ pub struct ContainerInfo {
 /// What a watched unit is. A Swarm service is not a container, but it has what a check needs
 /// (an image reference, the digest it runs, labels), so it travels as a [`ContainerInfo`]; an
 /// update of one goes through Swarm instead of re-creating a container.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A container on one engine; `id` is the container's.
@@ -57,7 +57,7 @@ impl Kind {
 }
 
 /// The platform an image was built for, as the engine and image indexes name it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct Platform {
     pub os: String,
     pub architecture: String,
@@ -119,7 +119,9 @@ impl ContainerInfo {
 }
 
 /// How big a change an update is, from smallest to largest, so thresholds compare with `<=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateKind {
     /// Same tag, new digest behind it.

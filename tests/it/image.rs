@@ -67,6 +67,11 @@ fn run_tidewatch(
 ) -> Container {
     let store = format!("{volume}:/store");
     let mut options = vec!["--network", network, "-v", SOCKET, "-v", &store];
+    if network == "host" {
+        // On the host's network the server would take port 3000 of the host, which parallel
+        // tests (and the machine) share.
+        options.extend(["-e", "TIDEWATCH_SERVER_ENABLED=false"]);
+    }
     for var in env {
         options.extend(["-e", var.as_str()]);
     }
@@ -541,7 +546,7 @@ fn docker_compose_up_runs_the_image_from_the_example_file() {
     std::fs::write(
         &override_file,
         format!(
-            "services:\n  tidewatch:\n    image: {image}\n    network_mode: host\n    labels:\n      {key}: {value}\n    environment:\n      TIDEWATCH_WATCHER_LOCAL_INCLUDE: '{id}.*'\n    healthcheck:\n      interval: 1s\nvolumes:\n  tidewatch:\n    labels:\n      {key}: {value}\n",
+            "services:\n  tidewatch:\n    image: {image}\n    network_mode: host\n    labels:\n      {key}: {value}\n    environment:\n      TIDEWATCH_WATCHER_LOCAL_INCLUDE: '{id}.*'\n      TIDEWATCH_SERVER_ENABLED: 'false'\n    healthcheck:\n      interval: 1s\nvolumes:\n  tidewatch:\n    labels:\n      {key}: {value}\n",
             id = run.id()
         ),
     )

@@ -5,7 +5,8 @@
 //! update options to a docker trigger named `watchtower`, created whenever any Watchtower
 //! setting is given (Watchtower always updates, unless told `--monitor-only`). A setting made
 //! the tidewatch way (variable, WUD variable or file) wins over Watchtower's. Settings with no
-//! meaning here are warned about once, by name; a value that cannot be read, or a
+//! meaning here are warned about once, by name; Watchtower's HTTP API settings configure the
+//! server's `/v1/update`; a value that cannot be read, or a
 //! `WATCHTOWER_*` variable Watchtower does not have, is an error naming it.
 
 use crate::config::Origin;
@@ -357,6 +358,21 @@ pub struct WatchtowerEnv {
     pub trigger: Vec<(&'static str, Origin, serde_json::Value)>,
     /// Every setting read, by variable name, for the notification mapping.
     pub given: Vec<(&'static str, Given)>,
+    /// `WATCHTOWER_HTTP_API_UPDATE`: CI calls `/v1/update`; Watchtower then stops polling.
+    pub api_update: Option<(Origin, bool)>,
+    pub api_token: Option<(Origin, String)>,
+    pub api_periodic_polls: Option<bool>,
+    /// `WATCHTOWER_HTTP_API_METRICS`: served at `/v1/metrics` either way.
+    pub api_metrics: bool,
+}
+
+impl WatchtowerEnv {
+    /// Whether any of Watchtower's HTTP API settings is given: its clients expect port 8080.
+    pub fn uses_api(&self) -> bool {
+        self.api_update.as_ref().is_some_and(|(_, on)| *on)
+            || self.api_token.is_some()
+            || self.api_metrics
+    }
 }
 
 fn boolean(origin: &Origin, value: &str, errors: &mut Vec<ConfigError>) -> Option<bool> {
@@ -913,13 +929,19 @@ impl WatchtowerEnv {
                         "expected a duration such as 10s or 1m30s",
                     )),
                 },
-                v if v.starts_with("WATCHTOWER_HTTP_API_") => {
-                    if !warned.contains(&v) {
-                        warned.push(v);
-                        warnings.push(format!(
-                            "{origin}: ignored, Watchtower's HTTP API is not served by this version"
-                        ));
+                "WATCHTOWER_HTTP_API_UPDATE" => {
+                    if let Some(on) = boolean(origin, value, errors) {
+                        env.api_update = Some((origin.clone(), on));
                     }
+                }
+                "WATCHTOWER_HTTP_API_TOKEN" => {
+                    env.api_token = Some((origin.clone(), value.trim().to_string()));
+                }
+                "WATCHTOWER_HTTP_API_PERIODIC_POLLS" => {
+                    env.api_periodic_polls = boolean(origin, value, errors);
+                }
+                "WATCHTOWER_HTTP_API_METRICS" => {
+                    env.api_metrics = boolean(origin, value, errors).unwrap_or(false);
                 }
                 v if v.starts_with("WATCHTOWER_NOTIFICATION") => {
                     // Read by the notification mapping.
