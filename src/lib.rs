@@ -15,6 +15,7 @@ pub mod memory;
 pub mod model;
 pub mod notify;
 pub mod registry;
+pub mod server;
 pub mod store;
 pub mod tags;
 pub mod telemetry;

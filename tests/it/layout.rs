@@ -26,6 +26,7 @@ const STAGES: &[&str] = &[
     "compose",   // the compose trigger and the file rewrite
     "store",     // state, audit log, journal
     "notify",    // notifiers
+    "server",    // HTTP: the API and the page
     "app",       // one file per command, wiring
 ];
 
