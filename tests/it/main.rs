@@ -15,6 +15,7 @@ mod hooks;
 mod layout;
 mod modes;
 mod notify;
+mod page;
 mod readme;
 mod registry;
 mod rollback;

@@ -127,7 +127,11 @@ impl ContainerView {
     }
 
     fn from_listed(c: &ListedContainer, checked_at: String) -> Self {
-        let (image_name, current_tag) = split_image(&c.image);
+        // An image ID is no reference, though it may parse as one.
+        let (image_name, current_tag) = match &c.reference {
+            Some(_) => split_image(&c.image),
+            None => (None, None),
+        };
         ContainerView {
             id: c.id.clone(),
             watcher: c.watcher.clone(),

@@ -8,6 +8,7 @@
 const STATUSES = ["update-available", "up-to-date", "skipped", "failed"];
 const STATUS_TEXT = {
   "update-available": "Update available", "up-to-date": "Up to date", skipped: "Skipped", failed: "Failed",
+  unchecked: "Not checked yet",
 };
 const KINDS = ["major", "minor", "patch", "prerelease", "digest"];
 const AUTH_KEY = "tidewatch.auth";
@@ -234,7 +235,8 @@ function render(node) {
 
 async function loadContainers() {
   const data = await api("GET", "/api/overview");
-  state.containers = data.containers || [];
+  const label = (c) => (c.displayName || c.name).toLowerCase();
+  state.containers = (data.containers || []).sort((a, b) => label(a).localeCompare(label(b)) || a.watcher.localeCompare(b.watcher));
   state.loaded = true;
 }
 

@@ -18,6 +18,7 @@ mod docker;
 pub mod engine;
 pub mod events;
 mod http;
+pub mod browser;
 mod image;
 mod process;
 pub mod receiver;
@@ -32,6 +33,7 @@ pub mod update;
 // The API of this module in one place, whether or not a test uses each part yet.
 #[allow(unused_imports)]
 pub use http::Response;
+pub use http::request as http_request;
 #[allow(unused_imports)]
 pub use image::{Image, ImageSpec, Pushed};
 pub use process::Output;
