@@ -148,15 +148,21 @@ function setupLogin() {
     }
   });
   document.getElementById("login-cancel").addEventListener("click", () => dialog.close("cancel"));
-  document.getElementById("login-form").addEventListener("submit", () => {
-    const token = document.getElementById("login-token").value.trim();
-    const user = document.getElementById("login-user").value;
-    const password = document.getElementById("login-password").value;
-    if (token) sessionStorage.setItem(AUTH_KEY, `Bearer ${token}`);
-    else if (user) sessionStorage.setItem(AUTH_KEY, `Basic ${btoa(unescape(encodeURIComponent(`${user}:${password}`)))}`);
+  const signIn = (value) => {
+    if (value) sessionStorage.setItem(AUTH_KEY, value);
     for (const id of ["login-token", "login-user", "login-password"]) document.getElementById(id).value = "";
     renderAuth();
     restartEvents();
+  };
+  document.getElementById("token-form").addEventListener("submit", () => {
+    const token = document.getElementById("login-token").value.trim();
+    signIn(token ? `Bearer ${token}` : null);
+  });
+  document.getElementById("login-form").addEventListener("submit", () => {
+    const user = document.getElementById("login-user").value;
+    const password = document.getElementById("login-password").value;
+    const pair = new TextEncoder().encode(`${user}:${password}`);
+    signIn(user ? `Basic ${btoa(String.fromCharCode(...pair))}` : null);
   });
   renderAuth();
 }
@@ -311,7 +317,7 @@ function listView() {
 }
 
 function versionCell(c) {
-  const current = h("span", { class: "current mono" }, c.currentTag || "?");
+  const current = h("span", { class: "current mono" }, c.currentTag || "—");
   if (!c.update) return h("span", { class: "version" }, current);
   const target = c.update.kind === "digest"
     ? `${c.update.tag}@${(c.update.digest || "").replace("sha256:", "").slice(0, 12)}`
