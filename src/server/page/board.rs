@@ -356,9 +356,7 @@ impl Board {
                 }
                 self.tell("check-completed", None, Some(report.watcher.clone()));
             }
-            Event::Notified { .. }
-            | Event::UpdatesCompleted(_)
-            | Event::Barrier(_) => {}
+            Event::Notified { .. } | Event::UpdatesCompleted(_) | Event::Barrier(_) => {}
         }
     }
 
@@ -367,5 +365,93 @@ impl Board {
         while let Some(event) = events.recv().await {
             self.apply(&event);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::finding::{Finding, Update};
+    use crate::model::{ContainerInfo, Report, UpdateKind};
+
+    fn checked(info: &ContainerInfo, update: Option<(&str, UpdateKind)>) -> Event {
+        let finding = Finding {
+            status: match update {
+                Some(_) => Status::UpdateAvailable,
+                None => Status::UpToDate,
+            },
+            reason: None,
+            update: update.map(|(tag, kind)| Update {
+                kind,
+                tag: tag.into(),
+                digest: None,
+                link: Some(format!("https://example.com/{tag}")),
+            }),
+            display_name: Some("Web".into()),
+        };
+        Event::ContainerChecked(Box::new(ListedContainer::new(info, finding)))
+    }
+
+    fn candidate(info: &ContainerInfo, tag: &str) -> UpdateCandidate {
+        UpdateCandidate {
+            container: info.clone(),
+            current: ImageRef::parse(&info.image).unwrap(),
+            target: ImageRef::parse(&format!("nginx:{tag}")).unwrap(),
+            digest: None,
+            kind: UpdateKind::Minor,
+            display_name: "Web".into(),
+            link: None,
+        }
+    }
+
+    #[test]
+    fn a_check_lists_the_container_and_tells_listeners_what_changed() {
+        let board = Board::seeded(Vec::new());
+        let mut changes = board.subscribe();
+        let info = ContainerInfo::example("nginx:1.25");
+        board.apply(&Event::ContainerSeen(info.clone()));
+        board.apply(&checked(&info, Some(("1.26", UpdateKind::Minor))));
+        let view = board.view("web").expect("found by name");
+        assert_eq!(view.current_tag.as_deref(), Some("1.25"));
+        assert_eq!(view.image_name.as_deref(), Some("nginx"));
+        assert_eq!(view.display_name.as_deref(), Some("Web"));
+        assert_eq!(view.status, "update-available");
+        let update = view.update.expect("an update");
+        assert_eq!(
+            (update.kind.as_str(), update.tag.as_str()),
+            ("minor", "1.26")
+        );
+        assert_eq!(changes.try_recv().unwrap().kind, "changed");
+        // The same finding again is a check, not a change.
+        board.apply(&checked(&info, Some(("1.26", UpdateKind::Minor))));
+        assert_eq!(changes.try_recv().unwrap().kind, "checked");
+        assert!(board.labels(&info.id).is_some(), "found by ID");
+    }
+
+    #[test]
+    fn an_applied_update_shows_at_once_and_a_finished_listing_forgets_the_missing() {
+        let board = Board::seeded(Vec::new());
+        let info = ContainerInfo::example("nginx:1.25");
+        board.apply(&checked(&info, Some(("1.26", UpdateKind::Minor))));
+        board.apply(&Event::UpdateAvailable(candidate(&info, "1.26")));
+        assert!(board.candidate("web").flatten().is_some());
+        let mut changes = board.subscribe();
+        board.apply(&Event::UpdateApplied {
+            candidate: candidate(&info, "1.26"),
+            new_container_id: "f00d".into(),
+        });
+        let view = board.view("f00d").expect("found by its new ID");
+        assert_eq!(view.current_tag.as_deref(), Some("1.26"));
+        assert_eq!((view.status.as_str(), view.update), ("up-to-date", None));
+        let change = changes.try_recv().unwrap();
+        assert_eq!(change.kind, "update-applied");
+        assert_eq!(change.name.as_deref(), Some("web"));
+
+        board.apply(&Event::CheckCompleted(Report {
+            watcher: "local".into(),
+            listed: Some(Vec::new()),
+            ..Report::default()
+        }));
+        assert!(board.containers().is_empty());
     }
 }

@@ -17,11 +17,17 @@ pub struct Explained {
 
 fn meaning(key: &str) -> Option<&'static str> {
     Some(match key {
-        "watch" | "enable" => "Watch this container (true) or leave it alone (false), whatever the watcher's default.",
-        "watch.digest" => "Also watch the digest behind a version tag (non-version tags always are).",
+        "watch" | "enable" => {
+            "Watch this container (true) or leave it alone (false), whatever the watcher's default."
+        }
+        "watch.digest" => {
+            "Also watch the digest behind a version tag (non-version tags always are)."
+        }
         "display.name" => "The name shown here and in notifications.",
         "display.icon" => "WUD's icon; tidewatch shows none.",
-        "link.template" => "Where to read about a version (release notes); ${major}, ${minor}, ${patch}, ${original} are filled in.",
+        "link.template" => {
+            "Where to read about a version (release notes); ${major}, ${minor}, ${patch}, ${original} are filled in."
+        }
         "tag.include" => "Only tags matching this regular expression are candidates.",
         "tag.exclude" => "Tags matching this regular expression are never candidates.",
         "tag.transform" => "Rewrites tags before they are compared (regex => replacement).",
@@ -29,14 +35,20 @@ fn meaning(key: &str) -> Option<&'static str> {
         "tag.morenumbers" => "Let a tag move to one with more numbers (1.25 to 1.25.3).",
         "monitor-only" => "Notify about updates, never apply them.",
         "no-pull" => "Update to the image the engine already has; never pull.",
-        "update.order" => "start-first starts the new container before the old one stops; stop-first (default) the reverse.",
-        "trigger.include" => "Only these triggers act on this container (kind.name[:threshold], comma-separated).",
+        "update.order" => {
+            "start-first starts the new container before the old one stops; stop-first (default) the reverse."
+        }
+        "trigger.include" => {
+            "Only these triggers act on this container (kind.name[:threshold], comma-separated)."
+        }
         "trigger.exclude" => "These triggers do not act on this container.",
         "scope" => "Only a watcher with the same scope sees this container.",
         "depends-on" => "Containers this one needs: stopped and started around their updates.",
         "lifecycle.pre-check" => "Command run in the container before each check.",
         "lifecycle.post-check" => "Command run in the container after each check.",
-        "lifecycle.pre-update" => "Command run in the container before an update; exit 75 skips the update.",
+        "lifecycle.pre-update" => {
+            "Command run in the container before an update; exit 75 skips the update."
+        }
         "lifecycle.post-update" => "Command run in the new container after an update.",
         "lifecycle.pre-update-timeout" => "Minutes the pre-update command may take.",
         "lifecycle.post-update-timeout" => "Minutes the post-update command may take.",

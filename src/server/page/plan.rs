@@ -31,9 +31,7 @@ pub async fn plan(
     let Some(candidate) = candidate else {
         return PlanView {
             applicable: false,
-            lines: vec![format!(
-                "No update is available for {name}: nothing to do."
-            )],
+            lines: vec![format!("No update is available for {name}: nothing to do.")],
         };
     };
     let mut lines = vec![format!(
