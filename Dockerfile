@@ -16,5 +16,7 @@ COPY triggers /triggers
 COPY config /config
 ENV TIDEWATCH_STORE_PATH=/store
 VOLUME ["/store"]
+# The page and the API (WUD's port); Watchtower's API variables move it to 8080.
+EXPOSE 3000
 ENTRYPOINT ["/tidewatch"]
 CMD ["run"]

@@ -66,8 +66,7 @@ impl Subscribers {
     /// Waits until the triggers that act (the docker trigger) have finished what was found so
     /// far, so that what they report still reaches the store and the notifiers.
     pub(super) async fn settle(&self, bus: &Bus) {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = next_barrier();
         let mut waits: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
         waits.extend(self.docker.iter().map(|t| Box::pin(t.barrier(n)) as _));
         waits.extend(self.compose.iter().map(|t| Box::pin(t.barrier(n)) as _));
@@ -81,6 +80,13 @@ impl Subscribers {
         drop(bus);
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// A number for a new `Barrier`: one sequence for the whole process, since a trigger remembers
+/// only the last barrier it passed.
+pub(super) fn next_barrier() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The update journal: the store, unless a crash test asked to halt at a step.

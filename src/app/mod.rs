@@ -9,6 +9,7 @@ use crate::registry::credentials::Credential;
 
 mod check;
 mod config;
+mod control;
 mod daemon;
 mod history;
 mod notify_test;

@@ -38,8 +38,9 @@ pub async fn run(
     )?);
     let store = open_store(loaded).await?;
     let bus = Bus::default();
-    let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = start_server(loaded, &triggers, &client, &bus, &store, &stopped).await?;
+    let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
     let mut watchers = tokio::task::JoinSet::new();
     // Watchers on the same schedule check together, through one registry session: two
     // watchers of one host (socket and TCP), or hosts running the same images, ask the registry
@@ -50,6 +51,13 @@ pub async fn run(
             .entry((watcher.cron.clone(), watcher.jitter))
             .or_default()
             .push((name.clone(), watcher.clone()));
+    }
+    if !loaded.config.server.watchtower.polls {
+        // Watchtower's rule: with its update API on, checks happen when CI asks.
+        tracing::info!(
+            "No scheduled checks: updates come through POST /v1/update (WATCHTOWER_HTTP_API_UPDATE)."
+        );
+        groups.clear();
     }
     for ((cron, jitter), members) in groups {
         let schedule = schedule::Schedule::new(&cron, jitter)?;
@@ -94,10 +102,63 @@ pub async fn run(
     shutdown.await;
     tracing::info!("Shutting down: checks under way are cut short, what they found is kept.");
     let _ = stop.send(true);
+    if let Some(server) = server {
+        let _ = server.await;
+    }
     while watchers.join_next().await.is_some() {}
     subscribers.finish(bus).await;
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// Binds the server's port (a port in use stops start-up here) and serves until the daemon
+/// stops. `None` when the server is off.
+async fn start_server(
+    loaded: &Loaded,
+    triggers: &Triggers,
+    client: &Arc<RegistryClient>,
+    bus: &Bus,
+    store: &crate::store::Store,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let config = &loaded.config.server;
+    if !config.enabled {
+        return Ok(None);
+    }
+    let listening = crate::server::Listening::bind(config).await?;
+    let control = super::control::DaemonControl::new(
+        loaded,
+        triggers,
+        client.clone(),
+        bus,
+        store,
+        stopped.clone(),
+    );
+    let state = crate::server::AppState::new(
+        store.clone(),
+        control,
+        Arc::new(loaded.config.clone()),
+        crate::server::api::metrics::install(),
+    );
+    tracing::info!(
+        address = %listening.local_addr(),
+        tls = listening.is_tls(),
+        "Serving the API."
+    );
+    let mut stopped = stopped.clone();
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    // The page follows the bus from before the first check, like the store.
+    let page =
+        crate::server::page::Page::start(bus, Some(store.clone()), loaded, triggers.docker.clone())
+            .await;
+    let router = crate::server::router(state).layer(axum::Extension(page));
+    Ok(Some(tokio::spawn(async move {
+        if let Err(err) = listening.serve(router, shutdown).await {
+            tracing::error!(error = %err, "The API stopped serving.");
+        }
+    })))
 }
 
 /// `work`, unless the daemon is told to stop first: then it is dropped (every finding made so

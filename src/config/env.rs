@@ -18,7 +18,18 @@ pub const PREFIX: &str = "TIDEWATCH_";
 pub const WUD_PREFIX: &str = "WUD_";
 /// The sections of WUD's variables that mean the same here; WUD's others (its web server, its
 /// authentication, …) are reported as ignored rather than refused, so a WUD setup still starts.
-const WUD_SECTIONS: &[&str] = &["watcher", "registry", "trigger", "log", "store"];
+const WUD_SECTIONS: &[&str] = &[
+    "watcher", "registry", "trigger", "log", "store", "server", "auth",
+];
+/// Keys of WUD's `server` and `auth` sections with an equivalent here; its others (CORS, base
+/// path, features, OIDC) are reported as ignored.
+const WUD_SUPPORTED: &[&[&str]] = &[
+    &["server", "enabled"],
+    &["server", "port"],
+    &["server", "tls"],
+    &["server", "metrics", "auth"],
+    &["auth", "basic"],
+];
 const FILE_SUFFIX: &str = "__FILE";
 
 /// Variables under the prefix that select how to load, rather than being configuration keys.
@@ -60,6 +71,7 @@ fn structural_segments(section: &str) -> Option<(usize, &'static str)> {
         "watcher" => Some((2, "TIDEWATCH_WATCHER_<NAME>_<KEY>")),
         "registry" => Some((3, "TIDEWATCH_REGISTRY_<KIND>_<NAME>_<KEY>")),
         "trigger" => Some((3, "TIDEWATCH_TRIGGER_<KIND>_<NAME>_<KEY>")),
+        "auth" => Some((3, "TIDEWATCH_AUTH_BASIC_<NAME>_<KEY>")),
         _ => None,
     }
 }
@@ -99,7 +111,13 @@ pub fn collect(
             }
         };
         if is_wud {
-            if !WUD_SECTIONS.contains(&path[0].as_str()) {
+            let partly = ["server", "auth"].contains(&path[0].as_str());
+            if !WUD_SECTIONS.contains(&path[0].as_str())
+                || (partly
+                    && !WUD_SUPPORTED
+                        .iter()
+                        .any(|keys| path.len() >= keys.len() && path[..keys.len()] == **keys))
+            {
                 warnings.push(format!(
                     "{name}: ignored, WUD's setting has no equivalent here"
                 ));

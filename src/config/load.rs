@@ -332,6 +332,24 @@ impl Loaded {
     /// Watchtower's variables, where nothing native or from WUD set the same key.
     fn apply_watchtower_env(&mut self, env: WatchtowerEnv, errors: &mut Vec<ConfigError>) {
         let unset = |this: &Self, key: &str| this.origin(key) == Origin::Default;
+        if env.uses_api() && unset(self, "server.port") {
+            self.config.server.port = super::server::WATCHTOWER_PORT;
+            self.extra
+                .insert("server.port".into(), "WATCHTOWER_HTTP_API_*".into());
+        }
+        if let Some((name, token)) = env.api_token.clone()
+            && unset(self, "server.watchtower.token")
+        {
+            self.config.server.watchtower.token = Some(Secret::new(token));
+            self.extra.insert("server.watchtower.token".into(), name);
+        }
+        if let Some((name, true)) = env.api_update.clone()
+            && env.api_periodic_polls != Some(true)
+            && unset(self, "server.watchtower.polls")
+        {
+            self.config.server.watchtower.polls = false;
+            self.extra.insert("server.watchtower.polls".into(), name);
+        }
         let watcher_key = |k: &str| format!("watcher.{DEFAULT_WATCHER}.{k}");
         if let Some((name, cron)) = env.cron
             && unset(self, &watcher_key("cron"))
@@ -491,6 +509,9 @@ impl Loaded {
         };
         if let Some(message) = log_level_problem(&config.log.level) {
             report(vec!["log".into(), "level".into()], message);
+        }
+        for (key, message) in config.server.problems(&config.auth) {
+            report(key.split('.').map(str::to_string).collect(), message);
         }
         for (name, watcher) in &config.watcher {
             let path = |key: &str| {
@@ -714,7 +735,8 @@ mod tests {
                 ("WUD_WATCHER_LOCAL_CRON", "0 3 * * *"),
                 ("WUD_LOG_LEVEL", "debug"),
                 ("TIDEWATCH_LOG_LEVEL", "warn"),
-                ("WUD_SERVER_PORT", "3000"),
+                ("WUD_SERVER_PORT", "3001"),
+                ("WUD_SERVER_CORS_ENABLED", "true"),
                 (
                     "WUD_TRIGGER_DOCKERCOMPOSE_STACK_FILE",
                     "/srv/stack/compose.yml",
@@ -728,9 +750,10 @@ mod tests {
             loaded.config.trigger.compose["stack"].file.as_deref(),
             Some(Path::new("/srv/stack/compose.yml"))
         );
+        assert_eq!(loaded.config.server.port, 3001);
         assert_eq!(
             loaded.warnings,
-            ["WUD_SERVER_PORT: ignored, WUD's setting has no equivalent here"]
+            ["WUD_SERVER_CORS_ENABLED: ignored, WUD's setting has no equivalent here"]
         );
         assert_eq!(
             loaded.origin("watcher.local.cron").to_string(),
@@ -975,7 +998,7 @@ mod tests {
         ];
         let result = check(None, &[tls_env[0], tls_env[1], ("HOME", "/home/me")]);
         assert_eq!(
-            lines_with(&result, "keyfile"),
+            lines_with(&result, "local.keyfile"),
             [
                 "watcher.local.keyfile = \"/home/me/.docker/key.pem\"  # DOCKER_TLS_VERIFY (HOME/.docker)"
             ]

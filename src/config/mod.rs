@@ -12,6 +12,7 @@ pub mod host;
 mod load;
 mod registry;
 mod secret;
+mod server;
 mod trigger;
 mod watcher;
 
@@ -24,6 +25,10 @@ pub use registry::{
     RegistryUrl, decode_auth,
 };
 pub use secret::Secret;
+pub use server::{
+    Access, AuthConfig, BasicLogin, DEFAULT_PORT as DEFAULT_SERVER_PORT, ServerConfig,
+    ServerTlsConfig, WebhookConfig, WebhooksConfig, known_hash,
+};
 pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
     HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig, NtfyConfig, SlackConfig, SmtpConfig,
@@ -46,6 +51,10 @@ pub struct Config {
     pub registry: RegistriesConfig,
     pub trigger: TriggersConfig,
     pub store: StoreConfig,
+    /// The HTTP server of `tidewatch run`: WUD's API, Watchtower's, metrics, webhooks.
+    pub server: ServerConfig,
+    /// WUD's logins for the server.
+    pub auth: AuthConfig,
 }
 
 /// Where the state and audit log live, as WUD's `STORE_PATH` (a folder) and `STORE_FILE`.

@@ -6,7 +6,7 @@
 use crate::model::{ContainerInfo, UpdateKind};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     UpdateAvailable,
@@ -26,7 +26,7 @@ pub struct Finding {
 }
 
 /// The newer image: its tag (the same tag for a digest update) and digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Update {
     pub kind: UpdateKind,
     pub tag: String,
@@ -41,7 +41,7 @@ pub struct Listing {
     pub containers: Vec<ListedContainer>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ListedContainer {
     pub watcher: String,
     pub id: String,

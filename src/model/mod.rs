@@ -10,7 +10,7 @@ pub mod reference;
 pub use reference::{ImageRef, ReferenceError};
 
 /// A container as one watcher saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ContainerInfo {
     /// Name of the watcher (Docker host) it runs on: names are only unique per host.
     pub watcher: String,
@@ -32,7 +32,7 @@ pub struct ContainerInfo {
 }
 
 /// The platform an image was built for, as the engine and image indexes name it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct Platform {
     pub os: String,
     pub architecture: String,
@@ -93,7 +93,9 @@ impl ContainerInfo {
 }
 
 /// How big a change an update is, from smallest to largest, so thresholds compare with `<=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateKind {
     /// Same tag, new digest behind it.

@@ -26,7 +26,7 @@ const STAGES: &[&str] = &[
     "compose",   // the compose trigger and the file rewrite
     "store",     // state, audit log, journal
     "notify",    // notifiers
-    "server",    // HTTP: the API and the page
+    "server",    // the HTTP server: WUD's and Watchtower's APIs, metrics, webhooks, the page
     "app",       // one file per command, wiring
 ];
 

@@ -133,7 +133,9 @@ impl Daemon {
             let checked = overview.as_ref().is_some_and(|o| {
                 names.iter().all(|name| {
                     o["containers"].as_array().into_iter().flatten().any(|c| {
-                        c["name"] == *name && c["checkedAt"].is_string() && c["status"] != "unchecked"
+                        c["name"] == *name
+                            && c["checkedAt"].is_string()
+                            && c["status"] != "unchecked"
                     })
                 })
             });
@@ -221,9 +223,24 @@ fn the_list_shows_versions_and_kinds_and_its_filters_survive_a_reload() {
     let mut shown = rows(&browser);
     shown.sort();
     let mut expected = vec![
-        vec![cache.clone(), "1.0.0".into(), String::new(), "up-to-date".into()],
-        vec![db.clone(), "2.0.0 → 3.0.0 major".into(), "major".into(), "update-available".into()],
-        vec![web.clone(), "1.0.0 → 1.1.0 minor".into(), "minor".into(), "update-available".into()],
+        vec![
+            cache.clone(),
+            "1.0.0".into(),
+            String::new(),
+            "up-to-date".into(),
+        ],
+        vec![
+            db.clone(),
+            "2.0.0 → 3.0.0 major".into(),
+            "major".into(),
+            "update-available".into(),
+        ],
+        vec![
+            web.clone(),
+            "1.0.0 → 1.1.0 minor".into(),
+            "minor".into(),
+            "update-available".into(),
+        ],
     ];
     expected.sort();
     assert_eq!(shown, expected);
@@ -241,7 +258,11 @@ fn the_list_shows_versions_and_kinds_and_its_filters_survive_a_reload() {
     // A click on a count filters, the URL says so, and a reload keeps it.
     browser.click("[data-count=up-to-date]");
     wait_for_names(&browser, &[cache]);
-    assert!(browser.url().ends_with("/?status=up-to-date"), "{}", browser.url());
+    assert!(
+        browser.url().ends_with("/?status=up-to-date"),
+        "{}",
+        browser.url()
+    );
     browser.refresh();
     wait_for_names(&browser, &[cache]);
     assert_eq!(
@@ -274,8 +295,14 @@ fn the_list_shows_versions_and_kinds_and_its_filters_survive_a_reload() {
         "return document.querySelector('tr[data-key=\"server.token\"]')",
     );
     let token_row = browser.text("tr[data-key='server.token']");
-    assert!(token_row.contains("***"), "the token is masked: {token_row}");
-    assert!(!token_row.contains(TOKEN), "the token is masked: {token_row}");
+    assert!(
+        token_row.contains("***"),
+        "the token is masked: {token_row}"
+    );
+    assert!(
+        !token_row.contains(TOKEN),
+        "the token is masked: {token_row}"
+    );
     assert!(token_row.contains("TIDEWATCH_SERVER_TOKEN"), "{token_row}");
     assert_no_console_errors(&browser, &[]);
 }
@@ -286,7 +313,10 @@ fn update_is_refused_without_the_token_and_applied_live_with_it() {
     let browser = Browser::start(1280, 900);
     let web = &scene.web;
     browser.goto(&scene.url(&format!("/containers/local/{}", web.name)));
-    browser.wait_for("the update button", "return document.querySelector('#trigger-docker-local')");
+    browser.wait_for(
+        "the update button",
+        "return document.querySelector('#trigger-docker-local')",
+    );
     // Set on this document: still there at the end means the page never reloaded.
     browser.run("window.sameDocument = true", json!([]));
 
@@ -338,7 +368,9 @@ fn update_is_refused_without_the_token_and_applied_live_with_it() {
         "no reload"
     );
     assert_eq!(
-        scene.run.inspect(&web.name, "{{.Config.Image}} {{.State.Running}}"),
+        scene
+            .run
+            .inspect(&web.name, "{{.Config.Image}} {{.State.Running}}"),
         format!("{} true", scene.web_new),
         "the container runs the new image"
     );

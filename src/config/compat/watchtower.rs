@@ -2,7 +2,7 @@
 //! the schedule and container selection go to the `local` watcher, the update options to a
 //! docker trigger named `watchtower`, created when any of them is set. A setting made the
 //! tidewatch way (variable, WUD variable or file) wins over Watchtower's. Watchtower's
-//! settings with no equivalent here (its notifications, its HTTP API) are reported as ignored;
+//! settings with no equivalent here (its notifications) are reported as ignored;
 //! a value that cannot be read is an error naming the variable, as everywhere.
 
 use crate::config::error::ConfigError;
@@ -17,6 +17,21 @@ pub struct WatchtowerEnv {
     pub scope: Option<String>,
     /// Options of the `watchtower` docker trigger, by its key, with the variable they came from.
     pub trigger: Vec<(&'static str, String, serde_json::Value)>,
+    /// `WATCHTOWER_HTTP_API_UPDATE`: CI calls `/v1/update`; Watchtower then stops polling.
+    pub api_update: Option<(String, bool)>,
+    pub api_token: Option<(String, String)>,
+    pub api_periodic_polls: Option<bool>,
+    /// `WATCHTOWER_HTTP_API_METRICS`: served at `/v1/metrics` either way.
+    pub api_metrics: bool,
+}
+
+impl WatchtowerEnv {
+    /// Whether any of Watchtower's HTTP API variables is set: its clients expect port 8080.
+    pub fn uses_api(&self) -> bool {
+        self.api_update.as_ref().is_some_and(|(_, on)| *on)
+            || self.api_token.is_some()
+            || self.api_metrics
+    }
 }
 
 /// Variables that change nothing here: updates are always rolling, restarting containers are
@@ -155,6 +170,20 @@ impl WatchtowerEnv {
                         "expected a duration such as 10s or 1m30s",
                     )),
                 },
+                "WATCHTOWER_HTTP_API_UPDATE" => {
+                    if let Some(on) = boolean(name, value, errors) {
+                        env.api_update = Some((name.clone(), on));
+                    }
+                }
+                "WATCHTOWER_HTTP_API_TOKEN" => {
+                    env.api_token = Some((name.clone(), value.trim().to_string()));
+                }
+                "WATCHTOWER_HTTP_API_PERIODIC_POLLS" => {
+                    env.api_periodic_polls = boolean(name, value, errors);
+                }
+                "WATCHTOWER_HTTP_API_METRICS" => {
+                    env.api_metrics = boolean(name, value, errors).unwrap_or(false);
+                }
                 n if ACCEPTED.contains(&n) => {}
                 _ => warnings.push(format!(
                     "{name}: ignored, Watchtower's setting has no equivalent here (notifications: see TIDEWATCH_TRIGGER_*)"

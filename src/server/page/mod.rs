@@ -10,7 +10,11 @@
 //! - what WUD's API lacks, served here: `/api/overview` (the list as the page shows it),
 //!   `/api/containers/{id}/history`, `/api/containers/{id}/labels`, `/api/containers/{id}/plan`,
 //!   `/api/config` and `/api/events` (server-sent events when something changes). All of them
-//!   only read, so they follow the server's read policy; nothing here acts.
+//!   only read: each takes a [`Reader`], so it follows the server's read policy; nothing here
+//!   acts. The page itself and its assets are open: it must load to ask for the token.
+//!
+//! `app` starts the [`Page`] beside the server and hands it to the routes as an
+//! `Extension`, since the server's state is built before the bus has a page to feed.
 
 mod board;
 mod labels;
@@ -20,14 +24,15 @@ pub use board::{Board, Change, ContainerView};
 
 use crate::bus::Bus;
 use crate::config::{Loaded, WatcherConfig};
+use crate::server::{AppState, Reader};
 use crate::store::Store;
 use crate::update::trigger::DockerTrigger;
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -122,8 +127,9 @@ fn config_entries(loaded: &Loaded) -> Vec<ConfigEntry> {
         .collect()
 }
 
-/// The page and its endpoints, to merge into the server's router (inside its read policy).
-pub fn router<S: Clone + Send + Sync + 'static>(page: Arc<Page>) -> axum::Router<S> {
+/// The page and its endpoints, merged into the server's routes; they need the [`Page`] as an
+/// `Extension` layer.
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/", get(index))
         .route("/config", get(index))
@@ -137,8 +143,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(page: Arc<Page>) -> axum::Router
         .route("/api/containers/{id}/history", get(history))
         .route("/api/containers/{id}/labels", get(labels))
         .route("/api/containers/{id}/plan", get(plan))
-        .with_state(page)
 }
+
+/// The handle the routes take.
+type PageHandle = Extension<Arc<Page>>;
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
@@ -193,7 +201,7 @@ struct Overview {
     containers: Vec<ContainerView>,
 }
 
-async fn overview(State(page): State<Arc<Page>>) -> Json<Overview> {
+async fn overview(_: Reader, Extension(page): PageHandle) -> Json<Overview> {
     Json(Overview {
         containers: page.board.containers(),
     })
@@ -204,14 +212,14 @@ struct ConfigView<'a> {
     entries: &'a [ConfigEntry],
 }
 
-async fn config(State(page): State<Arc<Page>>) -> Response {
+async fn config(_: Reader, Extension(page): PageHandle) -> Response {
     Json(ConfigView {
         entries: &page.config,
     })
     .into_response()
 }
 
-async fn history(State(page): State<Arc<Page>>, Path(id): Path<String>) -> Response {
+async fn history(_: Reader, Extension(page): PageHandle, Path(id): Path<String>) -> Response {
     let Some(view) = page.board.view(&id) else {
         return not_found(&id);
     };
@@ -239,7 +247,7 @@ async fn history(State(page): State<Arc<Page>>, Path(id): Path<String>) -> Respo
     }
 }
 
-async fn labels(State(page): State<Arc<Page>>, Path(id): Path<String>) -> Response {
+async fn labels(_: Reader, Extension(page): PageHandle, Path(id): Path<String>) -> Response {
     match page.board.labels(&id) {
         Some(labels) => Json(labels::explain(&labels)).into_response(),
         None => not_found(&id),
@@ -253,7 +261,8 @@ struct PlanQuery {
 }
 
 async fn plan(
-    State(page): State<Arc<Page>>,
+    _: Reader,
+    Extension(page): PageHandle,
     Path(id): Path<String>,
     Query(query): Query<PlanQuery>,
 ) -> Response {
@@ -277,7 +286,7 @@ async fn plan(
 /// `removed`, `check-completed`, `update-applied`, `update-failed`, `rolled-back`,
 /// `update-skipped`) with `{watcher, name, detail}`. A browser that fell behind gets `changed`
 /// with no container: refresh everything.
-async fn events(State(page): State<Arc<Page>>) -> impl IntoResponse {
+async fn events(_: Reader, Extension(page): PageHandle) -> impl IntoResponse {
     let receiver = page.board.subscribe();
     let hello = futures_util::stream::once(async {
         Ok::<_, Infallible>(sse::Event::default().event("hello").data("{}"))

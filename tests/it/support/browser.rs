@@ -288,9 +288,9 @@ fn base64_decode(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
     for chunk in clean.chunks(4) {
         let pad = chunk.iter().filter(|&&c| c == b'=').count();
-        let n = chunk
-            .iter()
-            .fold(0u32, |n, &c| (n << 6) | if c == b'=' { 0 } else { value(c) });
+        let n = chunk.iter().fold(0u32, |n, &c| {
+            (n << 6) | if c == b'=' { 0 } else { value(c) }
+        });
         let n = n << (6 * (4 - chunk.len()));
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         out.extend_from_slice(&bytes[..3 - pad]);

@@ -14,11 +14,11 @@
 // Helpers serve test modules still being written; an unused one is not a mistake.
 #![allow(dead_code)]
 
+pub mod browser;
 mod docker;
 pub mod engine;
 pub mod events;
 mod http;
-pub mod browser;
 mod image;
 mod process;
 pub mod receiver;

@@ -34,6 +34,14 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     if !env.iter().any(|(k, _)| *k == "TIDEWATCH_STORE_PATH") {
         cmd.env("TIDEWATCH_STORE_PATH", fresh_store_dir());
     }
+    // The daemon serves HTTP on port 3000 by default; parallel tests would fight over it.
+    // Tests of the server turn it on with a free port of their own.
+    if !env
+        .iter()
+        .any(|(k, _)| k.starts_with("TIDEWATCH_SERVER_") || k.starts_with("WATCHTOWER_HTTP_API"))
+    {
+        cmd.env("TIDEWATCH_SERVER_ENABLED", "false");
+    }
     cmd.envs(env.iter().copied());
     cmd
 }
