@@ -231,13 +231,13 @@ fn the_list_shows_versions_and_kinds_and_its_filters_survive_a_reload() {
         ],
         vec![
             db.clone(),
-            "2.0.0 → 3.0.0 major".into(),
+            "2.0.0→3.0.0 major".into(),
             "major".into(),
             "update-available".into(),
         ],
         vec![
             web.clone(),
-            "1.0.0 → 1.1.0 minor".into(),
+            "1.0.0→1.1.0 minor".into(),
             "minor".into(),
             "update-available".into(),
         ],

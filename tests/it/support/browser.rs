@@ -6,9 +6,9 @@
 //! proxy that does not exist, so a page that loaded a font or a script from a CDN would show it
 //! as a console error, which the tests assert there are none of.
 
-use super::http;
 use serde_json::{Value, json};
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 pub const WAIT: Duration = Duration::from_secs(30);
 
 /// W3C's key for an element reference in JSON.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Browser {
     driver: Child,
@@ -57,9 +57,7 @@ impl Browser {
         let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Ok(r) = http::request("GET", &addr, "/status", &[], b"")
-                && r.status == 200
-            {
+            if let Ok((200, _)) = request("GET", &addr, "/status", b"") {
                 break;
             }
             assert!(Instant::now() < deadline, "{CHROMEDRIVER} never answered");
@@ -114,19 +112,13 @@ impl Browser {
     #[track_caller]
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let headers: &[(&str, &str)] = if body.is_empty() {
-            &[]
-        } else {
-            &[("Content-Type", "application/json")]
-        };
-        let response = http::request(method, &self.addr, path, headers, body.as_bytes())
+        let (status, answer) = request(method, &self.addr, path, body.as_bytes())
             .unwrap_or_else(|err| panic!("WebDriver {method} {path}: {err}"));
-        let value: Value = serde_json::from_slice(&response.body)
+        let value: Value = serde_json::from_slice(&answer)
             .unwrap_or_else(|err| panic!("WebDriver {method} {path}: not JSON ({err})"));
         assert!(
-            response.status == 200,
-            "WebDriver {method} {path}: {} {}",
-            response.status,
+            status == 200,
+            "WebDriver {method} {path}: {status} {}",
             value["value"]
         );
         value["value"].clone()
@@ -266,11 +258,57 @@ impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
             let path = format!("/session/{}", self.session);
-            let _ = http::request("DELETE", &self.addr, &path, &[], b"");
+            let _ = request("DELETE", &self.addr, &path, b"");
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// One exchange with chromedriver: `(status, body)`. Its answers say `Connection: close` but
+/// the socket stays open, so the body is read by its `Content-Length`, not to the end.
+fn request(method: &str, addr: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16384];
+    let (end, length) = loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(bad("closed before the headers ended"));
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| bad("no content-length"))?;
+            break (end + 4, length);
+        }
+    };
+    while raw.len() < end + length {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(bad("closed before the body ended"));
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let status = String::from_utf8_lossy(&raw[..end])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| bad("no status line"))?;
+    Ok((status, raw[end..end + length].to_vec()))
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
