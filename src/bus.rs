@@ -103,6 +103,11 @@ impl Bus {
         WeakBus(self.sender.downgrade())
     }
 
+    /// The lag counter itself, for a reader that must not keep the bus open (metrics).
+    pub fn weak_lag(&self) -> Arc<AtomicU64> {
+        self.lagged.clone()
+    }
+
     /// Events dropped across all subscribers because they fell behind.
     pub fn lagged_total(&self) -> u64 {
         self.lagged.load(Ordering::Relaxed)

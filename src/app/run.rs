@@ -75,10 +75,12 @@ pub async fn run(
                     _ = tokio::time::sleep_until(at) => {}
                     _ = stopped.wait_for(|stop| *stop) => break,
                 }
+                let started = std::time::Instant::now();
                 let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus);
                 let Some(outcome) = unless_stopped(&mut stopped, &together, cycle).await else {
                     break;
                 };
+                crate::server::api::metrics::cycle_finished(started.elapsed());
                 // The error names its watcher.
                 for err in &outcome.errors {
                     tracing::error!(error = %err, "Engine not reachable; its containers were not checked.");
@@ -139,7 +141,14 @@ async fn start_server(
         control,
         Arc::new(loaded.config.clone()),
         crate::server::api::metrics::install(),
-    );
+    )
+    .with_sources(client.clone(), {
+        let bus = bus.weak_lag();
+        move || bus.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    tokio::spawn(crate::server::api::metrics::record(
+        bus.subscribe("metrics"),
+    ));
     tracing::info!(
         address = %listening.local_addr(),
         tls = listening.is_tls(),

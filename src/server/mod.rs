@@ -90,6 +90,10 @@ pub struct Shared {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The store's answers, read at most once a second however many clients ask.
     pub view: view::Cache,
+    /// The registry client, whose request counters `/metrics` reports.
+    pub registry: Option<Arc<crate::registry::RegistryClient>>,
+    /// Events lost by slow subscribers of the bus, for `/metrics`.
+    pub lagged: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 impl AppState {
@@ -107,7 +111,23 @@ impl AppState {
             auth,
             config,
             metrics,
+            registry: None,
+            lagged: None,
         }))
+    }
+
+    /// Adds what `/metrics` reads beyond the store: the registry client's counters and the
+    /// bus's lag. Before the state is shared.
+    pub fn with_sources(
+        mut self,
+        registry: Arc<crate::registry::RegistryClient>,
+        lagged: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.0) {
+            shared.registry = Some(registry);
+            shared.lagged = Some(Box::new(lagged));
+        }
+        self
     }
 
     pub fn server_config(&self) -> &ServerConfig {

@@ -2,7 +2,7 @@
 //! a second then cost the store one read a second, and never queue behind (or ahead of) the
 //! writes the watchers and triggers make.
 
-use crate::store::{Store, StoreError, StoredContainer};
+use crate::store::{ContainerView, Store, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ pub struct Cache {
     store: Store,
     /// One reader refreshes while the others wait for its result (a tokio mutex: held across
     /// the read, which runs on the blocking pool).
-    last: tokio::sync::Mutex<Option<(Instant, Arc<Vec<StoredContainer>>)>>,
+    last: tokio::sync::Mutex<Option<(Instant, Arc<Vec<ContainerView>>)>>,
 }
 
 impl Cache {
@@ -25,14 +25,14 @@ impl Cache {
     }
 
     /// Every container the store knows, at most [`FRESH_FOR`] old.
-    pub async fn containers(&self) -> Result<Arc<Vec<StoredContainer>>, StoreError> {
+    pub async fn containers(&self) -> Result<Arc<Vec<ContainerView>>, StoreError> {
         let mut last = self.last.lock().await;
         if let Some((at, containers)) = last.as_ref()
             && at.elapsed() < FRESH_FOR
         {
             return Ok(containers.clone());
         }
-        let containers = Arc::new(self.store.blocking(|s| s.containers()).await?);
+        let containers = Arc::new(self.store.blocking(|s| s.views()).await?);
         *last = Some((Instant::now(), containers.clone()));
         Ok(containers)
     }

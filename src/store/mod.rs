@@ -10,6 +10,8 @@
 //! blocking pool, so a slow disk never stalls the event loop.
 
 mod schema;
+mod view;
+pub use view::ContainerView;
 
 use crate::bus::{Event, Subscriber};
 pub use crate::model::ContainerKey;
@@ -455,8 +457,15 @@ pub async fn record(store: Store, mut events: Subscriber) {
             Event::ContainerChecked(c) => {
                 let c = (**c).clone();
                 store
-                    .blocking(move |s| s.record_finding(&c).map(|_| ()))
+                    .blocking(move |s| {
+                        s.record_finding(&c)?;
+                        s.record_listed(&c)
+                    })
                     .await
+            }
+            Event::ContainerSeen(info) => {
+                let info = info.clone();
+                store.blocking(move |s| s.record_seen(&info)).await
             }
             Event::CheckCompleted(report) => match &report.listed {
                 Some(names) => {
@@ -502,7 +511,7 @@ pub async fn record(store: Store, mut events: Subscriber) {
                     .blocking(move |s| s.log(None, "updates-completed", &detail))
                     .await
             }
-            Event::ContainerSeen(_) | Event::UpdateAvailable(_) | Event::Barrier(_) => Ok(()),
+            Event::UpdateAvailable(_) | Event::Barrier(_) => Ok(()),
         };
         if let Err(err) = result {
             tracing::error!(error = %err, "Store write failed; the event is not recorded.");

@@ -49,4 +49,16 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (watcher, name)
     );
     ",
+    // 3: what the API shows of each container beyond its finding: the container as the
+    // engine listed it (labels, platform, digests) and the finding as the check reported it, as
+    // JSON, so the API answers from the store alone.
+    "
+    CREATE TABLE views (
+        watcher TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        info    TEXT,
+        listed  TEXT,
+        PRIMARY KEY (watcher, name)
+    );
+    ",
 ];

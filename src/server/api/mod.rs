@@ -2,6 +2,8 @@
 //! Prometheus metrics (`metrics.rs`), registry push webhooks (`webhooks.rs`).
 
 pub mod metrics;
+pub mod watchtower;
+pub mod webhooks;
 pub mod wud;
 
 use crate::server::AppState;
@@ -16,6 +18,8 @@ pub fn routes() -> Router<AppState> {
         .route("/health", get(health))
         .merge(wud::routes())
         .merge(metrics::routes())
+        .merge(watchtower::routes())
+        .merge(webhooks::routes())
 }
 
 /// `GET /health`: the process serves (Docker's HEALTHCHECK, load balancers). Open to all, as
