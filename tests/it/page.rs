@@ -84,7 +84,7 @@ impl Daemon {
             .port()
             .to_string();
         let store = fresh_store_dir();
-        let include = format!("^{}-", run.id());
+        let include = format!("{}-.*", run.id());
         let mut env = docker_trigger_env(&include, store.to_str().expect("UTF-8"));
         env.extend([
             ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false"),
@@ -288,6 +288,7 @@ fn the_list_shows_versions_and_kinds_and_its_filters_survive_a_reload() {
     );
     assert!(browser.text("#labels").contains("tidewatch.watch"));
     assert!(browser.text("#triggers").contains("docker.local"));
+    browser.resize(1280, 1150);
     browser.screenshot(&screenshots().join("page-container.png"));
     browser.goto(&scene.url("/config"));
     browser.wait_for(

@@ -36,7 +36,7 @@ function h(tag, attrs, ...children) {
     else if (key === "class") el.className = value;
     else el.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : String(child));
   }
@@ -71,6 +71,13 @@ function kindBadge(kind) {
 
 function statusBadge(c) {
   return h("span", { class: `badge status-${c.status}`, "data-status": c.status }, STATUS_TEXT[c.status] || c.status);
+}
+
+/** How the API is asked about `c`: its name, which an update keeps (the ID changes), unless
+ * another watcher has a container of the same name. */
+function key(c) {
+  const same = state.containers.filter((o) => o.name === c.name).length;
+  return encodeURIComponent(same > 1 ? c.id : c.name);
 }
 
 function containerPath(c) {
@@ -349,7 +356,7 @@ function findContainer(r) {
 async function loadContainer(r) {
   const c = findContainer(r);
   if (!c) return;
-  const id = encodeURIComponent(c.id);
+  const id = key(c);
   const [history, labels, triggers] = await Promise.all([
     api("GET", `/api/containers/${id}/history`),
     api("GET", `/api/containers/${id}/labels`),
@@ -436,7 +443,7 @@ function planView(c) {
 
 async function checkNow(c) {
   try {
-    await acting(() => api("POST", `/api/containers/${encodeURIComponent(c.id)}/watch`));
+    await acting(() => api("POST", `/api/containers/${key(c)}/watch`));
     toast("Checked.");
     await show();
   } catch (err) {
@@ -446,7 +453,7 @@ async function checkNow(c) {
 
 async function showPlan(c, t) {
   try {
-    const plan = await api("GET", `/api/containers/${encodeURIComponent(c.id)}/plan?trigger=${encodeURIComponent(`${t.type}.${t.name}`)}`);
+    const plan = await api("GET", `/api/containers/${key(c)}/plan?trigger=${encodeURIComponent(`${t.type}.${t.name}`)}`);
     state.plan = { ...plan, trigger: t };
     state.progress = null;
     draw();
@@ -461,7 +468,7 @@ async function runTrigger(c, t) {
   state.progress = { cls: "running", text: t.type === "docker" ? `Updating ${c.name}…` : `Running ${t.type}.${t.name}…` };
   draw();
   try {
-    await acting(() => api("POST", `/api/containers/${encodeURIComponent(c.id)}/triggers/${encodeURIComponent(t.type)}/${encodeURIComponent(t.name)}`));
+    await acting(() => api("POST", `/api/containers/${key(c)}/triggers/${encodeURIComponent(t.type)}/${encodeURIComponent(t.name)}`));
     // The run answered; for an update, the event (or the list) says how it ended.
     if (!state.follow || !state.follow.docker) finish("applied", `${t.type}.${t.name} ran.`);
     else await settleFromList();

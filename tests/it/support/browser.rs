@@ -229,6 +229,15 @@ impl Browser {
         .to_string()
     }
 
+    /// Resizes the window (for a screenshot of more of the page).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
     /// Saves a PNG of the window to `path` (creating its folder).
     pub fn screenshot(&self, path: &Path) -> PathBuf {
         let data = self.session_call("GET", "/screenshot", None);
