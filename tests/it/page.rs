@@ -15,7 +15,7 @@ const TOKEN: &str = "page-test-token-3f9a";
 
 /// Three containers of one run on one registry: `web` on 1.0.0 with 1.1.0 pushed (minor), `db`
 /// on 2.0.0 with 3.0.0 pushed (major, shown as "Database"), `cache` on 1.0.0 and up to date.
-/// Only labelled containers are watched, so other tests' containers stay off the page.
+/// The watcher includes only the run's containers, so other tests' stay off the page.
 struct Scene {
     run: TestRun,
     _registry: crate::support::Registry,
@@ -30,6 +30,7 @@ impl Scene {
     fn start() -> Scene {
         let run = TestRun::new();
         let registry = run.registry();
+        // A label tidewatch reads, for the container page to explain.
         let watched = ["--label", "tidewatch.watch=true"];
         let web_old = run.push(&registry, "web", "1.0.0");
         let db_old = run.push(&registry, "db", "2.0.0");
@@ -88,7 +89,8 @@ impl Daemon {
         let mut env = docker_trigger_env(&include, store.to_str().expect("UTF-8"));
         env.extend([
             ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false"),
-            ("TIDEWATCH_WATCHER_LOCAL_WATCHBYDEFAULT", "false"),
+            // Only this run's containers: other tests' come and go on the same engine.
+            ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", &include),
             ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 0 1 1 *"),
             ("TIDEWATCH_WATCHER_LOCAL_JITTER", "0"),
             ("TIDEWATCH_SERVER_ADDRESS", "127.0.0.1"),
