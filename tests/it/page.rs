@@ -360,6 +360,7 @@ fn update_is_refused_without_the_token_and_applied_live_with_it() {
         "{progress}\n{}",
         scene.daemon.log()
     );
+    browser.screenshot(&screenshots().join("page-update.png"));
     browser.wait_for(
         "the new version on the page",
         "return document.querySelector('#version .current').innerText === '1.1.0'
