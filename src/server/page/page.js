@@ -97,9 +97,20 @@ async function api(method, path, body) {
   const auth = authHeader();
   if (auth) headers.Authorization = auth;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await fetch(path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      break;
+    } catch (err) {
+      // The browser drops requests when the machine's network changes (a laptop's Wi-Fi, a
+      // Docker host's interfaces coming and going). A read is asked again; an action never.
+      if (method !== "GET" || attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
   if (response.status === 401 || response.status === 403) {
     throw new Refused(`${response.status}`);
   }
@@ -216,7 +227,9 @@ async function show() {
       render(h("p", { class: "empty" }, "Sign in to see this tidewatch."));
       return;
     }
-    render(h("p", { class: "empty" }, `Could not load: ${err.message}`));
+    render(h("p", { class: "empty" }, `Could not load: ${err.message}. Trying again…`));
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => show(), 5000);
     return;
   }
   draw();
@@ -599,5 +612,11 @@ function configView() {
 setupLogin();
 show();
 restartEvents();
+// A page left (or kept in the back-forward cache) gives its event stream back: browsers allow
+// six connections to a host, and streams of pages no one sees would starve the others.
+window.addEventListener("pagehide", () => { if (events) events.abort(); });
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) { restartEvents(); show(); }
+});
 // Relative times ("2 min ago") stay true without a reload.
 setInterval(() => { if (route().view !== "config" && !document.getElementById("login").open) draw(); }, 60000);

@@ -2,9 +2,9 @@
 //! `chromedriver`, spoken to with the few blocking HTTP lines of `support::http` (no client
 //! crate: WebDriver is JSON over HTTP, and these tests use a dozen of its commands).
 //!
-//! The browser is sealed off from the world: every request to anything but loopback goes to a
-//! proxy that does not exist, so a page that loaded a font or a script from a CDN would show it
-//! as a console error, which the tests assert there are none of.
+//! The browser is sealed off from the world: no host name resolves but loopback's, so a page
+//! that loaded a font or a script from a CDN would show it as a console error, which the tests
+//! assert there are none of (the page's Content-Security-Policy forbids it besides).
 
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -83,9 +83,9 @@ impl Browser {
             "--disable-domain-reliability".into(),
             "--no-pings".into(),
             "--metrics-recording-only".into(),
-            // Nothing leaves the machine: loopback is reached directly, the rest goes nowhere.
-            "--proxy-server=http://127.0.0.1:9".into(),
-            "--proxy-bypass-list=127.0.0.1;localhost".into(),
+            // No name resolves but loopback's: a page that named a CDN would fail to load it
+            // (a console error).
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost".into(),
         ];
         let capabilities = json!({
             "capabilities": { "alwaysMatch": {
@@ -173,8 +173,9 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "waited {WAIT:?} for {what}; the page says:\n{}",
-                    self.text("body")
+                    "waited {WAIT:?} for {what}; the page says:\n{}\nits console errors: {:#?}",
+                    self.text("body"),
+                    self.console_errors()
                 );
             }
             std::thread::sleep(Duration::from_millis(150));
