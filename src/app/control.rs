@@ -268,11 +268,25 @@ impl Control for DaemonControl {
                     .blocking(|s| s.containers())
                     .await
                     .map_err(|err| ControlError::Failed(err.to_string()))?;
-                let names: Vec<String> = known
+                let mut names: Vec<String> = known
                     .into_iter()
                     .filter(|c| images.iter().any(|i| same_repository(&c.image, i)))
                     .map(|c| c.name)
                     .collect();
+                if names.is_empty() {
+                    // Not checked yet (no scheduled polls, as Watchtower's update API has it):
+                    // a check says which containers run them.
+                    let outcome = self
+                        .unless_stopped(watcher::cycle(&self.watchers, &self.client, &self.bus))
+                        .await?;
+                    names = outcome
+                        .listing
+                        .containers
+                        .into_iter()
+                        .filter(|c| images.iter().any(|i| same_repository(&c.image, i)))
+                        .map(|c| c.name)
+                        .collect();
+                }
                 if names.is_empty() {
                     return Ok(());
                 }

@@ -767,6 +767,78 @@ mod tests {
     }
 
     #[test]
+    fn server_settings_come_from_tidewatch_wud_and_watchtower_names() {
+        let loaded = load(None, vec![]).unwrap();
+        assert!(loaded.config.server.enabled);
+        assert_eq!(loaded.config.server.port, 3000);
+        // Watchtower's API: its port, its token, and no polls unless asked.
+        let loaded = load(
+            None,
+            vars(&[
+                ("WATCHTOWER_HTTP_API_UPDATE", "true"),
+                ("WATCHTOWER_HTTP_API_TOKEN", "ci-token"),
+            ]),
+        )
+        .unwrap();
+        let server = &loaded.config.server;
+        assert_eq!(server.port, 8080);
+        assert_eq!(
+            server.watchtower.token.as_ref().unwrap().expose(),
+            "ci-token"
+        );
+        assert!(!server.watchtower.polls);
+        assert_eq!(
+            loaded.origin("server.watchtower.polls").to_string(),
+            "WATCHTOWER_HTTP_API_UPDATE"
+        );
+        let loaded = load(
+            None,
+            vars(&[
+                ("WATCHTOWER_HTTP_API_UPDATE", "true"),
+                ("WATCHTOWER_HTTP_API_PERIODIC_POLLS", "true"),
+                ("TIDEWATCH_SERVER_PORT", "9000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.server.port, 9000);
+        assert!(loaded.config.server.watchtower.polls);
+        // Mistakes name their variable, never a value.
+        let errors = check(
+            None,
+            &[
+                ("TIDEWATCH_SERVER_TLS_CERTFILE", "/tls/cert.pem"),
+                ("TIDEWATCH_SERVER_ADDRESS", "everywhere"),
+                ("WUD_AUTH_BASIC_JOHN_USER", "john"),
+                ("WUD_AUTH_BASIC_JOHN_HASH", "plain-secret"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("TIDEWATCH_SERVER_TLS_KEYFILE")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("TIDEWATCH_SERVER_ADDRESS")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("WUD_AUTH_BASIC_JOHN_HASH")),
+            "{errors:?}"
+        );
+        assert!(
+            !errors.iter().any(|e| e.contains("plain-secret")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn watchtower_variables_set_the_local_watcher_and_a_watchtower_docker_trigger() {
         let loaded = load(
             None,

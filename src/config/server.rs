@@ -26,8 +26,9 @@ pub struct ServerConfig {
     /// The API token (`Authorization: Bearer <token>`). Actions need it; reading too when
     /// `read = "token"`.
     pub token: Option<Secret>,
-    /// Who may read (`/api/*` GETs, `/metrics`): `open` (WUD's default) or `token`.
-    pub read: Access,
+    /// Who may read (`/api/*` GETs, `/metrics`): `open` or `token`. Unset, reading is open
+    /// unless basic logins are configured, as in WUD (a login protects everything).
+    pub read: Option<Access>,
     /// Who may act (check now, run a trigger, update, webhooks): `token` (the default) or
     /// `open`, which lets anyone who reaches the port update containers.
     pub actions: Access,
@@ -44,7 +45,7 @@ impl Default for ServerConfig {
             address: "0.0.0.0".into(),
             tls: ServerTlsConfig::default(),
             token: None,
-            read: Access::Open,
+            read: None,
             actions: Access::Token,
             metrics: ServerMetricsConfig::default(),
             webhook: WebhooksConfig::default(),

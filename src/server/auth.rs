@@ -70,7 +70,11 @@ impl Auth {
                 .values()
                 .map(|l| (l.user.clone(), l.hash.clone()))
                 .collect(),
-            read: server.read,
+            read: server.read.unwrap_or(if auth.basic.is_empty() {
+                Access::Open
+            } else {
+                Access::Token
+            }),
             actions: server.actions,
             metrics_open: server.metrics.auth == Some(false),
             proven: Mutex::new(HashSet::new()),

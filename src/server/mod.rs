@@ -142,6 +142,9 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// A declared body this much over [`MAX_BODY`] is not read: the connection is closed instead.
+const DRAIN_MAX: u64 = 32 * 1024 * 1024;
+
 /// Every route: the API's and the page's (`page::routes`), with the body limit.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -149,5 +152,35 @@ pub fn router(state: AppState) -> Router {
         .merge(page::routes())
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(too_large))
         .with_state(state)
+}
+
+/// A body declared larger than [`MAX_BODY`] gets 413 before any handler runs. It is read and
+/// dropped first (up to [`DRAIN_MAX`], within a time limit): a client still sending when the
+/// server closes sees a broken connection instead of the answer.
+async fn too_large(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use futures_util::StreamExt;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY as u64 => {
+            if length <= DRAIN_MAX {
+                let mut body = request.into_body().into_data_stream();
+                let drain = async { while let Some(Ok(_)) = body.next().await {} };
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
+            }
+            api::error(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {MAX_BODY} bytes"),
+            )
+        }
+        _ => next.run(request).await,
+    }
 }

@@ -274,3 +274,44 @@ async fn a_journal_entry_that_cannot_be_written_is_an_error_for_the_update() {
         .expect_err("no table to write to");
     assert!(err.to_string().contains("journal"), "{err}");
 }
+
+#[test]
+fn views_keep_what_the_api_shows_and_go_with_their_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    let web = listed(
+        "web",
+        Status::UpdateAvailable,
+        Some(("1.26.0", UpdateKind::Minor)),
+    );
+    let info = crate::model::ContainerInfo {
+        watcher: "local".into(),
+        id: "id-web".into(),
+        name: "web".into(),
+        state: "running".into(),
+        image: "nginx:1.25.3".into(),
+        image_id: "sha256:00".into(),
+        repo_digests: vec!["nginx@sha256:11".into()],
+        platform: Default::default(),
+        labels: [("wud.display.icon".to_string(), "mdi:web".to_string())].into(),
+    };
+    store.record_seen(&info).unwrap();
+    store.record_finding(&web).unwrap();
+    store.record_listed(&web).unwrap();
+    let views = store.views().unwrap();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].info.as_ref(), Some(&info));
+    assert_eq!(views[0].listed.as_ref(), Some(&web));
+    assert_eq!(views[0].stored.update_tag.as_deref(), Some("1.26.0"));
+
+    // Forgotten with its container; another container's record sweeps the leftover view.
+    store.forget_missing("local", &[]).unwrap();
+    assert!(store.views().unwrap().is_empty());
+    let db = listed("db", Status::UpToDate, None);
+    store.record_finding(&db).unwrap();
+    store.record_listed(&db).unwrap();
+    let views = store.views().unwrap();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].stored.name, "db");
+    assert!(views[0].info.is_none());
+}

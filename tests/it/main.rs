@@ -21,6 +21,7 @@ mod registry;
 mod rollback;
 mod run;
 mod self_update;
+mod server;
 mod spec;
 mod store;
 mod support;

@@ -132,6 +132,8 @@ fn tidewatch_updates_its_own_container_and_the_successor_removes_the_old_one() {
             &include,
             "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=1",
             "TIDEWATCH_STORE_PATH=/tmp/store",
+            // On the host's network, tests running together would share port 3000.
+            "TIDEWATCH_SERVER_ENABLED=false",
             "TIDEWATCH_WATCHER_LOCAL_CRON=*/2 * * * * *",
             "TIDEWATCH_WATCHER_LOCAL_JITTER=0",
             "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
@@ -200,6 +202,8 @@ fn a_successor_that_dies_at_start_is_removed_and_tidewatch_keeps_its_name() {
             &include,
             "TIDEWATCH_TRIGGER_DOCKER_SELF_SETTLE=2",
             "TIDEWATCH_STORE_PATH=/tmp/store",
+            // On the host's network, tests running together would share port 3000.
+            "TIDEWATCH_SERVER_ENABLED=false",
             "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
             "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
         ],
@@ -252,6 +256,8 @@ fn an_instance_killed_while_its_successor_failed_takes_its_name_back_at_its_next
         &aside,
         &[
             "TIDEWATCH_STORE_PATH=/tmp/store",
+            // On the host's network, tests running together would share port 3000.
+            "TIDEWATCH_SERVER_ENABLED=false",
             "TIDEWATCH_WATCHER_LOCAL_CRON=0 0 0 1 1 *",
             "TIDEWATCH_WATCHER_LOCAL_WATCHEVENTS=false",
         ],

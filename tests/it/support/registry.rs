@@ -39,6 +39,11 @@ const IDENTITY_HEADER: &str = "X-Tidewatch-Registry";
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
     auth: Auth,
+    /// distribution's access log on (one line per request, with the client's User-Agent).
+    access_log: bool,
+    /// Where the registry sends its notifications (`notifications.endpoints`): URL and the
+    /// `Authorization` header it sends.
+    notify: Option<(String, String)>,
 }
 
 /// Who may push and pull.
@@ -76,6 +81,19 @@ impl RegistryOptions {
         self
     }
 
+    /// Logs every request (Apache combined format, on the registry's output; see
+    /// [`Registry::access_log`]).
+    pub fn access_log(mut self) -> RegistryOptions {
+        self.access_log = true;
+        self
+    }
+
+    /// Sends push and pull notifications to `url` with `Authorization: <authorization>`.
+    pub fn notify(mut self, url: &str, authorization: &str) -> RegistryOptions {
+        self.notify = Some((url.to_string(), authorization.to_string()));
+        self
+    }
+
     /// Bearer tokens; [`super::token_server::TokenServer::registry_options`] fills this in.
     pub fn token_auth(mut self, auth: TokenAuth) -> RegistryOptions {
         self.auth = Auth::Token(auth);
@@ -109,9 +127,15 @@ impl Registry {
             let port = free_port();
             let addr = format!("127.0.0.1:{port}");
             let started = match &kind {
-                Kind::Binary(binary) => {
-                    start_process(binary, dir.path(), &addr, &token, basic, bearer.as_ref())
-                }
+                Kind::Binary(binary) => start_process(
+                    binary,
+                    dir.path(),
+                    &addr,
+                    &token,
+                    basic,
+                    bearer.as_ref(),
+                    options,
+                ),
                 Kind::Image => start_container(
                     run_id,
                     docker_config,
@@ -120,6 +144,7 @@ impl Registry {
                     &token,
                     basic,
                     bearer.as_ref(),
+                    options,
                 ),
             };
             let Ok(mut backend) = started else { continue };
@@ -138,6 +163,20 @@ impl Registry {
             }
         }
         panic!("registry: no free port after {ATTEMPTS} attempts");
+    }
+
+    /// Lines of the access log (see [`RegistryOptions::access_log`]) whose client is
+    /// `user_agent` (a prefix: `tidewatch/`).
+    pub fn access_log(&self, user_agent: &str) -> Vec<String> {
+        self.backend
+            .log()
+            .lines()
+            .filter(|line| {
+                line.contains("\"GET ") || line.contains("\"HEAD ") || line.contains("\"POST ")
+            })
+            .filter(|line| line.contains(&format!("\"{user_agent}")))
+            .map(str::to_string)
+            .collect()
     }
 
     /// `127.0.0.1:PORT`, which is also the registry part of image references.
@@ -543,18 +582,27 @@ fn config(
     token: &str,
     htpasswd: Option<&str>,
     bearer: Option<(&TokenAuth, &str)>,
+    options: &RegistryOptions,
 ) -> String {
     let quote = |s: &str| serde_json::to_string(s).expect("a string is JSON");
     let mut yml = format!(
         "version: 0.1\n\
-         log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+         log:\n  level: warn\n  accesslog:\n    disabled: {}\n\
          storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
          http:\n  addr: {}\n  secret: {}\n  headers:\n    {IDENTITY_HEADER}: [{}]\n",
+        !options.access_log,
         quote(storage),
         quote(addr),
         quote(token),
         quote(token),
     );
+    if let Some((url, authorization)) = &options.notify {
+        yml.push_str(&format!(
+            "notifications:\n  endpoints:\n    - name: tidewatch\n      url: {}\n      headers:\n        Authorization: [{}]\n      timeout: 2s\n      threshold: 3\n      backoff: 1s\n",
+            quote(url),
+            quote(authorization)
+        ));
+    }
     if let Some(path) = htpasswd {
         yml.push_str(&format!(
             "auth:\n  htpasswd:\n    realm: tidewatch-test\n    path: {}\n",
@@ -586,6 +634,7 @@ fn start_process(
     token: &str,
     basic: bool,
     bearer: Option<&TokenAuth>,
+    options: &RegistryOptions,
 ) -> Result<Backend, Clash> {
     let storage = dir.join("storage");
     let htpasswd = dir.join("auth/htpasswd");
@@ -597,6 +646,7 @@ fn start_process(
         token,
         basic.then(|| htpasswd.to_string_lossy()).as_deref(),
         bearer.map(|auth| (auth, cert.as_ref())),
+        options,
     );
     let config_path = dir.join("config.yml");
     fs::write(&config_path, yml).expect("write registry config");
@@ -613,6 +663,7 @@ fn start_process(
     Ok(Backend::Process { child, log })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start_container(
     run_id: &str,
     docker_config: &Path,
@@ -621,6 +672,7 @@ fn start_container(
     token: &str,
     basic: bool,
     bearer: Option<&TokenAuth>,
+    options: &RegistryOptions,
 ) -> Result<Backend, Clash> {
     let yml = config(
         ":5000",
@@ -628,6 +680,7 @@ fn start_container(
         token,
         basic.then_some("/auth/htpasswd"),
         bearer.map(|auth| (auth, "/auth/token.crt")),
+        options,
     );
     let config_path = dir.join("config.yml");
     fs::write(&config_path, yml).expect("write registry config");
