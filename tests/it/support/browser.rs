@@ -111,17 +111,21 @@ impl Browser {
     /// One WebDriver command; panics on an error answer.
     #[track_caller]
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|error| panic!("WebDriver {method} {path}: {error}"))
+    }
+
+    /// One WebDriver command; an error answer is returned as its `value`.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let (status, answer) = request(method, &self.addr, path, body.as_bytes())
             .unwrap_or_else(|err| panic!("WebDriver {method} {path}: {err}"));
         let value: Value = serde_json::from_slice(&answer)
             .unwrap_or_else(|err| panic!("WebDriver {method} {path}: not JSON ({err})"));
-        assert!(
-            status == 200,
-            "WebDriver {method} {path}: {status} {}",
-            value["value"]
-        );
-        value["value"].clone()
+        match status {
+            200 => Ok(value["value"].clone()),
+            _ => Err(value["value"].clone()),
+        }
     }
 
     fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -205,18 +209,32 @@ impl Browser {
                 json!(css)
             ),
         );
-        let id = self.element(css);
-        self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+        // The page redraws itself when the daemon tells it something: an element found just
+        // before may be replaced by the time it is clicked. Find it again then.
+        for _ in 0..10 {
+            let id = self.element(css);
+            let path = format!("/session/{}/element/{id}/click", self.session);
+            match self.try_call("POST", &path, Some(json!({}))) {
+                Ok(_) => return,
+                Err(error) if error["error"] == "stale element reference" => continue,
+                Err(error) => panic!("click on {css}: {error}"),
+            }
+        }
+        panic!("{css} was replaced ten times before it could be clicked");
     }
 
     /// Types `text` into the element `css` selects.
     pub fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css);
-        self.session_call(
-            "POST",
-            &format!("/element/{id}/value"),
-            Some(json!({ "text": text })),
-        );
+        for _ in 0..10 {
+            let id = self.element(css);
+            let path = format!("/session/{}/element/{id}/value", self.session);
+            match self.try_call("POST", &path, Some(json!({ "text": text }))) {
+                Ok(_) => return,
+                Err(error) if error["error"] == "stale element reference" => continue,
+                Err(error) => panic!("typing into {css}: {error}"),
+            }
+        }
+        panic!("{css} was replaced ten times before it could be typed into");
     }
 
     /// The visible text of the first element `css` selects, empty when there is none.
