@@ -272,6 +272,7 @@ async fn plan(
     Json(
         plan::plan(
             &view.name,
+            &view.status,
             candidate,
             &page.docker,
             query.trigger.as_deref(),

@@ -23,15 +23,25 @@ pub struct PlanView {
 /// docker trigger `trigger` (`docker.NAME`; the first one when unset).
 pub async fn plan(
     name: &str,
+    status: &str,
     candidate: Option<UpdateCandidate>,
     triggers: &[Arc<DockerTrigger>],
     trigger: Option<&str>,
     watchers: &BTreeMap<String, WatcherConfig>,
 ) -> PlanView {
     let Some(candidate) = candidate else {
+        let line = match status {
+            // Remembered by the store from before this daemon started; the details a plan
+            // needs come with the next check.
+            "update-available" => format!(
+                "The update of {name} was found before tidewatch last started: check now, then \
+                 plan it."
+            ),
+            _ => format!("No update is available for {name}: nothing to do."),
+        };
         return PlanView {
             applicable: false,
-            lines: vec![format!("No update is available for {name}: nothing to do.")],
+            lines: vec![line],
         };
     };
     let mut lines = vec![format!(
