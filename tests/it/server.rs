@@ -211,7 +211,16 @@ fn wud_api_answers_in_wuds_shape_and_a_trigger_run_by_hand_updates_the_container
     let dir = fresh_store_dir();
     let store = dir.to_str().unwrap();
     let port = free_port();
-    let mut served = Served::start(port, &env_for(&old.name, store));
+    let mut env = env_for(&old.name, store);
+    // A notifier with secrets, to see them masked; it never reaches anything (port 9).
+    env.extend([
+        (
+            "TIDEWATCH_TRIGGER_HTTP_HOOK_URL",
+            "http://127.0.0.1:9/secret-path",
+        ),
+        ("TIDEWATCH_TRIGGER_HTTP_HOOK_SECRET", "hook-secret"),
+    ]);
+    let mut served = Served::start(port, &env);
 
     let answer = served.get("/api/containers", None);
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -275,6 +284,15 @@ fn wud_api_answers_in_wuds_shape_and_a_trigger_run_by_hand_updates_the_container
             .any(|t| t["id"] == "docker.local" && t["type"] == "docker" && t["name"] == "local"),
         "{triggers}"
     );
+    let listed = served.get("/api/triggers", None);
+    assert_eq!(listed.status, 200);
+    assert!(
+        !listed.body.contains("secret-path") && !listed.body.contains("hook-secret"),
+        "{}",
+        listed.body
+    );
+    let hook = served.get("/api/triggers/http/hook", None).json();
+    assert_eq!(hook["configuration"]["url"], "***", "{hook}");
     let watchers = served.get("/api/watchers", None).json();
     assert_eq!(watchers[0]["id"], "docker.local", "{watchers}");
 
