@@ -7,6 +7,7 @@ use crate::model::finding::Update;
 fn listed(name: &str, status: Status, update: Option<(&str, UpdateKind)>) -> ListedContainer {
     ListedContainer {
         watcher: "local".into(),
+        kind: crate::model::Kind::Container,
         id: format!("id-{name}"),
         name: name.into(),
         state: "running".into(),
@@ -294,6 +295,7 @@ fn views_keep_what_the_api_shows_and_go_with_their_container() {
         repo_digests: vec!["nginx@sha256:11".into()],
         platform: Default::default(),
         labels: [("wud.display.icon".to_string(), "mdi:web".to_string())].into(),
+        kind: Default::default(),
     };
     store.record_seen(&info).unwrap();
     store.record_finding(&web).unwrap();

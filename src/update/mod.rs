@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod journal;
 pub mod order;
 pub mod self_update;
+pub mod service;
 pub mod trigger;
 
 use crate::docker::Engine;

@@ -25,4 +25,5 @@ mod server;
 mod spec;
 mod store;
 mod support;
+mod swarm;
 mod update;
