@@ -287,6 +287,7 @@ fn views_keep_what_the_api_shows_and_go_with_their_container() {
     );
     let info = crate::model::ContainerInfo {
         watcher: "local".into(),
+        kind: Default::default(),
         id: "id-web".into(),
         name: "web".into(),
         state: "running".into(),
@@ -295,7 +296,6 @@ fn views_keep_what_the_api_shows_and_go_with_their_container() {
         repo_digests: vec!["nginx@sha256:11".into()],
         platform: Default::default(),
         labels: [("wud.display.icon".to_string(), "mdi:web".to_string())].into(),
-        kind: Default::default(),
     };
     store.record_seen(&info).unwrap();
     store.record_finding(&web).unwrap();
