@@ -3,7 +3,8 @@
 //!
 //! The page is three static files (HTML, CSS, plain JavaScript) and an icon, compiled into the
 //! binary with `include_str!`: no template crate, no build step, nothing fetched from outside
-//! (the Content-Security-Policy says `'self'` only). It adds about 40 KB to the binary. The
+//! (the Content-Security-Policy says `'self'` only). It adds about 85 KB to a release binary:
+//! 35 KB of files, 50 KB of code. The
 //! JavaScript draws from JSON:
 //! - WUD's API (the server's): `/api/containers/{id}/triggers`, `POST /api/containers/{id}/watch`,
 //!   `POST /api/containers/{id}/triggers/{type}/{name}`, which carry the server's auth;
