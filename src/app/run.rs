@@ -237,7 +237,11 @@ async fn start_server(
     let shutdown = async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let router = crate::server::router(state);
+    // The page follows the bus from before the first check, like the store.
+    let page =
+        crate::server::page::Page::start(bus, Some(store.clone()), loaded, triggers.docker.clone())
+            .await;
+    let router = crate::server::router(state).layer(axum::Extension(page));
     Ok(Some(tokio::spawn(async move {
         if let Err(err) = listening.serve(router, shutdown).await {
             tracing::error!(error = %err, "The API stopped serving.");

@@ -18,6 +18,7 @@ mod image;
 mod layout;
 mod modes;
 mod notify;
+mod page;
 mod readme;
 mod registry;
 mod rollback;

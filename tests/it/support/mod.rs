@@ -14,6 +14,7 @@
 // Helpers serve test modules still being written; an unused one is not a mistake.
 #![allow(dead_code)]
 
+pub mod browser;
 mod docker;
 pub mod engine;
 pub mod events;
@@ -33,6 +34,7 @@ pub mod update;
 // The API of this module in one place, whether or not a test uses each part yet.
 #[allow(unused_imports)]
 pub use http::Response;
+pub use http::request as http_request;
 #[allow(unused_imports)]
 pub use image::{Image, ImageSpec, Pushed};
 pub use process::Output;
