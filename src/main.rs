@@ -60,6 +60,31 @@ enum Command {
     Update { names: Vec<String> },
     /// Show what would be updated now, and why the others would not; change nothing.
     Plan,
+    /// Re-create a container from the image it ran before its last update (or an older one),
+    /// keeping every setting, then hold the version rolled back from. Exit 1 when not done.
+    Rollback {
+        name: String,
+        /// An older image of `tidewatch history NAME`: a tag, a digest or image ID
+        /// (`sha256:…`), or `-N` (the Nth before, `-1` by default).
+        #[arg(long, value_name = "REF", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Why, for the history and the hold.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Hold a container's updates back (not offered, notified or applied) until
+    /// `tidewatch release NAME`.
+    Hold {
+        name: String,
+        /// Hold only the versions up to this tag: a newer one is offered again.
+        #[arg(long, value_name = "TAG")]
+        until_newer_than: Option<String>,
+        /// Why, for the history and the report.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a container's hold (set by a rollback, the health gate or `tidewatch hold`).
+    Release { name: String },
 }
 
 #[tokio::main]
@@ -92,6 +117,9 @@ async fn main() -> ExitCode {
             | Command::Config
             | Command::Update { .. }
             | Command::Plan
+            | Command::Rollback { .. }
+            | Command::Hold { .. }
+            | Command::Release { .. }
     );
     let triggers = if needs_triggers {
         match app::triggers(&loaded) {
@@ -145,7 +173,47 @@ async fn main() -> ExitCode {
                 println!("{line}");
             }
         })),
+        Command::Rollback { name, to, reason } => {
+            let by = config::host::user();
+            let done = app::rollback(
+                &loaded,
+                triggers,
+                &name,
+                to.as_deref(),
+                &by,
+                reason.as_deref(),
+            );
+            print_lines(done.await)
+        }
+        Command::Hold {
+            name,
+            until_newer_than,
+            reason,
+        } => {
+            let by = config::host::user();
+            let done = app::hold(
+                &loaded,
+                triggers,
+                &name,
+                until_newer_than.as_deref(),
+                &by,
+                reason.as_deref(),
+            );
+            print_lines(done.await)
+        }
+        Command::Release { name } => {
+            let by = config::host::user();
+            print_lines(app::release(&loaded, triggers, &name, &by).await)
+        }
     }
+}
+
+fn print_lines(result: anyhow::Result<Vec<String>>) -> ExitCode {
+    failure_line(result.map(|lines| {
+        for line in lines {
+            println!("{line}");
+        }
+    }))
 }
 
 fn failure_line(result: anyhow::Result<()>) -> ExitCode {

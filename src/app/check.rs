@@ -15,7 +15,8 @@ use std::io::Write;
 /// hide the others; a registry problem is a finding of its containers.
 pub async fn check(loaded: &Loaded) -> anyhow::Result<Outcome> {
     let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
-    Ok(watcher::cycle(&loaded.config.watcher, &client, &Bus::default()).await)
+    let holds = stored_holds(loaded).await;
+    Ok(watcher::cycle(&loaded.config.watcher, &client, &Bus::default(), &holds).await)
 }
 
 /// Writes a cycle's report: the JSON of `--json` (with the engines that could not be listed),

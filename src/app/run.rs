@@ -20,7 +20,7 @@ use super::*;
 /// running and allowed to finish (notifications sent, the store written) before the report is
 /// returned.
 pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Outcome> {
-    one_cycle(loaded, triggers, Bus::default()).await
+    one_cycle(loaded, triggers, Bus::default(), &[]).await
 }
 
 /// `tidewatch run`: every watcher on its schedule until `shutdown` resolves. A cycle under way
@@ -56,6 +56,7 @@ pub async fn run(
         let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
         let together = names.join(",");
         let (client, bus, mut stopped) = (client.clone(), bus.clone(), stopped.clone());
+        let store = store.clone();
         watchers.spawn(async move {
             for name in &names {
                 tracing::info!(watcher = %name, cron = %cron, "Watcher started.");
@@ -67,7 +68,10 @@ pub async fn run(
                     _ = tokio::time::sleep_until(at) => {}
                     _ = stopped.wait_for(|stop| *stop) => break,
                 }
-                let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus);
+                // Read each cycle: `tidewatch rollback`, `hold` and `release` write them beside
+                // the daemon.
+                let holds = holds(&store).await;
+                let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus, &holds);
                 let Some(outcome) = unless_stopped(&mut stopped, &together, cycle).await else {
                     break;
                 };
@@ -88,7 +92,14 @@ pub async fn run(
         if watcher.watchevents {
             let (name, watcher) = (name.clone(), watcher.clone());
             let (client, bus, stopped) = (client.clone(), bus.clone(), stopped.clone());
-            watchers.spawn(follow_events(name, watcher, client, bus, stopped));
+            watchers.spawn(follow_events(
+                name,
+                watcher,
+                client,
+                bus,
+                store.clone(),
+                stopped,
+            ));
         }
     }
     shutdown.await;
@@ -162,6 +173,7 @@ async fn follow_events(
     watcher: WatcherConfig,
     client: Arc<RegistryClient>,
     bus: Bus,
+    store: crate::store::Store,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -172,7 +184,8 @@ async fn follow_events(
             Ok(engine) => {
                 if reconnecting {
                     tracing::info!(watcher = %name, "Event stream back; re-checking the watcher.");
-                    let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                    let holds = holds(&store).await;
+                    let cycle = watcher::cycle([(&name, &watcher)], &client, &bus, &holds);
                     if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
                         return;
                     }
@@ -197,7 +210,8 @@ async fn follow_events(
                     let Some(event) = event else {
                         let tags = retagged.take().map_or(0, |r| r.count);
                         tracing::info!(watcher = %name, tags, "Images tagged; re-checking the watcher.");
-                        let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                        let holds = holds(&store).await;
+                        let cycle = watcher::cycle([(&name, &watcher)], &client, &bus, &holds);
                         if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
                             return;
                         }
@@ -205,8 +219,10 @@ async fn follow_events(
                     };
                     match event {
                         Some(Ok(EngineEvent::ContainerStarted(id))) => {
-                            let check =
-                                watcher::check_container(&engine, &watcher, &id, &client, &bus);
+                            let holds = holds(&store).await;
+                            let check = watcher::check_container(
+                                &engine, &watcher, &id, &client, &bus, &holds,
+                            );
                             match unless_stopped(&mut stopped, &name, check).await {
                                 None => return,
                                 Some(Err(err)) => {

@@ -27,6 +27,7 @@ fn listed(name: &str, status: Status, update: Option<(&str, UpdateKind)>) -> Lis
             digest: Some(format!("sha256:{}", "a".repeat(64))),
             link: None,
         }),
+        hold: None,
     }
 }
 

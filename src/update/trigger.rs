@@ -93,6 +93,7 @@ impl DockerTrigger {
                     settle: Duration::from_secs(config.settle),
                 },
                 cleanup: config.prune,
+                keep: config.rollback.keep,
                 remove_volumes: config.removevolumes,
                 lifecycle_hooks: config.lifecyclehooks,
                 revive_stopped: config.revivestopped,
@@ -124,6 +125,11 @@ impl DockerTrigger {
 
     pub fn id(&self) -> &TriggerId {
         &self.id
+    }
+
+    /// How this trigger updates: what `tidewatch rollback` goes through too.
+    pub fn options(&self) -> &update::Options {
+        &self.options
     }
 
     /// Leaves to `compose` the containers they act on. Once, when the triggers are built.

@@ -18,6 +18,7 @@ mod notify;
 mod readme;
 mod registry;
 mod rollback;
+mod rollback_on_demand;
 mod run;
 mod self_update;
 mod spec;
