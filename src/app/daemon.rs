@@ -191,6 +191,30 @@ pub(super) async fn log_events(mut events: Subscriber) {
                 kind = ?update.kind,
                 "Update available."
             ),
+            Event::RollbackApplied { candidate, by, .. } => tracing::info!(
+                watcher = %candidate.container.watcher,
+                container = %candidate.container.name,
+                from = %candidate.current.familiar(),
+                to = %candidate.target.familiar(),
+                by = %by,
+                "Rolled back."
+            ),
+            Event::Held(hold) => tracing::info!(
+                watcher = %hold.watcher,
+                container = %hold.name,
+                held = %hold.what(),
+                by = %hold.by,
+                reason = %hold.reason,
+                "Updates held back."
+            ),
+            Event::Released {
+                watcher, name, by, ..
+            } => tracing::info!(
+                watcher = %watcher,
+                container = %name,
+                by = %by,
+                "Hold released."
+            ),
             Event::ContainerRemoved { watcher, name, .. } => tracing::info!(
                 watcher = %watcher,
                 container = %name,
