@@ -227,6 +227,7 @@ pub(super) async fn log_events(mut events: Subscriber) {
                 up_to_date = report.up_to_date,
                 skipped = report.skipped,
                 failed = report.failed,
+                held = report.held,
                 "Check completed."
             ),
             _ => {}

@@ -251,6 +251,53 @@ fn a_release_the_gate_rolled_back_is_not_tried_again_every_cycle() {
 }
 
 #[test]
+fn the_daemon_rolls_a_broken_release_back_once_not_every_cycle() {
+    use crate::run::{Daemon, daemon_wait};
+    let run = TestRun::new();
+    let registry = run.registry();
+    let good = run.push(&registry, "looped", "1.5.1");
+    run.push_spec(
+        &registry,
+        "looped",
+        "1.6.0",
+        &ImageSpec::version("1.6.0").cmd(&["sh", "-c", "exit 3"]),
+    );
+    let app = run.run("looped", &good.reference, &[]);
+    let tw = Tidewatch::new(&app);
+    // A check every two seconds, and the engine's events followed: the old container's start
+    // after the rollback is checked at once too.
+    let mut daemon = Daemon::start(&tw.env(&[
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "*/2 * * * * *"),
+        ("TIDEWATCH_WATCHER_LOCAL_JITTER", "0"),
+    ]));
+    daemon_wait(&mut daemon, "putting the old container back", 1);
+    let checks = daemon
+        .seen
+        .iter()
+        .filter(|l| l.contains("Check completed."))
+        .count();
+    daemon_wait(&mut daemon, "Check completed.", checks + 6);
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}");
+    let log = daemon.seen.join("\n");
+    assert_eq!(
+        log.matches("putting the old container back").count(),
+        1,
+        "tried once:\n{log}"
+    );
+    assert_eq!(
+        log.matches("Updating: pulling the new image.").count(),
+        1,
+        "pulled once:\n{log}"
+    );
+    assert_eq!(
+        run.inspect(&app.name, "{{.Id}} {{.State.Running}}"),
+        format!("{} true", app.id),
+        "{log}"
+    );
+}
+
+#[test]
 fn cleanup_keeps_the_previous_image_and_removes_the_one_before() {
     let run = TestRun::new();
     let registry = run.registry();
