@@ -5,6 +5,7 @@
 //! rollback whose image was removed meanwhile, and a SIGKILL in the middle of one.
 
 use crate::support::events::EventLog;
+use crate::support::receiver::Receiver;
 use crate::support::update::{assert_untouched, docker_trigger_env, history};
 use crate::support::{
     Container, ImageSpec, Output, TestRun, fresh_store_dir, tidewatch, tidewatch_command,
@@ -109,11 +110,24 @@ fn a_rollback_runs_the_old_image_with_every_setting_and_holds_the_new_version() 
     let table = tw.cmd(&["history", &web.name], &[]);
     assert!(table.stdout.contains("[rollback --to -1"), "{table}");
 
+    // Told through the notifiers, with who did it.
+    let hook = Receiver::start();
+    let url = hook.url("/told");
     let out = tw.cmd(
         &["rollback", &web.name, "--reason", "500s on /login"],
-        &[("USER", "alice")],
+        &[
+            ("USER", "alice"),
+            ("TIDEWATCH_TRIGGER_HTTP_HOOK_URL", url.as_str()),
+            ("TIDEWATCH_TRIGGER_HTTP_HOOK_INCLUDE", web.name.as_str()),
+        ],
     );
     assert!(out.status.success(), "{out}");
+    let told: Vec<serde_json::Value> = hook.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(told.len(), 1, "{told:?}\n{out}");
+    assert_eq!(told[0]["event"], "rollback-applied", "{told:?}");
+    assert_eq!(told[0]["from"], "1.5.0", "{told:?}");
+    assert_eq!(told[0]["to"], "1.4.2", "{told:?}");
+    assert_eq!(told[0]["reason"], "by alice", "{told:?}");
     assert!(
         out.stdout
             .contains("rolled back from 1.5.0 to 1.4.2 by alice"),
