@@ -175,15 +175,12 @@ async fn main() -> ExitCode {
         })),
         Command::Rollback { name, to, reason } => {
             let by = config::host::user();
-            let done = app::rollback(
-                &loaded,
-                triggers,
-                &name,
-                to.as_deref(),
-                &by,
-                reason.as_deref(),
-            );
-            print_lines(done.await)
+            let asked = app::Asked {
+                name: &name,
+                by: &by,
+                why: reason.as_deref(),
+            };
+            print_lines(app::rollback(&loaded, triggers, asked, to.as_deref()).await)
         }
         Command::Hold {
             name,
@@ -191,19 +188,21 @@ async fn main() -> ExitCode {
             reason,
         } => {
             let by = config::host::user();
-            let done = app::hold(
-                &loaded,
-                triggers,
-                &name,
-                until_newer_than.as_deref(),
-                &by,
-                reason.as_deref(),
-            );
-            print_lines(done.await)
+            let asked = app::Asked {
+                name: &name,
+                by: &by,
+                why: reason.as_deref(),
+            };
+            print_lines(app::hold(&loaded, triggers, asked, until_newer_than.as_deref()).await)
         }
         Command::Release { name } => {
             let by = config::host::user();
-            print_lines(app::release(&loaded, triggers, &name, &by).await)
+            let asked = app::Asked {
+                name: &name,
+                by: &by,
+                why: None,
+            };
+            print_lines(app::release(&loaded, triggers, asked).await)
         }
     }
 }

@@ -25,7 +25,7 @@ use daemon::*;
 pub use history::history;
 pub use notify_test::notify_test;
 pub use plan::plan;
-pub use rollback::{hold, release, rollback};
+pub use rollback::{Asked, hold, hold_container, release, release_container, roll_back, rollback};
 pub use run::{run, run_once};
 pub use triggers::Triggers;
 pub use update::update;

@@ -7,7 +7,7 @@
 //! audit log says the container ran before its updates. What the commands do goes on a bus the
 //! store and the notifiers listen to, as the daemon's actions do.
 
-use crate::bus::{Bus, Event};
+use crate::bus::{Bus, Event, WeakBus};
 use crate::config::Loaded;
 use crate::docker::Engine;
 use crate::model::{ContainerInfo, Hold, ImageRef, UpdateCandidate, UpdateKind};
@@ -109,12 +109,40 @@ fn listeners(
 pub async fn rollback(
     loaded: &Loaded,
     triggers: Triggers,
-    name: &str,
+    asked: Asked<'_>,
     to: Option<&str>,
-    by: &str,
-    why: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
+    let options = match triggers.docker.first() {
+        Some(trigger) => trigger.options().clone(),
+        None => DockerTrigger::command_line().options().clone(),
+    };
     let store = open_store(loaded).await?;
+    let (bus, subscribers) = listeners(loaded, &store, triggers)?;
+    let result = roll_back(loaded, &store, &bus.weak(), &options, asked, to).await;
+    subscribers.finish(bus).await;
+    result
+}
+
+/// Who asks for a rollback, hold or release, of which container, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    pub name: &'a str,
+    /// The user, for the record.
+    pub by: &'a str,
+    pub why: Option<&'a str>,
+}
+
+/// The rollback itself, on `store` and `bus` (the command's own, or a daemon's): what the API
+/// of a running daemon calls too.
+pub async fn roll_back(
+    loaded: &Loaded,
+    store: &Store,
+    bus: &WeakBus,
+    options: &update::Options,
+    asked: Asked<'_>,
+    to: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let Asked { name, by, why } = asked;
     let (engine, info) = find(loaded, name).await?;
     let watcher = info.watcher.clone();
     let (w, n, running) = (watcher.clone(), name.to_string(), info.image_id.clone());
@@ -163,10 +191,6 @@ pub async fn rollback(
         image_id: target.image_id.clone(),
         pull,
     };
-    let options = match triggers.docker.first() {
-        Some(trigger) => trigger.options().clone(),
-        None => DockerTrigger::command_line().options().clone(),
-    };
     let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
     let credential = client.pull_credential(&goal).await.unwrap_or(None);
     let (from_tag, to_tag) = (
@@ -194,15 +218,14 @@ pub async fn rollback(
         .await?;
     let held = hold.clone();
     store.blocking(move |s| s.hold(&held)).await?;
-    let journal = journal(&store, loaded);
-    let (bus, subscribers) = listeners(loaded, &store, triggers)?;
+    let journal = journal(store, loaded);
     let done = update::rollback(
         &engine,
         &watcher,
         &info.id,
         &to_image,
         credential.as_ref(),
-        &options,
+        options,
         journal.as_ref(),
     )
     .await;
@@ -251,7 +274,6 @@ pub async fn rollback(
             })
             .await?;
     }
-    subscribers.finish(bus).await;
     match result {
         Ok(()) => Ok(lines),
         Err(line) => {
@@ -281,14 +303,26 @@ async fn watchers_of(loaded: &Loaded, store: &Store, name: &str) -> anyhow::Resu
 pub async fn hold(
     loaded: &Loaded,
     triggers: Triggers,
-    name: &str,
+    asked: Asked<'_>,
     until_newer_than: Option<&str>,
-    by: &str,
-    why: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
     let store = open_store(loaded).await?;
-    let watchers = watchers_of(loaded, &store, name).await?;
     let (bus, subscribers) = listeners(loaded, &store, triggers)?;
+    let result = hold_container(loaded, &store, &bus.weak(), asked, until_newer_than).await;
+    subscribers.finish(bus).await;
+    result
+}
+
+/// The hold itself, on `store` and `bus` (the command's own, or a daemon's).
+pub async fn hold_container(
+    loaded: &Loaded,
+    store: &Store,
+    bus: &WeakBus,
+    asked: Asked<'_>,
+    until_newer_than: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let Asked { name, by, why } = asked;
+    let watchers = watchers_of(loaded, store, name).await?;
     let mut lines = Vec::new();
     for watcher in watchers {
         let hold = Hold {
@@ -309,7 +343,6 @@ pub async fn hold(
         ));
         bus.publish(Event::Held(hold));
     }
-    subscribers.finish(bus).await;
     Ok(lines)
 }
 
@@ -317,10 +350,22 @@ pub async fn hold(
 pub async fn release(
     loaded: &Loaded,
     triggers: Triggers,
-    name: &str,
-    by: &str,
+    asked: Asked<'_>,
 ) -> anyhow::Result<Vec<String>> {
     let store = open_store(loaded).await?;
+    let (bus, subscribers) = listeners(loaded, &store, triggers)?;
+    let result = release_container(&store, &bus.weak(), asked).await;
+    subscribers.finish(bus).await;
+    result
+}
+
+/// The release itself, on `store` and `bus` (the command's own, or a daemon's).
+pub async fn release_container(
+    store: &Store,
+    bus: &WeakBus,
+    asked: Asked<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let Asked { name, by, why } = asked;
     let held: Vec<Hold> = store
         .blocking(|s| s.holds())
         .await?
@@ -331,7 +376,6 @@ pub async fn release(
     if held.is_empty() {
         return Ok(vec![format!("{name}: not held")]);
     }
-    let (bus, subscribers) = listeners(loaded, &store, triggers)?;
     let mut lines = Vec::new();
     for hold in held {
         lines.push(format!(
@@ -345,10 +389,9 @@ pub async fn release(
             watcher: hold.watcher,
             name: hold.name,
             by: by.to_string(),
-            reason: "released by hand".into(),
+            reason: why.unwrap_or("released by hand").to_string(),
         });
     }
-    subscribers.finish(bus).await;
     Ok(lines)
 }
 
