@@ -84,6 +84,17 @@ fn kind(from: &ImageRef, to: &ImageRef) -> UpdateKind {
         .unwrap_or(UpdateKind::Digest)
 }
 
+/// Whether `before` holds back more than `after` would: every update, or a newer version.
+fn held_further(before: &Hold, after: &Hold) -> bool {
+    let (Some(earlier), Some(now)) = (&before.tag, &after.tag) else {
+        return before.tag.is_none();
+    };
+    let policy = crate::tags::TagPolicy::default()
+        .with_prerelease(true)
+        .with_more_parts(true);
+    crate::tags::newest(now, [earlier.as_str()], &policy).is_some()
+}
+
 /// The bus of a command, with the store and the notifiers listening (no trigger that acts).
 fn listeners(
     loaded: &Loaded,
@@ -203,7 +214,7 @@ pub async fn roll_back(
         Some(why) => format!("rolled back from {from_tag} to {to_tag}: {why}"),
         None => format!("rolled back from {from_tag} to {to_tag}"),
     };
-    let hold = Hold {
+    let mut hold = Hold {
         watcher: watcher.clone(),
         name: name.to_string(),
         tag: current.tag.clone(),
@@ -216,6 +227,14 @@ pub async fn roll_back(
     let before = store
         .blocking(move |s| Ok(s.holds()?.get(&w, &n).cloned()))
         .await?;
+    // Rolling back twice (1.2.0 → 1.1.0 → 1.0.0) keeps 1.2.0 held too: a hold covers what is
+    // not newer than its version, so the newer of the two versions stays the held one.
+    if let Some(before) = &before
+        && held_further(before, &hold)
+    {
+        hold.tag = before.tag.clone();
+        hold.digest = before.digest.clone();
+    }
     let held = hold.clone();
     store.blocking(move |s| s.hold(&held)).await?;
     let journal = journal(store, loaded);
@@ -408,6 +427,24 @@ mod tests {
             image_id: format!("sha256:{}", id.repeat(64 / id.len())),
             digest: Some(format!("sha256:{}", "d".repeat(63) + &seq.to_string())),
         }
+    }
+
+    #[test]
+    fn a_second_rollback_keeps_the_newer_version_held() {
+        let hold = |tag: Option<&str>| Hold {
+            watcher: "local".into(),
+            name: "web".into(),
+            tag: tag.map(str::to_string),
+            digest: None,
+            by: "alice".into(),
+            at: String::new(),
+            reason: String::new(),
+        };
+        assert!(held_further(&hold(Some("1.2.0")), &hold(Some("1.1.0"))));
+        assert!(!held_further(&hold(Some("1.1.0")), &hold(Some("1.2.0"))));
+        assert!(!held_further(&hold(Some("1.1.0")), &hold(Some("1.1.0"))));
+        assert!(held_further(&hold(None), &hold(Some("1.1.0"))));
+        assert!(!held_further(&hold(Some("latest")), &hold(Some("1.1.0"))));
     }
 
     #[test]

@@ -337,6 +337,18 @@ fn cleanup_keeps_the_previous_image_and_removes_the_one_before() {
     assert!(out.status.success(), "{out}");
     assert!(!out.stdout.contains("pulled"), "{out}");
     assert_eq!(image_of(&run, &app), v2.id, "{out}");
+
+    // A second rollback goes further back (its image was cleaned up: pulled by digest), and
+    // both versions rolled back from stay held.
+    let out = tw.cmd(&["rollback", &app.name], &[]);
+    assert!(out.status.success(), "{out}");
+    assert!(out.stdout.contains("pulled it by digest"), "{out}");
+    assert!(out.stdout.contains("from 1.1.0 to 1.0.0"), "{out}");
+    assert_eq!(image_of(&run, &app), v1.id, "{out}");
+    let (row, out) = tw.run_once(&prune);
+    assert_eq!(row["status"], "held", "{out}");
+    assert_eq!(row["update"]["tag"], "1.2.0", "{out}");
+    assert_eq!(image_of(&run, &app), v1.id, "{out}");
 }
 
 #[test]
