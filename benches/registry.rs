@@ -44,6 +44,7 @@ fn main() {
             let image = &pushed[i % references];
             let container = ContainerInfo {
                 watcher: "bench".into(),
+                kind: Default::default(),
                 id: format!("{i:064x}"),
                 name: format!("c{i}"),
                 state: "running".into(),

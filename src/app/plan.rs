@@ -52,6 +52,9 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
             .docker
             .iter()
             .map(|t| match t.wants(c) {
+                Ok(()) if c.container.kind == crate::model::Kind::Service => {
+                    format!("update by {}, through Swarm's rolling update", t.id())
+                }
                 Ok(()) => format!("update by {}", t.id()),
                 Err(why) => format!("{}: not updated, {why}", t.id()),
             })
@@ -81,8 +84,10 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
         ));
     }
     // The order the docker triggers would go in, per host, with what they would touch besides.
+    // Swarm services have no order: Swarm rolls each out on its own.
     let wanted: Vec<&crate::model::UpdateCandidate> = found
         .iter()
+        .filter(|c| c.container.kind == crate::model::Kind::Container)
         .filter(|c| triggers.docker.iter().any(|t| t.wants(c).is_ok()))
         .collect();
     let hosts: std::collections::BTreeSet<&String> =

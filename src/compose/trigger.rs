@@ -20,7 +20,7 @@ use crate::bus::{Event, Subscriber};
 use crate::compose::file::{self as compose, Rewrite};
 use crate::config::ComposeTriggerConfig;
 use crate::docker::Engine;
-use crate::model::{ContainerInfo, UpdateCandidate};
+use crate::model::{ContainerInfo, Kind, UpdateCandidate};
 use crate::trigger::filter::Filter;
 use crate::trigger::{BuildProblem, TriggerId};
 use crate::update;
@@ -36,6 +36,8 @@ const SERVICE: &str = "com.docker.compose.service";
 const PROJECT: &str = "com.docker.compose.project";
 const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+/// The stack a Swarm service was deployed in by `docker stack deploy`.
+const STACK: &str = "com.docker.stack.namespace";
 
 /// How long the compose command may take for `pull` or `up`.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
@@ -50,6 +52,8 @@ pub struct ComposeTrigger {
     backup: bool,
     dryrun: bool,
     command: Option<Vec<String>>,
+    /// The Swarm stack `file` was deployed as: its services are this trigger's.
+    stack: Option<String>,
     /// How replicas are re-created without a compose command, and the gate after `up`. The
     /// compose trigger has no settings of its own for these yet: the docker trigger's defaults.
     options: update::Options,
@@ -164,6 +168,12 @@ impl ComposeTrigger {
                 ));
             }
         }
+        if config.stack.is_some() && config.file.is_none() {
+            problems.push(BuildProblem::new(
+                "stack",
+                "requires `file`: the stack's file, which Swarm keeps no record of",
+            ));
+        }
         let mut pathmap = Vec::new();
         for entry in config
             .pathmap
@@ -206,6 +216,7 @@ impl ComposeTrigger {
                 backup: config.backup,
                 dryrun: config.dryrun,
                 command,
+                stack: config.stack.clone(),
                 options: options(config),
                 passed: watch::Sender::new(0),
             }),
@@ -240,6 +251,15 @@ impl ComposeTrigger {
     /// that other containers are neither reported failed every cycle nor, with the same
     /// service name, updated through a file that is not theirs.
     fn owns(&self, container: &ContainerInfo) -> bool {
+        // A Swarm service is updated through Swarm, never through `docker compose`: it is
+        // this trigger's only as a service of its stack.
+        if container.kind == Kind::Service {
+            return self.stack.is_some()
+                && container
+                    .labels
+                    .get(STACK)
+                    .is_some_and(|s| Some(s) == self.stack.as_ref());
+        }
         let labels = &container.labels;
         if !labels.contains_key(SERVICE) {
             if self.file.is_some() {
@@ -314,7 +334,15 @@ impl ComposeTrigger {
             BTreeMap::new();
         for c in batch {
             let label = |key: &str| c.container.labels.get(key).cloned().unwrap_or_default();
-            let key = (c.container.watcher.clone(), label(PROJECT), label(SERVICE));
+            // A stack's services carry no compose labels: each is one service, by name.
+            let key = match c.container.kind {
+                Kind::Service => (
+                    c.container.watcher.clone(),
+                    String::new(),
+                    c.container.name.clone(),
+                ),
+                Kind::Container => (c.container.watcher.clone(), label(PROJECT), label(SERVICE)),
+            };
             services.entry(key).or_default().push(c);
         }
         for replicas in services.into_values() {
@@ -377,6 +405,9 @@ impl ComposeTrigger {
         replicas: &[UpdateCandidate],
         context: &Context,
     ) -> Result<Option<String>, Failure> {
+        if candidate.container.kind == Kind::Service {
+            return self.update_stack_service(candidate, context).await;
+        }
         let labels = &candidate.container.labels;
         let service = labels
             .get(SERVICE)
@@ -441,6 +472,97 @@ impl ComposeTrigger {
             undo(&edits);
         }
         outcome.map(Some)
+    }
+
+    /// A service of the stack: `file` rewritten as for compose, then the service moved to the
+    /// new image through Swarm, as `docker stack deploy` of the rewritten file would for an
+    /// image change, without deploying whatever else in the file changed since the last
+    /// deploy, and without needing the docker CLI. If Swarm does not complete the update, the
+    /// file is put back.
+    async fn update_stack_service(
+        &self,
+        candidate: &UpdateCandidate,
+        context: &Context,
+    ) -> Result<Option<String>, Failure> {
+        let (Some(file), Some(stack)) = (&self.file, &self.stack) else {
+            return Err(Failure::Failed("no stack file configured".into()));
+        };
+        // `docker stack deploy` names a service `<stack>_<key in the file>`.
+        let name = &candidate.container.name;
+        let Some(key) = name.strip_prefix(&format!("{stack}_")) else {
+            return Err(Failure::Failed(format!(
+                "service {name} is not named after stack {stack}"
+            )));
+        };
+        let new_image = update::new_image(candidate);
+        let edits = self
+            .plan_edits(
+                std::slice::from_ref(file),
+                key,
+                &new_image,
+                candidate.digest.as_deref(),
+                None,
+            )
+            .map_err(|err| Failure::Failed(err.to_string()))?;
+        if edits
+            .iter()
+            .any(|e| e.path.file_name() == Some(OsStr::new(".env")))
+        {
+            return Err(Failure::Failed(
+                "the image comes from a variable, and `docker stack deploy` reads no .env: \
+                 not rewritten"
+                    .into(),
+            ));
+        }
+        if self.dryrun {
+            for edit in &edits {
+                tracing::info!(trigger = %self.id, file = %edit.path.display(), diff = %diff(&edit.before, &edit.after), "Dry run: would rewrite.");
+            }
+            return Ok(None);
+        }
+        for edit in &edits {
+            write_atomic(&edit.path, &edit.after, self.backup)
+                .map_err(|err| Failure::Failed(err.to_string()))?;
+            tracing::info!(trigger = %self.id, file = %edit.path.display(), "Stack file rewritten.");
+        }
+        let undo = || {
+            for edit in &edits {
+                if let Err(err) = write_atomic(&edit.path, &edit.before, false) {
+                    tracing::error!(trigger = %self.id, file = %edit.path.display(), error = %err, "Could not put the file back.");
+                }
+            }
+        };
+        let engine = match self.engine(candidate, context).await {
+            Ok(engine) => engine,
+            Err(reason) => {
+                undo();
+                return Err(Failure::Failed(reason));
+            }
+        };
+        let credential = context
+            .registry
+            .pull_credential(&candidate.target)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(trigger = %self.id, error = %err, "No registry login for the pull; trying anonymously.");
+                None
+            });
+        let outcome =
+            update::service::update(&engine, candidate, credential.as_ref(), &self.options.gate)
+                .await;
+        match outcome {
+            update::Outcome::Applied { new_id } => Ok(Some(new_id)),
+            update::Outcome::RolledBack { reason } => {
+                undo();
+                Err(Failure::RolledBack(reason))
+            }
+            update::Outcome::Failed { reason }
+            | update::Outcome::Broken { reason }
+            | update::Outcome::Skipped { reason } => {
+                undo();
+                Err(Failure::Failed(reason))
+            }
+        }
     }
 
     /// Pulls and brings the service up with the compose command, then gates its containers;
@@ -969,6 +1091,47 @@ mod tests {
         .unwrap_err();
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["allowed", "pathmap"]);
+    }
+
+    #[test]
+    fn a_swarm_service_is_wanted_only_as_a_service_of_the_configured_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("stack.yml");
+        std::fs::write(&file, BASE).unwrap();
+        let in_stack = |stack: &str| {
+            let mut c = ContainerInfo {
+                kind: Kind::Service,
+                name: format!("{stack}_web"),
+                ..ContainerInfo::example("app:1.0")
+            };
+            c.labels.insert(STACK.into(), stack.into());
+            c
+        };
+        let stacked = ComposeTrigger::new(
+            "t",
+            &ComposeTriggerConfig {
+                file: Some(file.clone()),
+                stack: Some("shop".into()),
+                ..ComposeTriggerConfig::default()
+            },
+        )
+        .unwrap();
+        assert!(stacked.owns(&in_stack("shop")));
+        assert!(!stacked.owns(&in_stack("blog")));
+        // A compose trigger without `stack` never takes a Swarm service.
+        assert!(!trigger_in(dir.path(), Some(file)).owns(&in_stack("shop")));
+        // And `stack` needs the file.
+        let problems = ComposeTrigger::new(
+            "t",
+            &ComposeTriggerConfig {
+                allowed: Some(dir.path().display().to_string()),
+                stack: Some("shop".into()),
+                ..ComposeTriggerConfig::default()
+            },
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["stack"]);
     }
 
     fn trigger_in(folder: &Path, file: Option<PathBuf>) -> ComposeTrigger {

@@ -62,6 +62,10 @@ pub struct ComposeTriggerConfig {
     pub healthtimeout: Option<u64>,
     /// As the docker trigger's: seconds a container without one has to stay up (default 5).
     pub settle: Option<u64>,
+    /// A Swarm stack deployed from `file` (`docker stack deploy -c FILE STACK`): its services
+    /// get `file` rewritten, then are updated through Swarm. Requires `file`: a stack keeps
+    /// no record of the file it came from.
+    pub stack: Option<String>,
 }
 
 /// The docker trigger: updates containers in place (Watchtower's job), never losing one.

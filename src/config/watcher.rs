@@ -48,6 +48,10 @@ pub struct WatcherConfig {
     pub tag: WatcherTagConfig,
     /// Default of the `watch.digest` label: also watch the digest behind a version tag.
     pub watchdigest: Option<bool>,
+    /// Watch the Swarm services of this engine, a Swarm manager, and update them through
+    /// Swarm. Unset: decided by asking the engine whether it is a manager. A task container
+    /// of a service is never watched on its own, whatever this says.
+    pub swarm: Option<bool>,
 }
 
 /// The watcher-wide form of the container labels `tag.include`, `tag.exclude`,
@@ -87,6 +91,7 @@ impl Default for WatcherConfig {
             exclude: None,
             tag: WatcherTagConfig::default(),
             watchdigest: None,
+            swarm: None,
         }
     }
 }

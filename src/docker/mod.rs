@@ -5,9 +5,10 @@ pub mod exec;
 pub mod lifecycle;
 mod raw;
 pub mod spec;
+pub mod swarm;
 
 use crate::config::{Endpoint, WatcherConfig};
-use crate::model::{ContainerInfo, Platform};
+use crate::model::{ContainerInfo, Kind, Platform};
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
@@ -179,6 +180,7 @@ impl Engine {
         let (repo_digests, platform) = images[&image_id].clone();
         Ok(Some(ContainerInfo {
             watcher: self.watcher.clone(),
+            kind: Kind::Container,
             id: inspect.id.unwrap_or_else(|| id.to_string()),
             name: inspect
                 .name

@@ -1,4 +1,5 @@
-//! The two engine requests bollard's types cannot make: its models follow the newest API and
+//! The engine requests bollard's types cannot make (and `swarm.rs`'s service update, which
+//! must send a spec back verbatim): its models follow the newest API and
 //! drop `Config.MacAddress`, which engines before API 1.44 (Docker 20.10, Debian 12's) still
 //! use for a user's MAC address, in the inspect and at create. Plain HTTP to the same endpoint,
 //! at the version bollard negotiated, through reqwest (already here for the registries).
@@ -58,14 +59,14 @@ impl Engine {
         (v.major_version, v.minor_version) < (1, 42)
     }
 
-    fn api_prefix(&self) -> String {
+    pub(super) fn api_prefix(&self) -> String {
         let v = self.docker.client_version();
         format!("/v{}.{}", v.major_version, v.minor_version)
     }
 
     /// A client for this engine's endpoint and the base of its URLs. Built per request: these
     /// are rare (one per update), and a cached client would hold TLS files read once.
-    fn raw_client(&self) -> Result<(reqwest::Client, String), DockerError> {
+    pub(super) fn raw_client(&self) -> Result<(reqwest::Client, String), DockerError> {
         let failed = |reason: String| DockerError::Api {
             watcher: self.watcher.clone(),
             reason,
@@ -108,7 +109,10 @@ impl Engine {
     }
 
     /// The JSON body of a 2xx answer; otherwise the engine's `message` as the reason.
-    async fn raw_answer(&self, response: reqwest::Response) -> Result<Value, DockerError> {
+    pub(super) async fn raw_answer(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<Value, DockerError> {
         let status = response.status();
         let body: Value = response.json().await.map_err(|err| self.raw_failed(&err))?;
         if status.is_success() {
@@ -121,7 +125,7 @@ impl Engine {
         })
     }
 
-    fn raw_failed(&self, err: &reqwest::Error) -> DockerError {
+    pub(super) fn raw_failed(&self, err: &reqwest::Error) -> DockerError {
         DockerError::Api {
             watcher: self.watcher.clone(),
             reason: err.to_string(),

@@ -3,7 +3,7 @@
 //! or failed with a reason. The check itself is `watch::finding`; the printed report
 //! `watch::listing`. The JSON shape is a contract scripts depend on: fields are only ever added.
 
-use crate::model::{ContainerInfo, UpdateKind};
+use crate::model::{ContainerInfo, Kind, UpdateKind};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,6 +47,8 @@ pub struct Listing {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ListedContainer {
     pub watcher: String,
+    /// `container`, or `service` for a Swarm service listed by a manager.
+    pub kind: Kind,
     pub id: String,
     pub name: String,
     pub state: String,
@@ -75,6 +77,7 @@ impl ListedContainer {
         };
         ListedContainer {
             watcher: c.watcher.clone(),
+            kind: c.kind,
             id: c.id.clone(),
             name: c.name.clone(),
             state: c.state.clone(),

@@ -11,11 +11,16 @@ pub mod reference;
 pub use hold::{Hold, Holds};
 pub use reference::{ImageRef, ReferenceError};
 
-/// A container as one watcher saw it.
+/// A container as one watcher saw it, or a Swarm service (see [`Kind`]): both are checked and
+/// reported alike, only the way an update is applied differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerInfo {
     /// Name of the watcher (Docker host) it runs on: names are only unique per host.
     pub watcher: String,
+    /// A container, or a Swarm service seen through a manager. Left out of JSON for containers,
+    /// so reports written before services existed read the same.
+    #[serde(skip_serializing_if = "Kind::is_container")]
+    pub kind: Kind,
     pub id: String,
     /// Without Docker's leading `/`.
     pub name: String,
@@ -31,6 +36,26 @@ pub struct ContainerInfo {
     /// What the image was built for: picks our manifest out of a multi-arch index.
     pub platform: Platform,
     pub labels: BTreeMap<String, String>,
+}
+
+/// What a watched unit is. A Swarm service is not a container, but it has what a check needs
+/// (an image reference, the digest it runs, labels), so it travels as a [`ContainerInfo`]; an
+/// update of one goes through Swarm instead of re-creating a container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A container on one engine; `id` is the container's.
+    #[default]
+    Container,
+    /// A Swarm service, listed by a manager; `id` is the service's, `name` the service's name,
+    /// and its tasks (containers, on any node) are not listed on their own.
+    Service,
+}
+
+impl Kind {
+    pub fn is_container(&self) -> bool {
+        *self == Kind::Container
+    }
 }
 
 /// The platform an image was built for, as the engine and image indexes name it.
@@ -65,6 +90,7 @@ impl ContainerInfo {
     pub(crate) fn example(image: &str) -> Self {
         ContainerInfo {
             watcher: "local".into(),
+            kind: Kind::Container,
             id: "c0ffee".into(),
             name: "web".into(),
             state: "running".into(),

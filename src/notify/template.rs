@@ -286,6 +286,7 @@ pub fn sample_candidate() -> UpdateCandidate {
     UpdateCandidate {
         container: ContainerInfo {
             watcher: "local".into(),
+            kind: Default::default(),
             id: "0123456789ab".into(),
             name: "web".into(),
             state: "running".into(),

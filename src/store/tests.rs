@@ -7,6 +7,7 @@ use crate::model::finding::Update;
 fn listed(name: &str, status: Status, update: Option<(&str, UpdateKind)>) -> ListedContainer {
     ListedContainer {
         watcher: "local".into(),
+        kind: crate::model::Kind::Container,
         id: format!("id-{name}"),
         name: name.into(),
         state: "running".into(),

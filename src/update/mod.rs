@@ -14,6 +14,7 @@ pub mod journal;
 pub mod order;
 mod rollback;
 pub mod self_update;
+pub mod service;
 pub mod trigger;
 
 use crate::docker::Engine;

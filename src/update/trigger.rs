@@ -14,7 +14,7 @@
 use crate::bus::{Event, Subscriber, WeakBus};
 use crate::config::DockerTriggerConfig;
 use crate::docker::Engine;
-use crate::model::{UpdateCandidate, UpdateReport};
+use crate::model::{Kind, UpdateCandidate, UpdateReport};
 use crate::trigger::filter::Filter;
 use crate::trigger::{BuildProblem, Claims, TriggerId};
 use crate::update::Context;
@@ -285,7 +285,17 @@ impl DockerTrigger {
             },
             rolled_back: Vec::new(),
         };
-        self.apply_batch(watcher, &batch, context, &mut tally).await;
+        let (services, containers): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|c| c.container.kind == Kind::Service);
+        if !services.is_empty() {
+            self.apply_services(watcher, &services, context, &mut tally)
+                .await;
+        }
+        if !containers.is_empty() {
+            self.apply_batch(watcher, &containers, context, &mut tally)
+                .await;
+        }
         let report = tally.report.clone();
         tracing::info!(
             trigger = %self.id,
@@ -455,6 +465,64 @@ impl DockerTrigger {
         }
     }
 
+    /// Updates one watcher's Swarm services, one after the other, each through Swarm's own
+    /// rolling update (`update::service`). No dependency order: Swarm services find each other
+    /// by name through its DNS, never by a link to one task, so one service's update touches
+    /// no other.
+    async fn apply_services(
+        &self,
+        watcher: &str,
+        services: &[UpdateCandidate],
+        context: &Context,
+        tally: &mut Tally<'_>,
+    ) {
+        let engine = match context.watchers.get(watcher) {
+            Some(config) => Engine::connect(watcher, config)
+                .await
+                .map_err(|err| err.to_string()),
+            None => Err(format!("no watcher {watcher}")),
+        };
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(reason) => {
+                for candidate in services {
+                    tally.publish(Event::UpdateFailed {
+                        candidate: candidate.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+                return;
+            }
+        };
+        for candidate in services {
+            let credential = self.credential(candidate, context).await;
+            let outcome = update::service::update(
+                &engine,
+                candidate,
+                credential.as_ref(),
+                &self.options.gate,
+            )
+            .await;
+            tally.publish(outcome_event(candidate, outcome));
+        }
+    }
+
+    /// The registry login for pulling `candidate`'s new image, if there is one: a failure to
+    /// read it is not fatal, since the image may well be public.
+    async fn credential(
+        &self,
+        candidate: &UpdateCandidate,
+        context: &Context,
+    ) -> Option<crate::registry::credentials::Credential> {
+        match context.registry.pull_credential(&candidate.target).await {
+            Ok(credential) => credential,
+            Err(err) => {
+                tracing::warn!(trigger = %self.id, error = %err, "No registry login for the pull; trying anonymously.");
+                None
+            }
+        }
+    }
+
     /// Starts a dependent it stopped and forgets its journal entry; when it does not start, the
     /// entry stays, and the next start of tidewatch tries again.
     async fn start_again(
@@ -479,13 +547,7 @@ impl DockerTrigger {
         context: &Context,
         replaced: &[update::Replaced],
     ) -> Event {
-        let credential = match context.registry.pull_credential(&candidate.target).await {
-            Ok(credential) => credential,
-            Err(err) => {
-                tracing::warn!(trigger = %self.id, error = %err, "No registry login for the pull; trying anonymously.");
-                None
-            }
-        };
+        let credential = self.credential(candidate, context).await;
         let outcome = update::update(
             engine,
             candidate,
@@ -495,24 +557,29 @@ impl DockerTrigger {
             replaced,
         )
         .await;
-        match outcome {
-            Outcome::Applied { new_id } => Event::UpdateApplied {
-                candidate: candidate.clone(),
-                new_container_id: new_id,
-            },
-            Outcome::RolledBack { reason } => Event::RolledBack {
-                candidate: candidate.clone(),
-                reason,
-            },
-            Outcome::Skipped { reason } => Event::UpdateSkipped {
-                candidate: candidate.clone(),
-                reason,
-            },
-            Outcome::Failed { reason } | Outcome::Broken { reason } => Event::UpdateFailed {
-                candidate: candidate.clone(),
-                reason,
-            },
-        }
+        outcome_event(candidate, outcome)
+    }
+}
+
+/// The event that tells how `candidate`'s update ended.
+fn outcome_event(candidate: &UpdateCandidate, outcome: Outcome) -> Event {
+    match outcome {
+        Outcome::Applied { new_id } => Event::UpdateApplied {
+            candidate: candidate.clone(),
+            new_container_id: new_id,
+        },
+        Outcome::RolledBack { reason } => Event::RolledBack {
+            candidate: candidate.clone(),
+            reason,
+        },
+        Outcome::Skipped { reason } => Event::UpdateSkipped {
+            candidate: candidate.clone(),
+            reason,
+        },
+        Outcome::Failed { reason } | Outcome::Broken { reason } => Event::UpdateFailed {
+            candidate: candidate.clone(),
+            reason,
+        },
     }
 }
 

@@ -5,8 +5,8 @@
 
 use crate::bus::{Bus, Event};
 use crate::config::{WatcherConfig, name_patterns};
-use crate::docker::{DockerError, Engine};
-use crate::model::{ContainerInfo, Holds, ImageRef, Report, UpdateCandidate};
+use crate::docker::{DockerError, Engine, swarm};
+use crate::model::{ContainerInfo, Holds, ImageRef, Kind, Report, UpdateCandidate};
 use crate::registry::{RegistryClient, Session};
 use crate::watch::finding::{self, Finding, Status};
 use crate::watch::listing::{ListedContainer, Listing};
@@ -106,15 +106,33 @@ async fn pass(
     Ok(listed.into_iter().flatten().collect())
 }
 
-/// The containers `watcher` looks after on its engine now.
+/// The containers `watcher` looks after on its engine now, and on a Swarm manager its
+/// services, after the containers.
 async fn list(name: &str, watcher: &WatcherConfig) -> Result<Vec<ContainerInfo>, DockerError> {
     let engine = Engine::connect(name, watcher).await?;
-    let containers = engine.containers(watcher.watchall).await?;
+    let mut containers = engine.containers(watcher.watchall).await?;
+    if watches_services(&engine, watcher).await {
+        containers.extend(engine.services().await?);
+    }
     let filter = Filter::new(watcher);
     Ok(containers
         .into_iter()
         .filter(|c| filter.watches(c))
         .collect())
+}
+
+/// Whether `watcher` lists Swarm services: as its `swarm` setting says, else when its engine
+/// is a manager (a worker cannot list them). Asked at every listing, since a node can join or
+/// leave a Swarm while tidewatch runs.
+async fn watches_services(engine: &Engine, watcher: &WatcherConfig) -> bool {
+    match watcher.swarm {
+        Some(swarm) => swarm,
+        // Only a guess: an engine that will not say keeps its containers watched as before.
+        None => engine.is_swarm_manager().await.unwrap_or_else(|err| {
+            tracing::debug!(error = %err, "Cannot tell whether the engine is a Swarm manager.");
+            false
+        }),
+    }
 }
 
 /// Whether a container in Docker state `state` is one the engine lists without `all` (what a
@@ -176,8 +194,15 @@ impl<'w> Filter<'w> {
     }
 
     /// With a `scope`, only the containers labelled with it, as Watchtower's `--scope`; then
-    /// names as `include` and `exclude` say.
+    /// names as `include` and `exclude` say. Never a Swarm task's container, on whatever node
+    /// it runs: its service is the unit (watched through a manager), and re-creating a task
+    /// behind Swarm's back only makes Swarm replace it again.
     fn watches(&self, container: &ContainerInfo) -> bool {
+        if container.kind == Kind::Container
+            && container.labels.contains_key(swarm::SERVICE_ID_LABEL)
+        {
+            return false;
+        }
         if self
             .scope
             .is_some_and(|scope| crate::watch::labels::scope(&container.labels) != Some(scope))

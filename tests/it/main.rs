@@ -24,4 +24,5 @@ mod self_update;
 mod spec;
 mod store;
 mod support;
+mod swarm;
 mod update;

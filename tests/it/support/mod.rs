@@ -25,6 +25,7 @@ mod registry;
 pub mod rogue;
 mod server;
 pub mod smtp;
+pub mod swarm;
 mod tidewatch;
 pub mod token_server;
 pub mod update;
