@@ -1,6 +1,6 @@
 //! The command line: parse, load configuration, set up logging, hand over to the library.
 
-use clap::{Parser, Subcommand};
+use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +16,9 @@ struct Cli {
     /// TOML configuration file; environment variables override it. Also TIDEWATCH_CONFIG.
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Watch only these containers, as Watchtower's arguments do.
+    #[arg(value_name = "CONTAINER")]
+    containers: Vec<String>,
     /// What to do; `run` when none is given.
     #[command(subcommand)]
     command: Option<Command>,
@@ -87,10 +90,61 @@ enum Command {
     Release { name: String },
 }
 
+/// The command line, with every Watchtower flag accepted where Watchtower takes it (before or
+/// after a command): the flags are a configuration source like the variables they stand for.
+fn parse() -> (Cli, config::WatchtowerCommandLine) {
+    let mut command = Cli::command();
+    for flag in config::WATCHTOWER_FLAGS {
+        let mut arg = Arg::new(flag.long)
+            .long(flag.long)
+            .global(true)
+            .action(ArgAction::Append)
+            .help_heading("Watchtower's flags")
+            .help(format!("As Watchtower's {}", flag.var));
+        if let Some(short) = flag.short {
+            arg = arg.short(short);
+        }
+        arg = match flag.takes_value {
+            true => arg.num_args(1).value_name("VALUE"),
+            // `--cleanup`, or `--cleanup=false` as Go's flags allow.
+            false => arg
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .value_name("BOOL"),
+        };
+        command = command.arg(arg);
+    }
+    let matches = command.get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    let mut watchtower = config::WatchtowerCommandLine {
+        containers: cli.containers.clone(),
+        ..Default::default()
+    };
+    // Global flags given after a command are recorded on it; look where the user put them.
+    let mut levels = vec![&matches];
+    if let Some((_, sub)) = matches.subcommand() {
+        levels.push(sub);
+    }
+    for flag in config::WATCHTOWER_FLAGS {
+        let given = levels.iter().rev().find_map(|m| {
+            (m.value_source(flag.long) == Some(clap::parser::ValueSource::CommandLine))
+                .then(|| m.get_many::<String>(flag.long))
+                .flatten()
+        });
+        for value in given.into_iter().flatten() {
+            watchtower
+                .flags
+                .push((flag.long.to_string(), value.clone()));
+        }
+    }
+    (cli, watchtower)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let loaded = match config::load_from_process(cli.config) {
+    let (cli, watchtower) = parse();
+    let loaded = match config::load_from_process(cli.config, &watchtower) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for error in &errors.0 {
@@ -103,10 +157,17 @@ async fn main() -> ExitCode {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let command = cli.command.unwrap_or(Command::Run {
-        once: false,
-        json: false,
-    });
+    // Watchtower's `--run-once`: one cycle, then exit.
+    let command = match cli.command {
+        None | Some(Command::Run { once: false, .. }) if loaded.run_once => Command::Run {
+            once: true,
+            json: false,
+        },
+        command => command.unwrap_or(Command::Run {
+            once: false,
+            json: false,
+        }),
+    };
     // Triggers are built (templates compiled, settings checked) before anything runs, so a
     // mistake in one is a configuration error now, not a failed send at the first update.
     // `config` builds them too, to check them, and drops them.

@@ -44,15 +44,23 @@ pub async fn run(
     // Watchers on the same schedule check together, through one registry session: two
     // watchers of one host (socket and TCP), or hosts running the same images, ask the registry
     // once per reference, as `run --once` does. One jitter for the group, drawn per cycle.
-    let mut groups: BTreeMap<(String, u64), Vec<(String, WatcherConfig)>> = BTreeMap::new();
+    /// (cron, interval, jitter): what a group of watchers shares.
+    type Timing = (String, Option<u64>, u64);
+    let mut groups: BTreeMap<Timing, Vec<(String, WatcherConfig)>> = BTreeMap::new();
     for (name, watcher) in &loaded.config.watcher {
         groups
-            .entry((watcher.cron.clone(), watcher.jitter))
+            .entry((watcher.cron.clone(), watcher.interval, watcher.jitter))
             .or_default()
             .push((name.clone(), watcher.clone()));
     }
-    for ((cron, jitter), members) in groups {
-        let schedule = schedule::Schedule::new(&cron, jitter)?;
+    for ((cron, interval, jitter), members) in groups {
+        let (schedule, cron) = match interval {
+            Some(seconds) => (
+                schedule::Schedule::every(seconds, jitter),
+                format!("every {seconds}s"),
+            ),
+            None => (schedule::Schedule::new(&cron, jitter)?, cron),
+        };
         let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
         let together = names.join(",");
         let (client, bus, mut stopped) = (client.clone(), bus.clone(), stopped.clone());

@@ -1,7 +1,8 @@
 //! Assembling the sources, extracting the typed [`Config`] while collecting *every* error, and
 //! answering "where did this value come from?".
 
-use super::compat::watchtower::WatchtowerEnv;
+use super::compat::watchtower::{CommandLine, WatchtowerEnv};
+use super::compat::{Setting, diun, shoutrrr};
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
 use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
@@ -24,22 +25,30 @@ pub struct Loaded {
     /// `REPO_USER` and `REPO_PASS`, when both are set.
     pub repo_credentials: Option<(String, Secret)>,
     figment: Figment,
-    /// Values that came from outside figment's sources (`DOCKER_HOST`), by key path.
-    extra: BTreeMap<String, String>,
+    /// Values that came from outside figment's sources (`DOCKER_HOST`, Watchtower's settings),
+    /// by key path.
+    extra: BTreeMap<String, Origin>,
     /// Variables read but ignored (WUD settings with no equivalent), to log once logging runs.
     pub warnings: Vec<String>,
     /// The container this instance replaces after a self-update (`TIDEWATCH_SUCCEEDS`).
     pub succeeds: Option<String>,
     /// For crash tests: the update step to halt at (`TIDEWATCH_TEST_HALTAT`).
     pub halt_at: Option<String>,
+    /// Watchtower's `--run-once` / `WATCHTOWER_RUN_ONCE`: without a command, `run --once`.
+    pub run_once: bool,
 }
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Default,
-    File { path: PathBuf, key: String },
+    File {
+        path: PathBuf,
+        key: String,
+    },
     Env(String),
+    /// A flag (`--interval`) or the positional container names.
+    CommandLine(String),
 }
 
 impl std::fmt::Display for Origin {
@@ -48,13 +57,14 @@ impl std::fmt::Display for Origin {
             Origin::Default => f.write_str("default"),
             Origin::File { path, key } => write!(f, "{}: key {key}", path.display()),
             Origin::Env(name) => f.write_str(name),
+            Origin::CommandLine(what) => write!(f, "command line ({what})"),
         }
     }
 }
 
-/// Loads from the real process environment; `file` is the `--config` argument, which wins over
-/// `TIDEWATCH_CONFIG`.
-pub fn load_from_process(file: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
+/// Loads from the real process environment and Watchtower's flags of the command line; `file`
+/// is the `--config` argument, which wins over `TIDEWATCH_CONFIG`.
+pub fn load_from_process(file: Option<PathBuf>, cli: &CommandLine) -> Result<Loaded, ConfigErrors> {
     let vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -63,18 +73,64 @@ pub fn load_from_process(file: Option<PathBuf>) -> Result<Loaded, ConfigErrors> 
             .find(|(k, _)| k == "TIDEWATCH_CONFIG")
             .map(|(_, v)| PathBuf::from(v))
     });
-    load(file.as_deref(), vars)
+    load_with(file.as_deref(), vars, cli)
 }
 
 /// Loads from an explicit file and environment, so tests need not touch the process's.
 pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, ConfigErrors> {
+    load_with(file, vars, &CommandLine::default())
+}
+
+/// As [`load`], with Watchtower's flags from a command line.
+pub fn load_with(
+    file: Option<&Path>,
+    vars: Vec<(String, String)>,
+    cli: &CommandLine,
+) -> Result<Loaded, ConfigErrors> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let docker_env = DockerEnv::from_vars(&vars);
-    let watchtower_env = WatchtowerEnv::from_vars(&vars, &mut errors, &mut warnings);
+    let watchtower_env = WatchtowerEnv::from_sources(&vars, cli, &mut errors, &mut warnings);
+    let diun_settings = diun::map(&vars, &mut errors, &mut warnings);
+    let mut docker_env = DockerEnv::from_vars(&vars);
+    if let Some((origin, host)) = &watchtower_env.docker_host {
+        docker_env.host = Some(host.clone());
+        docker_env.host_origin = origin.clone();
+    }
+    if let Some((_, tls)) = watchtower_env.docker_tls {
+        docker_env.tls |= tls;
+    }
     let env_vars = env::collect(vars, &mut errors, &mut warnings);
+    let urls = watchtower_env.notification_urls(&mut errors);
+    let mut compat = shoutrrr::map(&urls, &mut errors, &mut warnings);
+    compat.extend(watchtower_env.legacy_notifications(&mut errors, &mut warnings));
+    // Watchtower's title on every trigger made from its settings, unless a URL set its own.
+    let title = watchtower_env.title(&mut errors);
+    let body = watchtower_env.body(&mut errors);
+    let mut titled: Vec<Vec<String>> = Vec::new();
+    let mut titles = Vec::new();
+    for setting in &compat {
+        let trigger = setting.path[..3].to_vec();
+        if setting.path.len() > 3 && !titled.contains(&trigger) {
+            let mut path: Vec<&str> = trigger.iter().map(String::as_str).collect();
+            path.push("batchtitle");
+            titles.push(Setting::new(setting.origin.clone(), &path, title.clone()));
+            if let Some((origin, body)) = &body {
+                path.pop();
+                path.push("batchbody");
+                titles.push(Setting::new(origin.clone(), &path, body.clone()));
+            }
+            titled.push(trigger);
+        }
+    }
+    titles.extend(compat);
+    let mut compat = titles;
+    compat.extend(diun_settings);
 
+    // Mapped settings first: the file and tidewatch's variables override them.
     let mut figment = Figment::new();
+    for setting in compat {
+        figment = figment.merge(setting);
+    }
     if let Some(file) = file {
         figment = figment.merge(Toml::file_exact(file));
     }
@@ -104,6 +160,7 @@ pub fn load(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<Loaded, 
         warnings,
         succeeds: docker_env.succeeds.clone(),
         halt_at: docker_env.halt_at.clone(),
+        run_once: watchtower_env.run_once,
     };
     // Keys that failed to extract hold their defaults now, so these checks of what remains
     // report nothing twice and no false problem.
@@ -271,7 +328,7 @@ fn origin_for(figment: &Figment, path: &[String]) -> String {
     match find_origin(figment, path) {
         Origin::Default => format!("key {}", path.join(".")),
         Origin::Env(name) => name,
-        file @ Origin::File { .. } => file.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -301,8 +358,8 @@ fn find_origin(figment: &Figment, path: &[String]) -> Origin {
 impl Loaded {
     /// Where the value at the dotted `key` came from.
     pub fn origin(&self, key: &str) -> Origin {
-        if let Some(name) = self.extra.get(key) {
-            return Origin::Env(name.clone());
+        if let Some(origin) = self.extra.get(key) {
+            return origin.clone();
         }
         let path: Vec<String> = key.split('.').map(String::from).collect();
         match find_origin(&self.figment, &path) {
@@ -329,35 +386,42 @@ impl Loaded {
             .collect()
     }
 
-    /// Watchtower's variables, where nothing native or from WUD set the same key.
+    /// Watchtower's settings, where nothing native or from WUD set the same key.
     fn apply_watchtower_env(&mut self, env: WatchtowerEnv, errors: &mut Vec<ConfigError>) {
-        let unset = |this: &Self, key: &str| this.origin(key) == Origin::Default;
+        let unset = |this: &Self, key: &str| this.figment.find_metadata(key).is_none();
         let watcher_key = |k: &str| format!("watcher.{DEFAULT_WATCHER}.{k}");
-        if let Some((name, cron)) = env.cron
-            && unset(self, &watcher_key("cron"))
-            && let Some(local) = self.config.watcher.get_mut(DEFAULT_WATCHER)
-        {
-            local.cron = cron;
+        // A native `cron` or `interval` is the schedule; Watchtower's applies only without one.
+        let native_schedule =
+            !unset(self, &watcher_key("cron")) || !unset(self, &watcher_key("interval"));
+        let jitter_unset = unset(self, &watcher_key("jitter"));
+        if !native_schedule && let Some(local) = self.config.watcher.get_mut(DEFAULT_WATCHER) {
+            let mut scheduled = false;
+            if let Some((origin, cron)) = env.cron {
+                local.cron = cron;
+                self.extra.insert(watcher_key("cron"), origin);
+                scheduled = true;
+            }
+            if let Some((origin, seconds)) = env.interval {
+                local.interval = Some(seconds);
+                self.extra.insert(watcher_key("interval"), origin);
+                scheduled = true;
+            }
             // A Watchtower schedule means exactly then: no jitter unless asked for.
-            if self.figment.find_metadata(&watcher_key("jitter")).is_none() {
+            if scheduled && jitter_unset {
                 local.jitter = 0;
             }
-            self.extra.insert(watcher_key("cron"), name);
         }
         let flags = [
             (
                 "watchbydefault",
-                env.label_enable.map(|enable| !enable),
-                "WATCHTOWER_LABEL_ENABLE",
+                env.label_enable.map(|(o, enable)| (o, !enable)),
             ),
-            (
-                "watchall",
-                env.include_stopped,
-                "WATCHTOWER_INCLUDE_STOPPED",
-            ),
+            ("watchall", env.include_stopped),
         ];
-        for (key, value, name) in flags {
-            let Some(value) = value else { continue };
+        for (key, value) in flags {
+            let Some((origin, value)) = value else {
+                continue;
+            };
             if !unset(self, &watcher_key(key)) {
                 continue;
             }
@@ -366,18 +430,46 @@ impl Loaded {
                     "watchbydefault" => local.watchbydefault = value,
                     _ => local.watchall = value,
                 }
-                self.extra.insert(watcher_key(key), name.into());
+                self.extra.insert(watcher_key(key), origin);
             }
         }
-        if let Some(scope) = env.scope
-            && unset(self, &watcher_key("scope"))
-            && let Some(local) = self.config.watcher.get_mut(DEFAULT_WATCHER)
-        {
-            local.scope = Some(scope);
-            self.extra
-                .insert(watcher_key("scope"), "WATCHTOWER_SCOPE".into());
+        let texts = [
+            ("scope", env.scope),
+            ("include", env.include),
+            ("exclude", env.exclude),
+        ];
+        for (key, value) in texts {
+            let Some((origin, value)) = value else {
+                continue;
+            };
+            if !unset(self, &watcher_key(key)) {
+                continue;
+            }
+            if let Some(local) = self.config.watcher.get_mut(DEFAULT_WATCHER) {
+                match key {
+                    "scope" => local.scope = Some(value),
+                    "include" => local.include = Some(value),
+                    _ => local.exclude = Some(value),
+                }
+                self.extra.insert(watcher_key(key), origin);
+            }
         }
-        if env.trigger.is_empty() {
+        if let Some((origin, level)) = env.log_level
+            && unset(self, "log.level")
+        {
+            self.config.log.level = level;
+            self.extra.insert("log.level".into(), origin);
+        }
+        if let Some((origin, format)) = env.log_format
+            && unset(self, "log.format")
+        {
+            self.config.log.format = match format.as_str() {
+                "json" => super::LogFormat::Json,
+                _ => super::LogFormat::Pretty,
+            };
+            self.extra.insert("log.format".into(), origin);
+        }
+        if !env.present {
             return;
         }
         let name = "watchtower";
@@ -389,11 +481,11 @@ impl Loaded {
             .cloned()
             .unwrap_or_default();
         let mut json = serde_json::to_value(&current).unwrap_or_default();
-        for (key, var, value) in env.trigger {
+        for (key, origin, value) in env.trigger {
             let path = format!("trigger.docker.{name}.{key}");
             if unset(self, &path) {
                 json[key] = value;
-                self.extra.insert(path, var);
+                self.extra.insert(path, origin);
             }
         }
         match serde_json::from_value(json) {
@@ -425,14 +517,17 @@ impl Loaded {
         }
         if let Some(path) = host.strip_prefix("unix://") {
             local.socket = path.to_string();
-            self.extra.insert(socket_key, "DOCKER_HOST".into());
+            self.extra.insert(socket_key, docker.host_origin.clone());
         } else if let Some(addr) = host.strip_prefix("tcp://") {
             let addr = addr.trim_end_matches('/');
             let (h, p) = match addr.rsplit_once(':') {
                 Some((h, p)) => match p.parse::<u16>() {
                     Ok(p) => (h.to_string(), p),
                     Err(_) => {
-                        errors.push(ConfigError::new("DOCKER_HOST", "port is not a number"));
+                        errors.push(ConfigError::new(
+                            docker.host_origin.to_string(),
+                            "port is not a number",
+                        ));
                         return;
                     }
                 },
@@ -440,10 +535,10 @@ impl Loaded {
             };
             local.host = Some(h);
             local.port = p;
-            self.extra.insert(host_key, "DOCKER_HOST".into());
+            self.extra.insert(host_key, docker.host_origin.clone());
             self.extra.insert(
                 format!("watcher.{DEFAULT_WATCHER}.port"),
-                "DOCKER_HOST".into(),
+                docker.host_origin.clone(),
             );
             if docker.tls {
                 let Some(dir) = &docker.cert_path else {
@@ -462,12 +557,12 @@ impl Loaded {
                 };
                 for key in ["cafile", "certfile", "keyfile"] {
                     let key = format!("watcher.{DEFAULT_WATCHER}.{key}");
-                    self.extra.insert(key, origin.into());
+                    self.extra.insert(key, Origin::Env(origin.into()));
                 }
             }
         } else {
             errors.push(ConfigError::new(
-                "DOCKER_HOST",
+                docker.host_origin.to_string(),
                 "expected unix:///path/to/docker.sock or tcp://host:port",
             ));
         }
@@ -506,6 +601,13 @@ impl Loaded {
             }
             for (key, message) in watcher.problems() {
                 report(path(key), message);
+            }
+            let set = |key: &str| self.origin(&format!("watcher.{name}.{key}")) != Origin::Default;
+            if watcher.interval.is_some() && set("cron") && set("interval") {
+                report(
+                    path("interval"),
+                    "set either cron or interval, not both".into(),
+                );
             }
         }
         let r = &config.registry;
@@ -569,9 +671,11 @@ fn log_level_problem(level: &str) -> Option<String> {
 /// Docker's own client variables, honoured as the docker CLI does: the engine for the default
 /// watcher, and the folder of `config.json` for registry credentials. Also Watchtower's
 /// `REPO_USER`/`REPO_PASS`, the registry login of last resort.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct DockerEnv {
     host: Option<String>,
+    /// `DOCKER_HOST`, or Watchtower's `--host` flag.
+    host_origin: Origin,
     tls: bool,
     /// `DOCKER_CERT_PATH`, else `$HOME/.docker` as the docker CLI does (a literal `~` would
     /// be a folder named `~`: nothing expands it).
@@ -597,6 +701,7 @@ impl DockerEnv {
             .or_else(|| get("HOME").map(|home| PathBuf::from(home).join(".docker")));
         DockerEnv {
             host: get("DOCKER_HOST"),
+            host_origin: Origin::Env("DOCKER_HOST".into()),
             tls: get("DOCKER_TLS_VERIFY").is_some_and(|v| v != "0"),
             cert_path: get("DOCKER_CERT_PATH")
                 .map(PathBuf::from)
@@ -752,7 +857,7 @@ mod tests {
                 ("WATCHTOWER_LABEL_ENABLE", "true"),
                 ("WATCHTOWER_CLEANUP", "true"),
                 ("WATCHTOWER_TIMEOUT", "30s"),
-                ("WATCHTOWER_NOTIFICATION_URL", "slack://x"),
+                ("WATCHTOWER_NO_STARTUP_MESSAGE", "true"),
                 ("WATCHTOWER_ROLLING_RESTART", "true"),
                 ("TIDEWATCH_TRIGGER_DOCKER_WATCHTOWER_PRUNE", "false"),
             ]),
@@ -772,18 +877,274 @@ mod tests {
             "WATCHTOWER_TIMEOUT"
         );
         assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-        assert!(loaded.warnings[0].starts_with("WATCHTOWER_NOTIFICATION_URL: ignored"));
+        assert!(loaded.warnings[0].starts_with("WATCHTOWER_NO_STARTUP_MESSAGE: ignored"));
         let errors = check(
             None,
             &[
                 ("WATCHTOWER_CLEANUP", "sometimes"),
-                ("WATCHTOWER_POLL_INTERVAL", "420"),
+                ("WATCHTOWER_POLL_INTERVAL", "soon"),
+                ("WATCHTOWER_POLL_INTERVALL", "300"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "WATCHTOWER_POLL_INTERVALL: not a Watchtower setting, did you mean `WATCHTOWER_POLL_INTERVAL`?",
+                "WATCHTOWER_CLEANUP: expected true or false",
+                "WATCHTOWER_POLL_INTERVAL: expected a number of seconds, 1 or more",
+            ]
+        );
+    }
+
+    #[test]
+    fn watchtower_flags_are_a_source_that_wins_over_its_variables() {
+        let cli = CommandLine {
+            flags: [
+                ("interval", "7"),
+                ("cleanup", "true"),
+                ("run-once", "true"),
+                ("host", "tcp://docker.lan:2375"),
+                ("debug", "true"),
+                ("disable-containers", "db,cache"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            containers: vec!["web".into(), "api.v2".into()],
+        };
+        let env = vars(&[
+            ("WATCHTOWER_POLL_INTERVAL", "300"),
+            ("WATCHTOWER_CLEANUP", "false"),
+        ]);
+        let loaded = load_with(None, env, &cli).unwrap();
+        let local = &loaded.config.watcher["local"];
+        assert_eq!(local.interval, Some(7));
+        assert_eq!(local.include.as_deref(), Some(r"web,api\.v2"));
+        assert_eq!(local.exclude.as_deref(), Some("db,cache"));
+        assert_eq!(local.host.as_deref(), Some("docker.lan"));
+        assert!(loaded.run_once);
+        assert_eq!(loaded.config.log.level, "debug");
+        assert!(loaded.config.trigger.docker["watchtower"].prune);
+        for (key, origin) in [
+            ("watcher.local.interval", "command line (--interval)"),
+            ("watcher.local.include", "command line (container names)"),
+            ("watcher.local.host", "command line (--host)"),
+            (
+                "trigger.docker.watchtower.prune",
+                "command line (--cleanup)",
+            ),
+            ("log.level", "command line (--debug)"),
+        ] {
+            assert_eq!(loaded.origin(key).to_string(), origin, "{key}");
+        }
+        // Both kinds of schedule natively: refused; a native cron beats Watchtower's interval.
+        let errors = check(
+            None,
+            &[
+                ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 * * * *"),
+                ("TIDEWATCH_WATCHER_LOCAL_INTERVAL", "30"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            ["TIDEWATCH_WATCHER_LOCAL_INTERVAL: set either cron or interval, not both"]
+        );
+        let loaded = load(
+            None,
+            vars(&[
+                ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 * * * *"),
+                ("WATCHTOWER_POLL_INTERVAL", "30"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.watcher["local"].interval, None);
+    }
+
+    #[test]
+    fn watchtower_notification_urls_and_legacy_notifiers_become_triggers() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "# ops\ngotify://gotify.lan/Agotifys3cret\n").unwrap();
+        let path = file.path().to_str().unwrap().to_string();
+        let result = check(
+            None,
+            &[
+                (
+                    "WATCHTOWER_NOTIFICATION_URL",
+                    "discord://discords3cret@123 telegram://1:telegrams3cret@telegram?chats=@ops",
+                ),
+                ("WATCHTOWER_NOTIFICATION_URL__FILE", &path),
+                ("WATCHTOWER_NOTIFICATIONS", "email slack"),
+                ("WATCHTOWER_NOTIFICATION_EMAIL_SERVER", "mail.lan"),
+                ("WATCHTOWER_NOTIFICATION_EMAIL_FROM", "wt@lan"),
+                ("WATCHTOWER_NOTIFICATION_EMAIL_TO", "ops@lan"),
+                (
+                    "WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PASSWORD",
+                    "mails3cret",
+                ),
+                (
+                    "WATCHTOWER_NOTIFICATION_SLACK_HOOK_URL",
+                    "https://hooks.slack.com/services/slacks3cret",
+                ),
+                ("WATCHTOWER_NOTIFICATION_TITLE_TAG", "prod"),
+                (
+                    "TIDEWATCH_TRIGGER_TELEGRAM_WATCHTOWER2_API",
+                    "http://127.0.0.1:1",
+                ),
+            ],
+        );
+        let lines = result.clone().unwrap();
+        let all = lines.join("\n");
+        assert!(!all.contains("s3cret"), "{all}");
+        for (needle, origin) in [
+            (
+                "trigger.discord.watchtower1.url = \"***\"",
+                "WATCHTOWER_NOTIFICATION_URL",
+            ),
+            (
+                "trigger.telegram.watchtower2.chatid = \"@ops\"",
+                "WATCHTOWER_NOTIFICATION_URL",
+            ),
+            (
+                "trigger.telegram.watchtower2.api = \"http://127.0.0.1:1\"",
+                "TIDEWATCH_TRIGGER_TELEGRAM_WATCHTOWER2_API",
+            ),
+            (
+                "trigger.telegram.watchtower2.mode = \"batch\"",
+                "WATCHTOWER_NOTIFICATION_URL",
+            ),
+            (
+                "trigger.gotify.watchtower3.token = \"***\"",
+                "WATCHTOWER_NOTIFICATION_URL__FILE",
+            ),
+            (
+                "trigger.smtp.watchtoweremail.pass = \"***\"",
+                "WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PASSWORD",
+            ),
+            (
+                "trigger.smtp.watchtoweremail.host = \"mail.lan\"",
+                "WATCHTOWER_NOTIFICATION_EMAIL_SERVER",
+            ),
+            (
+                "trigger.slack.watchtowerslack.url = \"***\"",
+                "WATCHTOWER_NOTIFICATION_SLACK_HOOK_URL",
+            ),
+            (
+                "trigger.discord.watchtower1.batchtitle = \"[prod] Watchtower updates on {{host}}\"",
+                "WATCHTOWER_NOTIFICATION_URL",
+            ),
+        ] {
+            assert_eq!(
+                lines_with(&result, needle),
+                [format!("{needle}  # {origin}")],
+                "{all}"
+            );
+        }
+        let errors = check(
+            None,
+            &[
+                ("WATCHTOWER_NOTIFICATION_URL", "pushbullet://s3cret@x"),
+                ("WATCHTOWER_NOTIFICATIONS", "emial"),
             ],
         )
         .unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].starts_with("WATCHTOWER_CLEANUP: expected true or false"));
-        assert!(errors[1].starts_with("WATCHTOWER_POLL_INTERVAL: "));
+        assert!(errors[0].starts_with("WATCHTOWER_NOTIFICATION_URL: notification URL 1 (pushbullet): unknown notification service"), "{errors:?}");
+        assert_eq!(
+            errors[1],
+            "WATCHTOWER_NOTIFICATIONS: unknown notifier `emial`, did you mean `email`?"
+        );
+        assert!(!errors.join("").contains("s3cret"));
+    }
+
+    #[test]
+    fn diun_variables_as_its_users_write_them_set_the_watcher_and_notifiers() {
+        let mut token = tempfile::NamedTempFile::new().unwrap();
+        writeln!(token, "tgS3CRET").unwrap();
+        let token = token.path().to_str().unwrap().to_string();
+        let result = check(
+            None,
+            &[
+                ("DIUN_WATCH_SCHEDULE", "0 */6 * * *"),
+                ("DIUN_WATCH_JITTER", "30s"),
+                ("DIUN_WATCH_WORKERS", "20"),
+                ("DIUN_PROVIDERS_DOCKER", "true"),
+                ("DIUN_PROVIDERS_DOCKER_WATCHSTOPPED", "true"),
+                ("DIUN_NOTIF_TELEGRAM_TOKENFILE", &token),
+                ("DIUN_NOTIF_TELEGRAM_CHATIDS", "-1001,-1002:42"),
+                ("DIUN_NOTIF_MAIL_HOST", "mail.lan"),
+                ("DIUN_NOTIF_MAIL_PASSWORD", "mailS3CRET"),
+                ("DIUN_NOTIF_MAIL_FROM", "diun@lan"),
+                ("DIUN_NOTIF_MAIL_TO", "ops@lan"),
+                ("DIUN_NOTIF_WEBHOOK_ENDPOINT", "http://n8n.lan/webhook"),
+                (
+                    "DIUN_NOTIF_WEBHOOK_HEADERS_AUTHORIZATION",
+                    "Bearer hookS3CRET",
+                ),
+            ],
+        );
+        let all = result.clone().unwrap().join("\n");
+        assert!(!all.contains("S3CRET"), "{all}");
+        for (needle, origin) in [
+            (
+                "watcher.local.cron = \"0 */6 * * *\"",
+                "DIUN_WATCH_SCHEDULE",
+            ),
+            ("watcher.local.jitter = 30000", "DIUN_WATCH_JITTER"),
+            (
+                "watcher.local.watchall = true",
+                "DIUN_PROVIDERS_DOCKER_WATCHSTOPPED",
+            ),
+            (
+                "watcher.local.watchbydefault = false",
+                "DIUN_PROVIDERS_DOCKER_WATCHBYDEFAULT (Diun's default)",
+            ),
+            (
+                "trigger.telegram.diun1.bottoken = \"***\"",
+                "DIUN_NOTIF_TELEGRAM_TOKENFILE",
+            ),
+            (
+                "trigger.telegram.diun2.messagethreadid = 42",
+                "DIUN_NOTIF_TELEGRAM_CHATIDS",
+            ),
+            (
+                "trigger.smtp.diun.pass = \"***\"",
+                "DIUN_NOTIF_MAIL_PASSWORD",
+            ),
+            (
+                "trigger.http.diun.headers = \"***\"",
+                "DIUN_NOTIF_WEBHOOK_HEADERS_*",
+            ),
+        ] {
+            assert_eq!(
+                lines_with(&result, needle),
+                [format!("{needle}  # {origin}")],
+                "{all}"
+            );
+        }
+        assert!(!all.contains("trigger.docker"), "Diun only notifies: {all}");
+        let loaded = load(None, vars(&[("DIUN_WATCH_WORKERS", "20")])).unwrap();
+        assert_eq!(
+            loaded.warnings,
+            ["DIUN_WATCH_WORKERS: ignored, Diun's setting has no equivalent here"]
+        );
+        let errors = check(
+            None,
+            &[
+                ("DIUN_WATCH_SCHEDUL", "0 * * * *"),
+                ("DIUN_NOTIF_MAIL_HOST", "mail.lan"),
+                ("DIUN_NOTIF_MAIL_TO", "ops@lan"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "DIUN_WATCH_SCHEDUL: not a Diun setting this version reads, did you mean `DIUN_WATCH_SCHEDULE`?",
+                "DIUN_NOTIF_MAIL_FROM: required with DIUN_NOTIF_MAIL_HOST",
+            ]
+        );
     }
 
     #[test]

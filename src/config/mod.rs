@@ -15,10 +15,13 @@ mod secret;
 mod trigger;
 mod watcher;
 
+pub use compat::watchtower::{
+    CommandLine as WatchtowerCommandLine, FLAGS as WATCHTOWER_FLAGS, Flag as WatchtowerFlag,
+};
 pub use env::PREFIX as ENV_PREFIX;
 pub use env::SUCCEEDS as SUCCEEDS_VAR;
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{Loaded, Origin, load, load_from_process};
+pub use load::{Loaded, Origin, load, load_from_process, load_with};
 pub use registry::{
     DEFAULT_CONCURRENCY, DEFAULT_MAX_TAGS, EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig,
     RegistryUrl, decode_auth,
@@ -26,8 +29,8 @@ pub use registry::{
 pub use secret::Secret;
 pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
-    HttpAuthConfig, HttpConfig, Mode, NtfyAuthConfig, NtfyConfig, SlackConfig, SmtpConfig,
-    SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
+    HttpAuthConfig, HttpConfig, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig, PushoverConfig,
+    SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, name_patterns};
 

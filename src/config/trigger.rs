@@ -25,6 +25,8 @@ pub struct TriggersConfig {
     pub telegram: BTreeMap<String, TelegramConfig>,
     pub ntfy: BTreeMap<String, NtfyConfig>,
     pub gotify: BTreeMap<String, GotifyConfig>,
+    pub pushover: BTreeMap<String, PushoverConfig>,
+    pub matrix: BTreeMap<String, MatrixConfig>,
     pub docker: BTreeMap<String, DockerTriggerConfig>,
     /// WUD calls it `dockercompose`.
     #[serde(alias = "dockercompose")]
@@ -374,6 +376,37 @@ notifier_config! {
     }
 }
 
+notifier_config! {
+    /// Pushover.
+    PushoverConfig {
+        /// The application's API token.
+        token: Option<Secret>,
+        /// The user or group key.
+        user: Option<Secret>,
+        /// Comma-separated device names; all of the user's devices when unset.
+        device: Option<String>,
+        /// -2 (lowest) to 1 (high); default 0.
+        priority: Option<i8>,
+        /// Pushover's API base, for tests (default https://api.pushover.net).
+        api: Option<String>,
+    }
+}
+
+notifier_config! {
+    /// Matrix rooms, through a homeserver's client API.
+    MatrixConfig {
+        /// The homeserver, `https://matrix.example.org`.
+        url: Option<String>,
+        /// With `password`: logged in once for an access token.
+        user: Option<String>,
+        password: Option<Secret>,
+        /// An access token, instead of `user` and `password`.
+        token: Option<Secret>,
+        /// Comma-separated room IDs (`!…`) or aliases (`#…`); every joined room when unset.
+        rooms: Option<String>,
+    }
+}
+
 /// Every notifier instance with its shared options, for code that treats them alike.
 impl TriggersConfig {
     pub fn commons(&self) -> Vec<(&'static str, &String, CommonConfig)> {
@@ -390,6 +423,12 @@ impl TriggersConfig {
         );
         all.extend(self.ntfy.iter().map(|(n, c)| ("ntfy", n, c.common())));
         all.extend(self.gotify.iter().map(|(n, c)| ("gotify", n, c.common())));
+        all.extend(
+            self.pushover
+                .iter()
+                .map(|(n, c)| ("pushover", n, c.common())),
+        );
+        all.extend(self.matrix.iter().map(|(n, c)| ("matrix", n, c.common())));
         all
     }
 }

@@ -26,6 +26,9 @@ pub struct WatcherConfig {
     /// When to check, as a 5-field cron expression (6 with seconds). Hourly by default, as WUD:
     /// frequent enough to matter, rare enough for Docker Hub's anonymous limits.
     pub cron: String,
+    /// Check every this many seconds from start instead of on `cron` (Watchtower's
+    /// `--interval`): any number, whatever it divides.
+    pub interval: Option<u64>,
     /// Up to this many milliseconds of random delay before each scheduled check, so that many
     /// instances do not hit a registry at the same second (WUD's default is one minute).
     pub jitter: u64,
@@ -82,6 +85,7 @@ impl Default for WatcherConfig {
             certfile: None,
             keyfile: None,
             cron: "0 * * * *".into(),
+            interval: None,
             jitter: 60_000,
             watchbydefault: true,
             watchall: false,
@@ -182,6 +186,9 @@ impl WatcherConfig {
         let mut problems = Vec::new();
         if let Err(err) = self.cron.parse::<croner::Cron>() {
             problems.push(("cron", format!("not a valid cron expression: {err}")));
+        }
+        if self.interval == Some(0) {
+            problems.push(("interval", "must be at least 1 second".into()));
         }
         let tls = [
             ("cafile", &self.cafile),

@@ -12,7 +12,9 @@
 pub mod discord;
 pub mod gotify;
 pub mod http;
+pub mod matrix;
 pub mod ntfy;
+pub mod pushover;
 pub mod runner;
 pub mod slack;
 pub mod smtp;
@@ -76,6 +78,8 @@ pub fn build_all(
         telegram,
         ntfy,
         gotify,
+        pushover,
+        matrix,
         docker: _,
         compose: _,
     } = config;
@@ -137,6 +141,14 @@ pub fn build_all(
     for (name, c) in gotify {
         let notifier = gotify::Gotify::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
         add("gotify", name, c.common(), gotify::TEMPLATES, notifier);
+    }
+    for (name, c) in pushover {
+        let notifier = pushover::Pushover::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("pushover", name, c.common(), pushover::TEMPLATES, notifier);
+    }
+    for (name, c) in matrix {
+        let notifier = matrix::Matrix::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("matrix", name, c.common(), matrix::TEMPLATES, notifier);
     }
     built
 }

@@ -81,6 +81,20 @@ impl Templates {
                 },
                 (None, None) => (shipped.to_string(), option.to_string()),
             };
+            // WUD's inline templates are JavaScript template literals; handlebars would send
+            // `${container.name}` as it is written. The forms WUD documents are translated,
+            // anything else refused.
+            let source = if source.contains("${") {
+                match translate_js(&source) {
+                    Ok(translated) => translated,
+                    Err(why) => {
+                        problems.push(BuildProblem::new(key, format!("{name} template: {why}")));
+                        continue;
+                    }
+                }
+            } else {
+                source
+            };
             if let Err(err) = registry.register_template_string(name, source) {
                 problems.push(BuildProblem::new(key, format!("{name} template: {err}")));
                 continue;
@@ -129,6 +143,50 @@ impl Templates {
             data,
         })
     }
+}
+
+/// WUD's JavaScript template literal placeholders and the handlebars field each means.
+const JS_FIELDS: &[(&str, &str)] = &[
+    ("container.name", "name"),
+    ("container.displayName", "display_name"),
+    ("container.id", "id"),
+    ("container.watcher", "watcher"),
+    ("container.image.name", "repository"),
+    ("container.image.registry.name", "registry"),
+    ("container.image.tag.value", "current_tag"),
+    ("container.updateKind.kind", "kind"),
+    ("container.updateKind.semverDiff", "kind"),
+    ("container.updateKind.localValue", "current_tag"),
+    ("container.updateKind.remoteValue", "new_tag"),
+    ("container.result.tag", "new_tag"),
+    ("container.result.link", "link"),
+    ("container.link", "link"),
+    ("containers.length", "count"),
+];
+
+/// `${container.name}` → `{{name}}`, for the placeholders WUD documents; an expression (a
+/// ternary, `containers.map(…)`) is refused rather than sent as written.
+fn translate_js(source: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or("`${` is not closed with `}`")?;
+        let expression = after[..end].trim();
+        match JS_FIELDS.iter().find(|(js, _)| *js == expression) {
+            Some((_, field)) => out.push_str(&format!("{{{{{field}}}}}")),
+            None => {
+                return Err(format!(
+                    "`${{{expression}}}` is a JavaScript expression (WUD's form) with no \
+                     translation; write it as handlebars, `{{{{name}}}}`"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// handlebars' errors can quote the template; only the reason is kept, in one line.
@@ -334,6 +392,38 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].key, "simplebody");
         assert!(problems[0].message.contains("contianer"), "{problems:?}");
+    }
+
+    #[test]
+    fn wuds_javascript_template_literals_are_translated_or_refused_naming_the_option() {
+        let common = CommonConfig {
+            simpletitle: Some("New ${container.updateKind.kind} for ${container.name}".into()),
+            simplebody: Some(
+                "${container.name}: ${container.updateKind.localValue} -> ${container.updateKind.remoteValue}"
+                    .into(),
+            ),
+            batchtitle: Some("${containers.length} updates".into()),
+            ..CommonConfig::default()
+        };
+        let templates = Templates::new(PLAIN, &common).unwrap();
+        let message = templates
+            .simple(simple_data(Notice::Available(&sample_candidate())))
+            .unwrap();
+        assert_eq!(message.title, "New patch for web");
+        assert_eq!(message.body, "web: 1.25.3 -> 1.25.4");
+        let common = CommonConfig {
+            simplebody: Some(
+                "${container.name}${container.result ? ' ' + container.result.link : ''}".into(),
+            ),
+            ..CommonConfig::default()
+        };
+        let problems = Templates::new(PLAIN, &common).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].key, "simplebody");
+        assert!(
+            problems[0].message.contains("JavaScript expression"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -13,6 +13,62 @@ const NATIVE: &str = "tidewatch.";
 const WUD: &str = "wud.";
 const WATCHTOWER: &str = "com.centurylinklabs.watchtower.";
 
+/// Diun's labels with a meaning here, by tidewatch's key: the last alias, after Watchtower's.
+/// `diun.watch_repo`, `diun.max_tags`, `diun.notify_on` and `diun.sort_tags` have none.
+const DIUN: &[(&str, &str)] = &[
+    ("watch", "diun.enable"),
+    ("tag.include", "diun.include_tags"),
+    ("tag.exclude", "diun.exclude_tags"),
+];
+
+/// Diun's `;`-separated regular-expression lists as one expression.
+fn diun_regex_list(value: &str) -> String {
+    let parts: Vec<&str> = value
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.as_slice() {
+        [one] => one.to_string(),
+        many => many
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|"),
+    }
+}
+
+/// `labels` with Diun's labels added under tidewatch's names, where the container sets none of
+/// the other spellings of that key.
+fn with_diun(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMap<String, String>> {
+    if !labels.keys().any(|k| k.starts_with("diun.")) {
+        return std::borrow::Cow::Borrowed(labels);
+    }
+    let mut merged = labels.clone();
+    for (key, diun) in DIUN {
+        let Some(value) = labels.get(*diun) else {
+            continue;
+        };
+        let watchtower = (*key == "watch").then_some("enable");
+        let taken = [
+            Some(format!("{NATIVE}{key}")),
+            Some(format!("{WUD}{key}")),
+            watchtower.map(|w| format!("{WATCHTOWER}{w}")),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|name| labels.contains_key(&name));
+        if !taken {
+            let value = match *key {
+                "watch" => value.clone(),
+                _ => diun_regex_list(value),
+            };
+            merged.insert(format!("{NATIVE}{key}"), value);
+        }
+    }
+    std::borrow::Cow::Owned(merged)
+}
+
 /// What the labels of one container ask for.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerLabels {
@@ -107,6 +163,9 @@ pub fn with_defaults<'a>(
             ![NATIVE, WUD, WATCHTOWER]
                 .iter()
                 .any(|prefix| labels.contains_key(&format!("{prefix}{key}")))
+                && !DIUN
+                    .iter()
+                    .any(|(k, diun)| k == key && labels.contains_key(*diun))
         })
         .collect();
     if missing.is_empty() {
@@ -121,6 +180,7 @@ pub fn with_defaults<'a>(
 
 /// Reads the labels tidewatch understands; others are ignored.
 pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelError> {
+    let labels = &*with_diun(labels);
     let find = |key: &str, watchtower: Option<&str>| -> Option<(String, String)> {
         let names = [
             Some(format!("{NATIVE}{key}")),
@@ -268,6 +328,33 @@ mod tests {
         assert_eq!(
             check(&[("wud.watch.digest", "TRUE")]).unwrap().watch_digest,
             Some(true)
+        );
+    }
+
+    #[test]
+    fn diuns_labels_are_the_last_aliases() {
+        assert_eq!(check(&[("diun.enable", "true")]).unwrap().watch, Some(true));
+        assert_eq!(
+            check(&[("diun.enable", "true"), ("wud.watch", "false")])
+                .unwrap()
+                .watch,
+            Some(false)
+        );
+        let tags = check(&[
+            ("diun.include_tags", r"^\d+\.\d+$;^latest$"),
+            ("diun.exclude_tags", "-rc"),
+        ])
+        .unwrap()
+        .tags;
+        assert!(tags.admits("1.25") && tags.admits("latest"));
+        assert!(!tags.admits("1.25.3") && !tags.admits("1.26-rc"));
+        let defaults = [("tag.exclude", "-beta".to_string())];
+        let labels: BTreeMap<String, String> =
+            [("diun.exclude_tags".to_string(), "-rc".to_string())].into();
+        assert_eq!(
+            *with_defaults(&labels, &defaults),
+            labels,
+            "the container's own wins"
         );
     }
 

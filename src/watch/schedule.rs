@@ -1,5 +1,7 @@
 //! When a watcher checks next: its cron expression in the local time zone (`TZ`, as WUD), plus
-//! a random delay up to its jitter so that many instances do not hit a registry at once.
+//! a random delay up to its jitter so that many instances do not hit a registry at once; or
+//! every N seconds from start (Watchtower's `--interval`), which no cron expression can say
+//! when N does not divide a minute, an hour or a day.
 
 use chrono::Local;
 use std::time::Duration;
@@ -7,8 +9,18 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    cron: croner::Cron,
+    kind: Kind,
     jitter: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Cron(Box<croner::Cron>),
+    /// Every `period` from `start`: the checks keep to that grid even when one runs long.
+    Every {
+        start: Instant,
+        period: Duration,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,9 +41,20 @@ impl Schedule {
                 reason: err.to_string(),
             })?;
         Ok(Schedule {
-            cron,
+            kind: Kind::Cron(Box::new(cron)),
             jitter: Duration::from_millis(jitter_ms),
         })
+    }
+
+    /// Every `seconds` (at least one) from now.
+    pub fn every(seconds: u64, jitter_ms: u64) -> Schedule {
+        Schedule {
+            kind: Kind::Every {
+                start: Instant::now(),
+                period: Duration::from_secs(seconds.max(1)),
+            },
+            jitter: Duration::from_millis(jitter_ms),
+        }
     }
 
     /// The next moment to check, or `None` when the expression never matches again.
@@ -40,9 +63,16 @@ impl Schedule {
     }
 
     fn next_after(&self, now: chrono::DateTime<Local>) -> Option<Instant> {
-        let next = self.cron.find_next_occurrence(&now, false).ok()?;
-        let wait = (next - now).to_std().unwrap_or_default();
-        Some(Instant::now() + wait + self.random_jitter())
+        match &self.kind {
+            Kind::Cron(cron) => {
+                let next = cron.find_next_occurrence(&now, false).ok()?;
+                let wait = (next - now).to_std().unwrap_or_default();
+                Some(Instant::now() + wait + self.random_jitter())
+            }
+            Kind::Every { start, period } => {
+                Some(next_tick(*start, *period, Instant::now()) + self.random_jitter())
+            }
+        }
     }
 
     /// Spread, not secrecy: the clock's nanoseconds are random enough to decorrelate hosts.
@@ -57,6 +87,15 @@ impl Schedule {
             .unwrap_or(0);
         Duration::from_millis(nanos % millis)
     }
+}
+
+/// The first `start + k * period` after `now`: a check that overran a tick skips it rather
+/// than running twice in a row.
+fn next_tick(start: Instant, period: Duration, now: Instant) -> Instant {
+    let elapsed = now.saturating_duration_since(start).as_millis();
+    let period_ms = period.as_millis().max(1);
+    let ticks = elapsed / period_ms + 1;
+    start + Duration::from_millis((ticks * period_ms) as u64)
 }
 
 #[cfg(test)]
@@ -83,5 +122,27 @@ mod tests {
             assert!(wait < Duration::from_secs(46 * 60 + 5), "{wait:?}");
         }
         assert!(Schedule::new("every hour", 0).is_err());
+    }
+
+    #[test]
+    fn an_interval_keeps_to_its_grid_from_start_whatever_it_divides() {
+        let start = Instant::now();
+        let seven = Duration::from_secs(7);
+        assert_eq!(next_tick(start, seven, start), start + seven);
+        assert_eq!(
+            next_tick(start, seven, start + Duration::from_secs(3)),
+            start + seven
+        );
+        // A check that ran over a tick waits for the next one, on the grid.
+        assert_eq!(
+            next_tick(start, seven, start + Duration::from_secs(15)),
+            start + Duration::from_secs(21)
+        );
+        let every = Schedule::every(420, 0);
+        let wait = every.next().unwrap() - Instant::now();
+        assert!(
+            wait <= Duration::from_secs(420) && wait > Duration::from_secs(400),
+            "{wait:?}"
+        );
     }
 }

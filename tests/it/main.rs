@@ -7,6 +7,7 @@
 //! engine, so each one names and labels what it creates and looks only at its own objects.
 
 mod check;
+mod compat;
 mod compose;
 mod config_cli;
 mod crash;

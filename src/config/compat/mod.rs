@@ -1,3 +1,55 @@
-//! The settings of the tools tidewatch replaces, mapped onto its own: Watchtower's variables
-//! here (WUD's share tidewatch's grammar and are read by `config::env`).
+//! The settings of the tools tidewatch replaces, mapped onto its own: Watchtower's variables and
+//! flags (`watchtower`) and its notification URLs (`shoutrrr`); WUD's share tidewatch's grammar
+//! and are read by `config::env`.
+//!
+//! A mapped value is a figment source of its own ([`Setting`]), merged before the file and the
+//! variables, so a value set the tidewatch way wins and every mapped value still names the
+//! Watchtower variable or flag it came from, in `tidewatch config` and in errors.
+
+pub mod diun;
+pub mod gotemplate;
+pub mod shoutrrr;
 pub mod watchtower;
+
+use figment::value::{Dict, Map, Value};
+use figment::{Metadata, Profile, Provider};
+
+/// One configuration value made from another tool's setting.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// The variable or flag, as errors and `tidewatch config` name it.
+    pub origin: String,
+    /// The key path, `["trigger", "discord", "watchtower1", "url"]`.
+    pub path: Vec<String>,
+    pub value: Value,
+}
+
+impl Setting {
+    pub fn new(origin: impl Into<String>, path: &[&str], value: impl Into<Value>) -> Setting {
+        Setting {
+            origin: origin.into(),
+            path: path.iter().map(|s| s.to_string()).collect(),
+            value: value.into(),
+        }
+    }
+}
+
+impl Provider for Setting {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.origin.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut value = self.value.clone();
+        for segment in self.path.iter().skip(1).rev() {
+            let mut dict = Dict::new();
+            dict.insert(segment.clone(), value);
+            value = Value::from(dict);
+        }
+        let mut root = Dict::new();
+        if let Some(first) = self.path.first() {
+            root.insert(first.clone(), value);
+        }
+        Ok(Map::from([(Profile::Default, root)]))
+    }
+}
