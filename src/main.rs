@@ -9,6 +9,8 @@ use tidewatch::{config, telemetry};
 
 /// Exit status for a configuration a user must fix, as promised in the README.
 const EXIT_CONFIG: u8 = 2;
+/// `run --once`: an update failed or was rolled back (README, "Exit status").
+const EXIT_UPDATE_FAILED: u8 = 3;
 
 #[derive(Parser)]
 #[command(version, about = "Keeps Docker containers current.")]
@@ -287,7 +289,8 @@ fn failure_line(result: anyhow::Result<()>) -> ExitCode {
 }
 
 /// Prints a cycle's report. Exit 1 when an engine could not be reached, and, when
-/// `failed_checks_fail`, also when a container's check failed.
+/// `failed_checks_fail`, also when a container's check failed; exit 3 when an update failed or
+/// was rolled back, which says more than either.
 fn report(outcome: anyhow::Result<Outcome>, json: bool, failed_checks_fail: bool) -> ExitCode {
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -307,6 +310,10 @@ fn report(outcome: anyhow::Result<Outcome>, json: bool, failed_checks_fail: bool
     } else {
         !outcome.errors.is_empty()
     };
+    if outcome.updates_failed > 0 {
+        let _ = finish(written);
+        return ExitCode::from(EXIT_UPDATE_FAILED);
+    }
     match (finish(written), failed) {
         (code, false) => code,
         (_, true) => ExitCode::FAILURE,

@@ -123,8 +123,19 @@ pub(super) async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
             count = entries.len(),
             "Updates were interrupted (crash or kill); recovering them first."
         );
-        for line in crate::update::journal::recover(entries, &loaded.config.watcher, &store).await {
-            tracing::warn!("{line}");
+        for done in crate::update::journal::recover(entries, &loaded.config.watcher, &store).await {
+            tracing::warn!(container = %done.name, watcher = %done.watcher, event = done.event, "{done}");
+            // Into the history too: the log alone is not where a user looks a day later.
+            let key = crate::store::ContainerKey {
+                watcher: done.watcher.clone(),
+                name: done.name.clone(),
+            };
+            let logged = store
+                .blocking(move |s| s.log(Some(&key), done.event, &done.detail))
+                .await;
+            if let Err(err) = logged {
+                tracing::error!(error = %err, "Store write failed; the recovery is not in the history.");
+            }
         }
     }
     Ok(store)
@@ -215,6 +226,16 @@ pub(super) async fn log_events(mut events: Subscriber) {
                 by = %by,
                 "Hold released."
             ),
+            // One line per failed check, naming the container: the cycle's count alone
+            // (`failed=1`) does not say which, nor why.
+            Event::ContainerChecked(c) if c.status == crate::watch::finding::Status::Failed => {
+                tracing::warn!(
+                    watcher = %c.watcher,
+                    container = %c.name,
+                    reason = %c.reason.as_deref().unwrap_or("unknown"),
+                    "Check failed."
+                )
+            }
             Event::ContainerRemoved { watcher, name, .. } => tracing::info!(
                 watcher = %watcher,
                 container = %name,

@@ -31,9 +31,10 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
     drop(bus);
     let found = collector.await.unwrap_or_default();
     let mut lines = Vec::new();
-    if triggers.docker.is_empty() {
+    if triggers.docker.is_empty() && triggers.compose.is_empty() {
         lines.push(
-            "No docker trigger is configured: tidewatch only reports (monitor only).".to_string(),
+            "No docker or compose trigger is configured: tidewatch only reports (monitor only)."
+                .to_string(),
         );
     }
     for c in &found {
@@ -48,7 +49,7 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         );
-        let verdicts: Vec<String> = triggers
+        let mut verdicts: Vec<String> = triggers
             .docker
             .iter()
             .map(|t| match t.wants(c) {
@@ -59,6 +60,17 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
                 Err(why) => format!("{}: not updated, {why}", t.id()),
             })
             .collect();
+        // Every acting trigger: a compose trigger rewrites files, and says which, or why not.
+        verdicts.extend(
+            triggers
+                .compose
+                .iter()
+                .filter(|t| t.wants(c))
+                .map(|t| match t.plan(c) {
+                    Ok(what) => format!("update by {} ({what})", t.id()),
+                    Err(why) => format!("{}: not updated, {why}", t.id()),
+                }),
+        );
         match verdicts.is_empty() {
             true => lines.push(format!("{what}: reported only")),
             false => lines.push(format!("{what}: {}", verdicts.join("; "))),

@@ -20,7 +20,78 @@ use super::*;
 /// running and allowed to finish (notifications sent, the store written) before the report is
 /// returned.
 pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Outcome> {
-    one_cycle(loaded, triggers, Bus::default(), &[]).await
+    let bus = Bus::default();
+    let acted = tokio::spawn(what_the_triggers_did(bus.subscribe("exit-status")));
+    let mut outcome = one_cycle(loaded, triggers, bus, &[]).await?;
+    let acted = acted.await.unwrap_or_default();
+    outcome.updates_failed = acted.failed;
+    show_applied(loaded, &mut outcome, &acted.applied).await;
+    Ok(outcome)
+}
+
+/// What the acting triggers did in one cycle, for `run --once`'s report and exit status.
+#[derive(Debug, Default)]
+struct Acted {
+    /// Updates that failed or were rolled back.
+    failed: usize,
+    /// `(watcher, old container ID, new container ID)` of each update applied.
+    applied: Vec<(String, String, String)>,
+}
+
+/// Collects until the bus closes: a script running `run --once` must see a failed update in
+/// the exit status, not only in the log, and the report what runs now.
+async fn what_the_triggers_did(mut events: crate::bus::Subscriber) -> Acted {
+    let mut acted = Acted::default();
+    while let Some(event) = events.recv().await {
+        match event.as_ref() {
+            Event::UpdateFailed { .. } | Event::RolledBack { .. } => acted.failed += 1,
+            Event::UpdateApplied {
+                candidate,
+                new_container_id,
+            } => acted.applied.push((
+                candidate.container.watcher.clone(),
+                candidate.container.id.clone(),
+                new_container_id.clone(),
+            )),
+            _ => {}
+        }
+    }
+    acted
+}
+
+/// The report was made before the updates: each container updated is shown as it is now (its
+/// new ID and image, up to date), not as the check found it.
+async fn show_applied(
+    loaded: &Loaded,
+    outcome: &mut Outcome,
+    applied: &[(String, String, String)],
+) {
+    use crate::model::finding::{Finding, ListedContainer, Status};
+    for (watcher, old_id, new_id) in applied {
+        let Some(config) = loaded.config.watcher.get(watcher) else {
+            continue;
+        };
+        let Ok(engine) = Engine::connect(watcher, config).await else {
+            continue;
+        };
+        let Ok(Some(now)) = engine.container(new_id).await else {
+            continue;
+        };
+        if let Some(row) = outcome
+            .listing
+            .containers
+            .iter_mut()
+            .find(|row| &row.watcher == watcher && &row.id == old_id)
+        {
+            let finding = Finding {
+                status: Status::UpToDate,
+                reason: None,
+                update: None,
+                display_name: row.display_name.take(),
+            };
+            *row = ListedContainer::new(&now, finding);
+        }
+    }
 }
 
 /// `tidewatch run`: every watcher on its schedule until `shutdown` resolves. A cycle under way

@@ -90,6 +90,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ComposeTriggerError + '_ {
     }
 }
 
+/// A compose file or `.env` the trigger edits: a regular file, bounded (see `config::file`).
+fn read_text(path: &Path) -> Result<String, ComposeTriggerError> {
+    crate::config::file::read_to_string(path, crate::config::file::FILE_LIMIT)
+        .map_err(|err| ComposeTriggerError::Refused(err.to_string()))
+}
+
 /// The compose command: an explicit one, else `docker-compose`, else `docker compose`, as found
 /// on `path` (the PATH); `None` when there is none (the executor re-creates instead).
 fn find_command(configured: Option<&str>, path: Option<&OsStr>) -> Option<Vec<String>> {
@@ -228,6 +234,55 @@ impl ComposeTrigger {
         &self.id
     }
 
+    /// What this trigger would do for `candidate`, for `tidewatch plan`: the files it would
+    /// rewrite, or why it would not (a file outside `allowed`, no file naming the image).
+    /// Reads the files, writes nothing.
+    pub fn plan(&self, candidate: &UpdateCandidate) -> Result<String, String> {
+        let labels = &candidate.container.labels;
+        let (service, working_dir, files) = if candidate.container.kind == Kind::Service {
+            // A service of this trigger's Swarm stack: `<stack>_<key in the file>`.
+            let (Some(file), Some(stack)) = (&self.file, &self.stack) else {
+                return Err("no stack file configured".into());
+            };
+            let name = &candidate.container.name;
+            let key = name
+                .strip_prefix(&format!("{stack}_"))
+                .ok_or_else(|| format!("service {name} is not named after stack {stack}"))?;
+            (key.to_string(), None, vec![file.clone()])
+        } else {
+            let service = labels
+                .get(SERVICE)
+                .ok_or("the container has no compose service label")?;
+            let working_dir = labels.get(WORKING_DIR).map(|d| self.local(Path::new(d)));
+            let files: Vec<PathBuf> = match &self.file {
+                Some(file) => vec![file.clone()],
+                None => self.project_files(labels),
+            };
+            (service.clone(), working_dir, files)
+        };
+        let service = &service;
+        if files.is_empty() {
+            return Err(
+                "no compose file: the container has no config_files label and no `file` is set"
+                    .into(),
+            );
+        }
+        let edits = self
+            .plan_edits(
+                &files,
+                service,
+                &update::new_image(candidate),
+                candidate.digest.as_deref(),
+                working_dir.as_deref(),
+            )
+            .map_err(|err| err.to_string())?;
+        if edits.is_empty() {
+            return Ok("its compose file already names the new image".into());
+        }
+        let paths: Vec<String> = edits.iter().map(|e| e.path.display().to_string()).collect();
+        Ok(format!("rewrites {}", paths.join(", ")))
+    }
+
     /// Resolves once the listener has passed barrier `n`.
     pub fn barrier(&self, n: u64) -> impl Future<Output = ()> + use<> {
         let mut passed = self.passed.subscribe();
@@ -353,14 +408,22 @@ impl ComposeTrigger {
                     new_container_id: new_id,
                 },
                 Ok(None) => continue,
-                Err(Failure::Failed(reason)) => Event::UpdateFailed {
-                    candidate: first.clone(),
-                    reason,
-                },
-                Err(Failure::RolledBack(reason)) => Event::RolledBack {
-                    candidate: first.clone(),
-                    reason,
-                },
+                // Logged here too: the bus's subscribers record and notify, none of them logs,
+                // and a refused file (outside `allowed`) must not pass without a word.
+                Err(Failure::Failed(reason)) => {
+                    tracing::warn!(trigger = %self.id, container = %first.container.name, reason = %reason, "Update failed.");
+                    Event::UpdateFailed {
+                        candidate: first.clone(),
+                        reason,
+                    }
+                }
+                Err(Failure::RolledBack(reason)) => {
+                    tracing::warn!(trigger = %self.id, container = %first.container.name, reason = %reason, "Update rolled back.");
+                    Event::RolledBack {
+                        candidate: first.clone(),
+                        reason,
+                    }
+                }
             };
             context.bus.publish(event);
         }
@@ -776,7 +839,7 @@ impl ComposeTrigger {
         let mut passed_over: Option<compose::ComposeError> = None;
         for path in files.iter().rev() {
             let real = self.check_allowed(path)?;
-            let text = std::fs::read_to_string(&real).map_err(io(&real))?;
+            let text = read_text(&real)?;
             // The full reference: the file's own form decides whether the digest is written.
             let wanted = match digest {
                 Some(digest) => format!("{new_image}@{digest}"),
@@ -805,7 +868,7 @@ impl ComposeTrigger {
                         .or_else(|| real.parent().map(Path::to_path_buf))
                         .unwrap_or_default();
                     let env = self.check_allowed(&folder.join(".env"))?;
-                    let before = std::fs::read_to_string(&env).map_err(io(&env))?;
+                    let before = read_text(&env)?;
                     let after = compose::rewrite_env(&before, &vars)?;
                     Ok(vec![Edit {
                         path: env,

@@ -115,14 +115,14 @@ pub fn collect(
         }
         let (value, file) = if from_file {
             let file = PathBuf::from(&raw);
-            match std::fs::read_to_string(&file) {
+            match super::file::read_to_string(&file, super::file::SECRET_LIMIT) {
                 // Secret files usually end with a newline that is not part of the secret.
                 Ok(content) => (
                     content.trim_end_matches(['\r', '\n']).to_string(),
                     Some(file),
                 ),
                 Err(err) => {
-                    let message = format!("cannot read file {}: {err}", file.display());
+                    let message = err.to_string();
                     errors.push(ConfigError::new(&name, message));
                     continue;
                 }

@@ -65,9 +65,48 @@ impl std::fmt::Display for Origin {
 /// Loads from the real process environment and Watchtower's flags of the command line; `file`
 /// is the `--config` argument, which wins over `TIDEWATCH_CONFIG`.
 pub fn load_from_process(file: Option<PathBuf>, cli: &CommandLine) -> Result<Loaded, ConfigErrors> {
-    let vars: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let mut vars: Vec<(String, String)> = Vec::new();
+    // A value that is not UTF-8 in a variable meant for tidewatch is a mistake to report, not
+    // a variable to drop: dropped, its default would apply without a word.
+    let mut not_utf8 = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let Ok(key) = key.into_string() else { continue };
+        match value.into_string() {
+            Ok(value) => vars.push((key, value)),
+            Err(_) if is_own(&key) => {
+                not_utf8.push(ConfigError::new(key, "the value is not UTF-8 text"));
+            }
+            Err(_) => {}
+        }
+    }
+    if !not_utf8.is_empty() {
+        if let Err(ConfigErrors(errors)) = load_vars(file, vars, cli) {
+            not_utf8.extend(errors);
+        }
+        return Err(ConfigErrors(not_utf8));
+    }
+    load_vars(file, vars, cli)
+}
+
+/// Whether tidewatch reads variable `key` as its configuration.
+fn is_own(key: &str) -> bool {
+    ["TIDEWATCH_", "WUD_", "WATCHTOWER_", "DIUN_"]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+        || [
+            "DOCKER_HOST",
+            "DOCKER_CERT_PATH",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_CONFIG",
+        ]
+        .contains(&key)
+}
+
+fn load_vars(
+    file: Option<PathBuf>,
+    vars: Vec<(String, String)>,
+    cli: &CommandLine,
+) -> Result<Loaded, ConfigErrors> {
     let file = file.or_else(|| {
         vars.iter()
             .find(|(k, _)| k == "TIDEWATCH_CONFIG")
@@ -132,7 +171,16 @@ pub fn load_with(
         figment = figment.merge(setting);
     }
     if let Some(file) = file {
-        figment = figment.merge(Toml::file_exact(file));
+        // Bounded, and only a regular file (see `config::file`); figment reads it after.
+        match super::file::read(file, super::file::FILE_LIMIT) {
+            Err(err) if !err.is_not_found() => {
+                errors.push(ConfigError::new(
+                    "TIDEWATCH_CONFIG (--config)",
+                    err.to_string(),
+                ));
+            }
+            _ => figment = figment.merge(Toml::file_exact(file)),
+        }
     }
     for var in env_vars {
         figment = figment.merge(var);

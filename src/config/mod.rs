@@ -8,6 +8,7 @@
 mod compat;
 mod env;
 mod error;
+pub mod file;
 pub mod host;
 mod load;
 mod registry;

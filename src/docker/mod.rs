@@ -2,7 +2,9 @@
 //! sees [`ContainerInfo`], so the engine's API version and wire types stay in here.
 
 pub mod exec;
+mod lease;
 pub mod lifecycle;
+mod postmortem;
 mod raw;
 pub mod spec;
 pub mod swarm;

@@ -86,8 +86,8 @@ impl Engine {
                 keyfile,
             } => {
                 let read = |path: &std::path::Path| {
-                    std::fs::read(path)
-                        .map_err(|err| failed(format!("cannot read {}: {err}", path.display())))
+                    crate::config::file::read(path, crate::config::file::FILE_LIMIT)
+                        .map_err(|err| failed(err.to_string()))
                 };
                 let ca = reqwest::Certificate::from_pem(&read(cafile)?)
                     .map_err(|err| failed(format!("the CA file: {err}")))?;

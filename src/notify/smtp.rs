@@ -307,8 +307,8 @@ fn tls(
 /// The extra CA bundle: readable, and holding at least one PEM certificate.
 fn ca_certificate(path: &Path) -> Result<Certificate, BuildProblem> {
     let problem = |message: String| BuildProblem::new("tls.cafile", message);
-    let pem = std::fs::read(path)
-        .map_err(|err| problem(format!("cannot read {}: {err}", path.display())))?;
+    let pem = crate::config::file::read(path, crate::config::file::FILE_LIMIT)
+        .map_err(|err| problem(err.to_string()))?;
     // lettre's rustls backend reads a file without certificates as an empty bundle.
     if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
         return Err(problem(format!(

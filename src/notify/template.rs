@@ -203,10 +203,10 @@ fn read_override(folder: &Path, file: &str) -> Result<Option<String>, String> {
         return Err(format!("{} is not a folder", folder.display()));
     }
     let path = folder.join(file);
-    match std::fs::read_to_string(&path) {
+    match crate::config::file::read_to_string(&path, crate::config::file::FILE_LIMIT) {
         Ok(text) => Ok(Some(text)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err.to_string()),
     }
 }
 

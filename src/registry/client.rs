@@ -191,6 +191,16 @@ impl RegistryClient {
         self.transport.counts()
     }
 
+    /// Each registry host with requests under way, and how long the oldest has waited.
+    pub fn waiting(&self) -> std::collections::BTreeMap<String, std::time::Duration> {
+        self.transport.waiting()
+    }
+
+    /// Tries per request, and the timeout of each.
+    pub fn budget(&self) -> (u32, std::time::Duration) {
+        self.transport.budget()
+    }
+
     /// A scope for one check: identical questions within it are asked once.
     pub fn session(&self) -> Session<'_> {
         Session {
@@ -887,8 +897,8 @@ impl<K: Eq + Hash, V: Clone> OnceMap<K, V> {
 
 /// Certificates from a PEM bundle; an error names the file, never its content.
 fn read_roots(file: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
-    let pem = std::fs::read(file)
-        .map_err(|err| format!("cannot read CA file {}: {err}", file.display()))?;
+    let pem = crate::config::file::read(file, crate::config::file::FILE_LIMIT)
+        .map_err(|err| format!("CA file: {err}"))?;
     let roots = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|_| format!("CA file {} holds no PEM certificate", file.display()))?;
     if roots.is_empty() {

@@ -15,7 +15,7 @@
 
 use crate::config::Secret;
 use serde_json::{Map, Value};
-use std::io::{self, Read as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -262,11 +262,18 @@ impl DockerConfig {
 }
 
 /// Reads at most [`MAX_CONFIG_LEN`] bytes; `Ok(None)` when the file is longer.
+/// Only a regular file: a FIFO or a device there is refused at once (see `config::file`).
 fn read_bounded(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_LEN + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= MAX_CONFIG_LEN).then_some(bytes))
+    use crate::config::file::{FileError, read};
+    match read(path, MAX_CONFIG_LEN) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(FileError::TooLarge { .. }) => Ok(None),
+        Err(FileError::Io { source, .. }) => Err(source),
+        Err(FileError::NotRegular { kind, .. }) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file (it is {kind})"),
+        )),
+    }
 }
 
 enum ParseError {

@@ -132,6 +132,22 @@ pub struct Transport {
     /// Configured concurrency per host (or, when the flag is set, per domain suffix).
     concurrency: Vec<(String, bool, usize)>,
     counts: Mutex<RequestCounts>,
+    /// Requests under way (retries included): their host and when they began, for a progress
+    /// line that names the registry a slow check waits for.
+    under_way: Mutex<BTreeMap<u64, (String, Instant)>>,
+    next_request: std::sync::atomic::AtomicU64,
+}
+
+/// Removes a request from `under_way` however it ends (answered, failed, or dropped).
+struct UnderWay<'a> {
+    transport: &'a Transport,
+    id: u64,
+}
+
+impl Drop for UnderWay<'_> {
+    fn drop(&mut self) {
+        lock(&self.transport.under_way).remove(&self.id);
+    }
 }
 
 impl Transport {
@@ -144,7 +160,26 @@ impl Transport {
             hosts: Mutex::new(HashMap::new()),
             concurrency: Vec::new(),
             counts: Mutex::new(BTreeMap::new()),
+            under_way: Mutex::new(BTreeMap::new()),
+            next_request: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Each host with requests under way, and how long the oldest has waited.
+    pub fn waiting(&self) -> BTreeMap<String, Duration> {
+        let now = Instant::now();
+        let mut hosts = BTreeMap::new();
+        for (host, since) in lock(&self.under_way).values() {
+            let waited = now.saturating_duration_since(*since);
+            let longest: &mut Duration = hosts.entry(host.clone()).or_default();
+            *longest = (*longest).max(waited);
+        }
+        hosts
+    }
+
+    /// The longest a request may take: every try's timeout, the backoffs between them.
+    pub fn budget(&self) -> (u32, Duration) {
+        (self.limits.retries + 1, self.limits.timeout)
     }
 
     /// Requests to `host` use their own TLS settings (a private CA, or no verification).
@@ -204,6 +239,14 @@ impl Transport {
     /// 429, and 5xx or timeouts that outlast the retries, come back as errors.
     pub async fn send(&self, host: &str, request: &Request<'_>) -> Result<Reply, RegistryError> {
         let state = self.host(host);
+        let id = self
+            .next_request
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.under_way).insert(id, (host.to_string(), Instant::now()));
+        let _under_way = UnderWay {
+            transport: self,
+            id,
+        };
         let mut attempt = 0;
         loop {
             if let Some(until) = *lock(&state.blocked_until) {

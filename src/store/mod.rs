@@ -54,7 +54,9 @@ pub struct AuditEntry {
     pub watcher: Option<String>,
     pub container: Option<String>,
     /// `update-available`, `up-to-date`, `skipped`, `failed`, `removed`, `notified`,
-    /// `notify-failed`, `update-applied`, `update-failed`, `rolled-back`.
+    /// `notify-failed`, `update-applied`, `update-failed`, `rolled-back`; and what recovery at
+    /// start-up did with an interrupted update (`update-finished`, `update-undone`,
+    /// `recovery-incomplete`, `dependent-restarted`, …, see `update::journal::Recovered`).
     pub event: String,
     pub detail: String,
     /// For `update-applied` and `rollback-applied`: the image the container ran before, by

@@ -6,6 +6,9 @@ use crate::docker::Engine;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The lines of a failed container's log that go into the reason.
+const LOG_LINES: usize = 5;
+
 /// Between two looks at the new container.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -30,20 +33,37 @@ impl Gate {
     /// `Ok` when container `id` passed; otherwise why not, in words for the history.
     pub async fn pass(&self, engine: &Engine, id: &str, health_check: bool) -> Result<(), String> {
         let start = Instant::now();
+        // A second early: the engine's event times are whole seconds.
+        let since = chrono::Utc::now().timestamp() - 1;
         loop {
             let state = engine
                 .health(id)
                 .await
                 .map_err(|err| format!("cannot watch the new container: {err}"))?;
-            let exit = state
-                .exit_code
-                .map(|code| format!(" (exit code {code})"))
-                .unwrap_or_default();
-            if state.restarting || state.restart_count > 0 {
-                return Err(format!("the new container keeps restarting{exit}"));
-            }
-            if !state.running {
-                return Err(format!("the new container stopped{exit}"));
+            let restarting = state.restarting || state.restart_count > 0;
+            if restarting || !state.running {
+                // Restarted, it runs again and its state says exit code 0: the engine's
+                // events tell what it died with. Stopped, its state does.
+                let code = match engine.last_exit_code(id, since).await {
+                    Some(code) => Some(code),
+                    None if !state.running => state.exit_code,
+                    None => None,
+                };
+                let exit = code
+                    .map(|code| format!(" (exit code {code})"))
+                    .unwrap_or_default();
+                let what = if restarting {
+                    "keeps restarting"
+                } else {
+                    "stopped"
+                };
+                let tail = engine.log_tail(id, LOG_LINES).await;
+                let said = if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("; its last lines: {}", tail.join(" | "))
+                };
+                return Err(format!("the new container {what}{exit}{said}"));
             }
             if health_check {
                 match state.health.as_deref() {

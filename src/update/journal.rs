@@ -187,6 +187,11 @@ pub struct Found {
 /// One thing to do to bring an interrupted update to a safe end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Killed while the old container was being stopped: the engine finishes that stop
+    /// whatever became of the process that asked for it, so it is waited out (by a stop of
+    /// our own, which returns once the container is down) before the old container is
+    /// declared back; started before, it would be killed moments later.
+    WaitOutStop,
     RemoveNew,
     RenameOldBack,
     StartOld,
@@ -213,6 +218,9 @@ pub fn decide(entry: &Entry, found: &Found) -> Vec<Action> {
         // The old container is gone: nothing to put back. Whatever runs under the name stays.
         return actions;
     };
+    if entry.step == Step::Stopping && entry.was_running {
+        actions.push(Action::WaitOutStop);
+    }
     if found.new_name.is_some() {
         actions.push(Action::RemoveNew);
     }
@@ -225,16 +233,46 @@ pub fn decide(entry: &Entry, found: &Found) -> Vec<Action> {
     actions
 }
 
+/// What recovery did with one entry: a line for the log, and an event for the history, so
+/// that `tidewatch history` tells what became of an interrupted update as the log does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    pub watcher: String,
+    pub name: String,
+    /// `update-finished`, `update-undone`, `recovery-incomplete`, `dependent-restarted`,
+    /// `dependent-not-restarted`, `recovery-deferred` (engine unreachable: tried again at the
+    /// next start) or `recovery-dropped` (its watcher is not configured any more).
+    pub event: &'static str,
+    /// What happened, without the container's name (the history has its own column).
+    pub detail: String,
+}
+
+impl std::fmt::Display for Recovered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}: {}", self.watcher, self.name, self.detail)
+    }
+}
+
+fn recovered(entry: &Entry, event: &'static str, detail: String) -> Recovered {
+    Recovered {
+        watcher: entry.watcher.clone(),
+        name: entry.name.clone(),
+        event,
+        detail,
+    }
+}
+
 /// Finishes or undoes every update the journal holds, engine by engine, then brings back the
 /// dependents that were stopped for them: after, because a container cannot start while what
 /// it is linked to is stopped, and in the reverse of the order they were stopped in, so what
-/// they depend on comes first. Returns a line per entry for the log; an entry that could not
-/// be settled now (its engine unreachable, an action refused) is kept for the next start.
+/// they depend on comes first. Returns what was done with each entry, for the log and the
+/// history; an entry that could not be settled now (its engine unreachable, an action refused)
+/// is kept for the next start.
 pub async fn recover(
     entries: Vec<Entry>,
     watchers: &BTreeMap<String, WatcherConfig>,
     journal: &dyn Journal,
-) -> Vec<String> {
+) -> Vec<Recovered> {
     let (dependents, updates): (Vec<Entry>, Vec<Entry>) = entries
         .into_iter()
         .partition(|entry| entry.step == Step::Dependent);
@@ -245,26 +283,44 @@ pub async fn recover(
         let Some(engine) = connect(&entry, watchers, journal, &mut report).await else {
             continue;
         };
-        let line = match recover_update(&engine, &entry).await {
+        // The lease its killed predecessor held is stale by now, and taken over; one held by
+        // an instance still at work on the container (a daemon beside this `tidewatch
+        // update`, on the same store) leaves the entry to it, or to the next start.
+        let lease = match super::lease::take(&engine, &entry.name).await {
+            Ok(lease) => lease,
+            Err(super::lease::Refused::Busy(why) | super::lease::Refused::Failed(why)) => {
+                report.push(recovered(
+                    &entry,
+                    "recovery-deferred",
+                    format!("not recovered yet: {why}"),
+                ));
+                continue;
+            }
+        };
+        let settled = recover_update(&engine, &entry).await;
+        lease.release(&engine).await;
+        let line = match settled {
             Ok(replaced) => {
                 journal.clear(&entry.watcher, &entry.name).await;
-                let done = if replaced.is_some() {
-                    "finished"
+                let (event, done) = if replaced.is_some() {
+                    ("update-finished", "finished")
                 } else {
-                    "undone; the old container is back"
+                    ("update-undone", "undone; the old container is back")
                 };
                 finished
                     .entry(entry.watcher.clone())
                     .or_default()
                     .extend(replaced);
-                format!(
-                    "{}/{}: interrupted update {done}",
-                    entry.watcher, entry.name
+                recovered(
+                    &entry,
+                    event,
+                    format!("interrupted update {done} (it was at step {})", entry.step),
                 )
             }
-            Err(problems) => format!(
-                "{}/{}: recovery incomplete: {problems}",
-                entry.watcher, entry.name
+            Err(problems) => recovered(
+                &entry,
+                "recovery-incomplete",
+                format!("recovery incomplete: {problems}"),
             ),
         };
         report.push(line);
@@ -277,11 +333,12 @@ pub async fn recover(
         let line = match recover_dependent(&engine, &entry, follow, journal).await {
             Ok(done) => {
                 journal.clear(&entry.watcher, &entry.name).await;
-                format!("{}/{}: dependent {done}", entry.watcher, entry.name)
+                recovered(&entry, "dependent-restarted", format!("dependent {done}"))
             }
-            Err(problem) => format!(
-                "{}/{}: stopped as a dependent, not brought back: {problem}",
-                entry.watcher, entry.name
+            Err(problem) => recovered(
+                &entry,
+                "dependent-not-restarted",
+                format!("stopped as a dependent, not brought back: {problem}"),
             ),
         };
         report.push(line);
@@ -295,12 +352,13 @@ async fn connect(
     entry: &Entry,
     watchers: &BTreeMap<String, WatcherConfig>,
     journal: &dyn Journal,
-    report: &mut Vec<String>,
+    report: &mut Vec<Recovered>,
 ) -> Option<Engine> {
     let Some(config) = watchers.get(&entry.watcher) else {
-        report.push(format!(
-            "{}/{}: interrupted update on a watcher no longer configured; left as is",
-            entry.watcher, entry.name
+        report.push(recovered(
+            entry,
+            "recovery-dropped",
+            "interrupted update on a watcher no longer configured; left as is".to_string(),
         ));
         journal.clear(&entry.watcher, &entry.name).await;
         return None;
@@ -308,9 +366,10 @@ async fn connect(
     match Engine::connect(&entry.watcher, config).await {
         Ok(engine) => Some(engine),
         Err(err) => {
-            report.push(format!(
-                "{}/{}: not recovered yet: {err}",
-                entry.watcher, entry.name
+            report.push(recovered(
+                entry,
+                "recovery-deferred",
+                format!("not recovered yet: {err}"),
             ));
             None
         }
@@ -345,12 +404,19 @@ async fn recover_update(engine: &Engine, entry: &Entry) -> Result<Option<Replace
     let mut problems = Vec::new();
     for action in &actions {
         let result = match (action, &new_id) {
-            (Action::RemoveNew, Some(id)) => engine.remove(id, true).await,
-            (Action::RenameNew, Some(id)) => engine.rename(id, &entry.name).await,
+            (Action::RemoveNew, Some(id)) => engine.remove(id, true).await.map_err(text),
+            (Action::RenameNew, Some(id)) => engine.rename(id, &entry.name).await.map_err(text),
             (Action::RemoveNew | Action::RenameNew, None) => Ok(()),
-            (Action::RenameOldBack, _) => engine.rename(&entry.old_id, &entry.name).await,
-            (Action::StartOld, _) => engine.start(&entry.old_id).await,
-            (Action::RemoveOld, _) => engine.remove(&entry.old_id, false).await,
+            (Action::RenameOldBack, _) => engine
+                .rename(&entry.old_id, &entry.name)
+                .await
+                .map_err(text),
+            (Action::WaitOutStop, _) => wait_out_stop(engine, &entry.old_id).await,
+            (Action::StartOld, _) => match engine.start(&entry.old_id).await {
+                Ok(()) => still_running(engine, &entry.old_id).await,
+                Err(err) => Err(err.to_string()),
+            },
+            (Action::RemoveOld, _) => engine.remove(&entry.old_id, false).await.map_err(text),
         };
         if let Err(err) = result {
             problems.push(format!("{action:?}: {err}"));
@@ -369,6 +435,40 @@ async fn recover_update(engine: &Engine, entry: &Entry) -> Result<Option<Replace
         }))
 }
 
+fn text(err: crate::docker::DockerError) -> String {
+    err.to_string()
+}
+
+/// The stop timeout recovery uses when the container sets none: the docker trigger's default.
+/// The stop that was pending may have had a longer one; ours then ends it sooner, with a kill.
+const RECOVERY_STOP_TIMEOUT: u64 = 10;
+
+/// Stops container `id` if it runs, returning once it is down: a stop the engine still has
+/// pending from the killed process then has nothing left to do.
+async fn wait_out_stop(engine: &Engine, id: &str) -> Result<(), String> {
+    let Ok(now) = engine.snapshot(id).await else {
+        return Ok(());
+    };
+    if !now.running() {
+        return Ok(());
+    }
+    let timeout = now.stop_timeout(RECOVERY_STOP_TIMEOUT);
+    tracing::info!(container = %now.name(), timeout_s = timeout, "Waiting out a stop the interrupted update may have left pending.");
+    engine
+        .stop(id, now.stop_signal(), timeout)
+        .await
+        .map_err(text)
+}
+
+/// A started container is only back once the engine says it runs.
+async fn still_running(engine: &Engine, id: &str) -> Result<(), String> {
+    match engine.snapshot(id).await {
+        Ok(now) if now.running() => Ok(()),
+        Ok(_) => Err("started, but it is not running".to_string()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 /// Brings back one dependent: started again; or, when it will not start because what it is
 /// bound to was replaced (a legacy link, a shared network stack, both tied to the old
 /// container itself), re-created to follow the replacement, as the trigger would have.
@@ -381,11 +481,21 @@ async fn recover_dependent(
     let Ok(old) = engine.snapshot(&entry.old_id).await else {
         return Ok("gone; nothing to start");
     };
-    if old.running() {
-        return Ok("already running");
+    // Running, it may still have the trigger's stop pending (the entry is written before
+    // that stop): waited out, then started again, or the stop would take it down later.
+    let pending = old.running();
+    if pending {
+        wait_out_stop(engine, &entry.old_id).await?;
     }
     let err = match engine.start(&entry.old_id).await {
-        Ok(()) => return Ok("started again"),
+        Ok(()) => {
+            still_running(engine, &entry.old_id).await?;
+            return Ok(if pending {
+                "started again, once a stop it may have had pending was waited out"
+            } else {
+                "started again"
+            });
+        }
         Err(err) => err,
     };
     if !entry.bound || follow.is_empty() {

@@ -11,6 +11,7 @@
 mod gate;
 pub mod hooks;
 pub mod journal;
+pub mod lease;
 pub mod order;
 mod rollback;
 pub mod self_update;
@@ -186,6 +187,45 @@ pub async fn update(
     if self_update::own_container_id().as_deref() == Some(old.id()) {
         return self_update::replace_self(engine, &old, &image, &options.gate).await;
     }
+    let name = &candidate.container.name;
+    let lease = match lease::take(engine, name).await {
+        Ok(lease) => lease,
+        Err(lease::Refused::Busy(reason)) => {
+            tracing::warn!(container = %name, reason = %reason, "Not updated: another tidewatch instance is updating it.");
+            return Outcome::Skipped { reason };
+        }
+        Err(lease::Refused::Failed(reason)) => return Outcome::Failed { reason },
+    };
+    // Looked at again under the lease: another instance may have replaced it meanwhile.
+    let outcome = match engine.snapshot(old.id()).await {
+        Ok(now) if &now.name() == name => {
+            leased(
+                engine, candidate, &now, &image, &new_image, options, journal, follow,
+            )
+            .await
+        }
+        _ => Outcome::Skipped {
+            reason: "it was replaced, renamed or removed since it was checked (by another \
+                     tidewatch instance?); the next check looks at it again"
+                .to_string(),
+        },
+    };
+    lease.release(engine).await;
+    outcome
+}
+
+/// The update of `old` once its lease is held: hooks, the replacement, the hooks after.
+#[allow(clippy::too_many_arguments)]
+async fn leased(
+    engine: &Engine,
+    candidate: &UpdateCandidate,
+    old: &Snapshot,
+    image: &str,
+    new_image: &Snapshot,
+    options: &Options,
+    journal: &dyn Journal,
+    follow: &[Replaced],
+) -> Outcome {
     // What the container was doing before the update is what a rollback restores, whatever
     // `revivestopped` or `norestart` ask of its successor.
     let was_running = old.running();
@@ -204,9 +244,9 @@ pub async fn update(
         tracing::info!(container = %old.name(), "start-first asked, but it publishes host ports, which two containers cannot hold at once: stopping it first.");
     }
     let step = Replacement {
-        old: &old,
-        image: &image,
-        new_image: &new_image,
+        old,
+        image,
+        new_image,
         start,
         was_running,
         start_first: start_first && start && !old.publishes_ports(),
@@ -258,6 +298,11 @@ pub async fn recreate(
         }
     };
     tracing::info!(container = %old.name(), "Re-creating, as it depends on an updated container.");
+    let lease = match lease::take(engine, &old.name()).await {
+        Ok(lease) => lease,
+        Err(lease::Refused::Busy(reason)) => return Outcome::Skipped { reason },
+        Err(lease::Refused::Failed(reason)) => return Outcome::Failed { reason },
+    };
     let step = Replacement {
         old: &old,
         image: &image,
@@ -267,7 +312,9 @@ pub async fn recreate(
         start_first: false,
         follow,
     };
-    step.run(engine, watcher, options, journal).await
+    let outcome = step.run(engine, watcher, options, journal).await;
+    lease.release(engine).await;
+    outcome
 }
 
 /// The part of an update that touches the old container: from the rename aside to the removal,

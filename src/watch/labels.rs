@@ -124,10 +124,25 @@ fn trigger_rules(label: &str, value: &str) -> Result<Vec<TriggerRule>, LabelErro
                 }
                 None => (entry, None),
             };
-            Ok(TriggerRule {
-                trigger: trigger.trim().to_ascii_lowercase(),
-                threshold,
-            })
+            let trigger = trigger.trim().to_ascii_lowercase();
+            // Matched by exact name: anything else would be matched by nothing, silently.
+            let named = trigger.split_once('.').is_some_and(|(kind, name)| {
+                !kind.is_empty()
+                    && kind.bytes().all(|b| b.is_ascii_lowercase())
+                    && !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+            if !named {
+                return Err(LabelError::Invalid {
+                    label: label.to_string(),
+                    reason: format!(
+                        "`{trigger}` is not a trigger: expected kind.name, such as smtp.ops"
+                    ),
+                });
+            }
+            Ok(TriggerRule { trigger, threshold })
         })
         .collect()
 }

@@ -43,11 +43,8 @@ impl Listing {
             .containers
             .iter()
             .map(|c| {
-                let digests: Vec<&str> = c
-                    .repo_digests
-                    .iter()
-                    .map(|d| short_hash(d.rsplit_once('@').map_or(d.as_str(), |(_, h)| h)))
-                    .collect();
+                let digest =
+                    checked_digest(c).map(|d| short_hash(d.rsplit_once('@').map_or(d, |(_, h)| h)));
                 [
                     c.watcher.clone(),
                     c.name.clone(),
@@ -59,11 +56,7 @@ impl Listing {
                     },
                     c.reference.clone().unwrap_or_else(|| "-".to_string()),
                     short_hash(&c.image_id).to_string(),
-                    if digests.is_empty() {
-                        "-".into()
-                    } else {
-                        digests.join(",")
-                    },
+                    digest.unwrap_or("-").to_string(),
                     status_cell(c),
                 ]
             })
@@ -91,6 +84,23 @@ impl Listing {
         }
         Ok(())
     }
+}
+
+/// The one repo digest the check compared: the image's digest in the repository of the
+/// container's reference (an image pulled from several repositories, or a mirror, has one per
+/// repository, and the table showed them all). The JSON keeps every one.
+fn checked_digest(c: &ListedContainer) -> Option<&str> {
+    let repository = |reference: &str| {
+        crate::model::ImageRef::parse(reference)
+            .ok()
+            .map(|r| r.name())
+    };
+    let wanted = c.reference.as_deref().and_then(repository);
+    c.repo_digests
+        .iter()
+        .find(|d| wanted.is_some() && repository(d) == wanted)
+        .or_else(|| (c.repo_digests.len() == 1).then(|| &c.repo_digests[0]))
+        .map(String::as_str)
 }
 
 /// The status, with what a person needs next to it: the new digest, or the reason.

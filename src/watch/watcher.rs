@@ -18,6 +18,9 @@ use futures_util::stream::FuturesUnordered;
 pub struct Outcome {
     pub listing: Listing,
     pub errors: Vec<DockerError>,
+    /// Updates that failed or were rolled back while this cycle's findings were acted on
+    /// (set by `run --once`, which waits for the triggers): its own exit status.
+    pub updates_failed: usize,
 }
 
 impl Outcome {
@@ -58,7 +61,11 @@ pub async fn cycle<'w>(
             Err(err) => errors.push(err),
         }
     }
-    Outcome { listing, errors }
+    Outcome {
+        listing,
+        errors,
+        updates_failed: 0,
+    }
 }
 
 /// One watcher's part of a cycle: list, check every container concurrently, publish each

@@ -190,6 +190,74 @@ fn a_file_outside_the_allowed_folders_is_never_written() {
     );
 }
 
+/// Issue 14, point 5: the refusal is said, not only recorded: a WARN line naming the
+/// container and the reason, and `plan` shows it before anything runs. Point 8: `plan` shows
+/// a compose trigger's plan (the file it would rewrite), not "no docker trigger: only reports".
+#[test]
+fn a_refused_compose_file_is_said_in_the_log_and_in_the_plan_and_an_allowed_one_is_planned() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "planned", "1.0.0");
+    run.push(&registry, "planned", "1.1.0");
+    let dir = fresh_store_dir();
+    let folder = dir.join("project");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let project = Project::up(&run, &folder, &v1.reference);
+    let selector = format!("com.docker.compose.project={}", project.name);
+    let plan = |allowed: &Path| {
+        tidewatch(
+            &["plan"],
+            &[
+                (
+                    "TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_ALLOWED",
+                    allowed.to_str().expect("a UTF-8 path"),
+                ),
+                ("TIDEWATCH_TRIGGER_DOCKERCOMPOSE_STACK_INCLUDE", &selector),
+            ],
+        )
+    };
+    let web = project.web_ids()[0].clone();
+    let web_name = run.inspect(&web, "{{.Name}}");
+    let web_name = web_name.trim_start_matches('/');
+
+    let allowed = plan(&folder);
+    assert!(allowed.success(), "{allowed}");
+    assert!(
+        !allowed.stdout.contains("No docker"),
+        "a compose trigger acts: {allowed}"
+    );
+    let line = allowed
+        .stdout
+        .lines()
+        .find(|l| l.contains(web_name))
+        .unwrap_or_else(|| panic!("{web_name} not planned:\n{allowed}"));
+    assert!(
+        line.contains("update by compose.stack (rewrites ") && line.contains("docker-compose.yml"),
+        "{line}"
+    );
+
+    let refused = plan(&elsewhere);
+    let line = refused
+        .stdout
+        .lines()
+        .find(|l| l.contains(web_name))
+        .unwrap_or_else(|| panic!("{web_name} not planned:\n{refused}"));
+    assert!(
+        line.contains("compose.stack: not updated") && line.contains("outside the allowed folders"),
+        "{line}"
+    );
+
+    let store = dir.join("store");
+    let out = run_once(&project, &elsewhere, &store, &[]);
+    assert!(
+        out.stderr.lines().any(|l| l.contains("WARN")
+            && l.contains(web_name)
+            && l.contains("outside the allowed folders")),
+        "{out}"
+    );
+}
+
 /// What the shipped image does (it has no compose CLI): the file is rewritten, each replica
 /// re-created by the executor with its compose labels, so compose still lists it. The project
 /// has an override file that names the service without an image: the base file is the one

@@ -199,13 +199,14 @@ pub fn map(
         }
         let file_var = format!("{name}FILE");
         let path = get(&file_var)?;
-        match std::fs::read_to_string(path) {
+        let read = crate::config::file::read_to_string(
+            std::path::Path::new(path),
+            crate::config::file::SECRET_LIMIT,
+        );
+        match read {
             Ok(text) => Some((file_var, text.trim().to_string())),
             Err(err) => {
-                errors.push(ConfigError::new(
-                    &file_var,
-                    format!("cannot read file {path}: {err}"),
-                ));
+                errors.push(ConfigError::new(&file_var, err.to_string()));
                 None
             }
         }

@@ -487,13 +487,14 @@ impl WatchtowerEnv {
         if !from_file {
             return Some(value.to_string());
         }
-        match std::fs::read_to_string(value) {
+        let read = crate::config::file::read_to_string(
+            std::path::Path::new(value),
+            crate::config::file::SECRET_LIMIT,
+        );
+        match read {
             Ok(text) => Some(text.trim().to_string()),
             Err(err) => {
-                errors.push(ConfigError::new(
-                    given.origin.to_string(),
-                    format!("cannot read file {value}: {err}"),
-                ));
+                errors.push(ConfigError::new(given.origin.to_string(), err.to_string()));
                 None
             }
         }
@@ -692,13 +693,14 @@ impl WatchtowerEnv {
             let from_file =
                 origin.ends_with("__FILE") || (value.starts_with('/') && !value.contains("://"));
             let text = if from_file {
-                match std::fs::read_to_string(value) {
+                let read = crate::config::file::read_to_string(
+                    std::path::Path::new(value),
+                    crate::config::file::FILE_LIMIT,
+                );
+                match read {
                     Ok(text) => text,
                     Err(err) => {
-                        errors.push(ConfigError::new(
-                            &origin,
-                            format!("cannot read file {value}: {err}"),
-                        ));
+                        errors.push(ConfigError::new(&origin, err.to_string()));
                         continue;
                     }
                 }
