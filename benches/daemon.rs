@@ -57,6 +57,7 @@ fn main() {
             &watchers,
             &client,
             &Bus::default(),
+            &tidewatch::model::Holds::default(),
         ));
         let (wall, cpu) = (
             start.elapsed().as_secs_f64() * 1000.0,

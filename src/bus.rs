@@ -8,7 +8,7 @@
 //! idempotent: the next cycle finds the same update again.
 
 use crate::model::finding::ListedContainer;
-use crate::model::{ContainerInfo, ContainerKey, Report, UpdateCandidate, UpdateReport};
+use crate::model::{ContainerInfo, ContainerKey, Hold, Report, UpdateCandidate, UpdateReport};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
@@ -49,6 +49,26 @@ pub enum Event {
     /// notifiers do not tell it as one; the next cycle offers it again.
     UpdateSkipped {
         candidate: UpdateCandidate,
+        reason: String,
+    },
+    /// A user rolled a container back (`tidewatch rollback`): it ran `candidate.current`
+    /// (image `from_image_id`) and now runs `candidate.target` (image `to_image_id`), which
+    /// passed the health gate.
+    RollbackApplied {
+        candidate: UpdateCandidate,
+        new_container_id: String,
+        from_image_id: String,
+        to_image_id: String,
+        /// Who asked (the user running the command).
+        by: String,
+    },
+    /// A container's updates are held back from now on (see [`Hold`]).
+    Held(Hold),
+    /// A container's hold was lifted.
+    Released {
+        watcher: String,
+        name: String,
+        by: String,
         reason: String,
     },
     /// A docker trigger finished one watcher's updates of a cycle: how many of each outcome.

@@ -68,6 +68,31 @@ enum Command {
     /// Exit 0 when the daemon's last check per watcher is recent (its cron, jitter and a grace
     /// period), 1 when it is late or none is recorded: the image's HEALTHCHECK.
     Health,
+    /// Re-create a container from the image it ran before its last update (or an older one),
+    /// keeping every setting, then hold the version rolled back from. Exit 1 when not done.
+    Rollback {
+        name: String,
+        /// An older image of `tidewatch history NAME`: a tag, a digest or image ID
+        /// (`sha256:…`), or `-N` (the Nth before, `-1` by default).
+        #[arg(long, value_name = "REF", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Why, for the history and the hold.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Hold a container's updates back (not offered, notified or applied) until
+    /// `tidewatch release NAME`.
+    Hold {
+        name: String,
+        /// Hold only the versions up to this tag: a newer one is offered again.
+        #[arg(long, value_name = "TAG")]
+        until_newer_than: Option<String>,
+        /// Why, for the history and the report.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a container's hold (set by a rollback, the health gate or `tidewatch hold`).
+    Release { name: String },
 }
 
 /// The command line, with every Watchtower flag accepted where Watchtower takes it (before or
@@ -158,6 +183,9 @@ async fn main() -> ExitCode {
             | Command::Config
             | Command::Update { .. }
             | Command::Plan
+            | Command::Rollback { .. }
+            | Command::Hold { .. }
+            | Command::Release { .. }
     );
     let triggers = if needs_triggers {
         match app::triggers(&loaded) {
@@ -222,7 +250,46 @@ async fn main() -> ExitCode {
                 println!("{line}");
             }
         })),
+        Command::Rollback { name, to, reason } => {
+            let by = config::host::user();
+            let asked = app::Asked {
+                name: &name,
+                by: &by,
+                why: reason.as_deref(),
+            };
+            print_lines(app::rollback(&loaded, triggers, asked, to.as_deref()).await)
+        }
+        Command::Hold {
+            name,
+            until_newer_than,
+            reason,
+        } => {
+            let by = config::host::user();
+            let asked = app::Asked {
+                name: &name,
+                by: &by,
+                why: reason.as_deref(),
+            };
+            print_lines(app::hold(&loaded, triggers, asked, until_newer_than.as_deref()).await)
+        }
+        Command::Release { name } => {
+            let by = config::host::user();
+            let asked = app::Asked {
+                name: &name,
+                by: &by,
+                why: None,
+            };
+            print_lines(app::release(&loaded, triggers, asked).await)
+        }
     }
+}
+
+fn print_lines(result: anyhow::Result<Vec<String>>) -> ExitCode {
+    failure_line(result.map(|lines| {
+        for line in lines {
+            println!("{line}");
+        }
+    }))
 }
 
 fn failure_line(result: anyhow::Result<()>) -> ExitCode {

@@ -15,12 +15,13 @@ use std::io::Write;
 /// hide the others; a registry problem is a finding of its containers.
 pub async fn check(loaded: &Loaded) -> anyhow::Result<Outcome> {
     let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+    let holds = stored_holds(loaded).await;
     let bus = Bus::default();
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return Ok(watcher::cycle(&loaded.config.watcher, &client, &bus).await);
+        return Ok(watcher::cycle(&loaded.config.watcher, &client, &bus, &holds).await);
     }
     let events = bus.subscribe("progress");
-    let cycle = watcher::cycle(&loaded.config.watcher, &client, &bus);
+    let cycle = watcher::cycle(&loaded.config.watcher, &client, &bus, &holds);
     let outcome = progress(cycle, events, &client).await;
     Ok(outcome)
 }

@@ -93,8 +93,16 @@ impl DaemonControl {
         let engine = Engine::connect(&target.watcher, watcher)
             .await
             .map_err(|err| ControlError::Failed(err.to_string()))?;
-        let found = watcher::check_container(&engine, watcher, &target.id, &self.client, &self.bus)
-            .await
+        let holds = super::holds(&self.store).await;
+        let found = watcher::check_container(
+            &engine,
+            watcher,
+            &target.id,
+            &self.client,
+            &self.bus,
+            &holds,
+        )
+        .await
             .map_err(|err| ControlError::Failed(err.to_string()))?;
         match found {
             Some(_) => Ok(()),
@@ -209,8 +217,14 @@ pub(super) fn same_repository(image: &str, repository: &str) -> bool {
 #[async_trait::async_trait]
 impl Control for DaemonControl {
     async fn check_all(&self) -> Result<(), ControlError> {
+        let holds = super::holds(&self.store).await;
         let outcome = self
-            .unless_stopped(watcher::cycle(&self.watchers, &self.client, &self.bus))
+            .unless_stopped(watcher::cycle(
+                &self.watchers,
+                &self.client,
+                &self.bus,
+                &holds,
+            ))
             .await?;
         match outcome.errors.first() {
             Some(err) => Err(ControlError::Failed(err.to_string())),
@@ -276,8 +290,14 @@ impl Control for DaemonControl {
                 if names.is_empty() {
                     // Not checked yet (no scheduled polls, as Watchtower's update API has it):
                     // a check says which containers run them.
+                    let holds = super::holds(&self.store).await;
                     let outcome = self
-                        .unless_stopped(watcher::cycle(&self.watchers, &self.client, &self.bus))
+                        .unless_stopped(watcher::cycle(
+                            &self.watchers,
+                            &self.client,
+                            &self.bus,
+                            &holds,
+                        ))
                         .await?;
                     names = outcome
                         .listing
@@ -294,7 +314,8 @@ impl Control for DaemonControl {
             }
         };
         let check = async {
-            let outcome = watcher::cycle(&self.watchers, &self.client, &self.bus).await;
+            let holds = super::holds(&self.store).await;
+            let outcome = watcher::cycle(&self.watchers, &self.client, &self.bus, &holds).await;
             match outcome.errors.first() {
                 Some(err) => Err(ControlError::Failed(err.to_string())),
                 None => Ok(()),

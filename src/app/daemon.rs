@@ -147,20 +147,51 @@ pub(super) async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The holds in the store now. One that cannot be read holds nothing back, which is logged: a
+/// check must not stop for it.
+pub(super) async fn holds(store: &Store) -> crate::model::Holds {
+    match store.blocking(|s| s.holds()).await {
+        Ok(holds) => holds,
+        Err(err) => {
+            tracing::error!(error = %err, "Holds not read; no update is held back this cycle.");
+            crate::model::Holds::default()
+        }
+    }
+}
+
+/// The holds of the store, for the commands that do not write it (`check`, `plan`): none when
+/// there is no store yet, which is not created.
+pub(super) async fn stored_holds(loaded: &Loaded) -> crate::model::Holds {
+    let location = loaded.config.store.location();
+    if !location.exists() {
+        return crate::model::Holds::default();
+    }
+    match Store::open(&location) {
+        Ok(store) => holds(&store).await,
+        Err(err) => {
+            tracing::error!(error = %err, "Holds not read; no update is shown held.");
+            crate::model::Holds::default()
+        }
+    }
+}
+
 /// One cycle of every watcher on `bus`, with the store and `triggers` listening, all of them
-/// finished before it returns.
+/// finished before it returns. The holds of the containers named in `overrides` are ignored
+/// (`tidewatch update NAME`).
 pub(super) async fn one_cycle(
     loaded: &Loaded,
     triggers: Triggers,
     bus: Bus,
+    overrides: &[String],
 ) -> anyhow::Result<Outcome> {
     let client = Arc::new(RegistryClient::new(
         &loaded.config.registry,
         client_settings(loaded),
     )?);
     let store = open_store(loaded).await?;
+    let holds = holds(&store).await.without(overrides);
     let subscribers = Subscribers::start(&bus, &store, triggers, loaded, client.clone());
-    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
+    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus, &holds).await;
     subscribers.finish(bus).await;
     Ok(outcome)
 }
@@ -176,6 +207,30 @@ pub(super) async fn log_events(mut events: Subscriber) {
                 to = %update.target.familiar(),
                 kind = ?update.kind,
                 "Update available."
+            ),
+            Event::RollbackApplied { candidate, by, .. } => tracing::info!(
+                watcher = %candidate.container.watcher,
+                container = %candidate.container.name,
+                from = %candidate.current.familiar(),
+                to = %candidate.target.familiar(),
+                by = %by,
+                "Rolled back."
+            ),
+            Event::Held(hold) => tracing::info!(
+                watcher = %hold.watcher,
+                container = %hold.name,
+                held = %hold.what(),
+                by = %hold.by,
+                reason = %hold.reason,
+                "Updates held back."
+            ),
+            Event::Released {
+                watcher, name, by, ..
+            } => tracing::info!(
+                watcher = %watcher,
+                container = %name,
+                by = %by,
+                "Hold released."
             ),
             // One line per failed check, naming the container: the cycle's count alone
             // (`failed=1`) does not say which, nor why.
@@ -199,6 +254,7 @@ pub(super) async fn log_events(mut events: Subscriber) {
                 up_to_date = report.up_to_date,
                 skipped = report.skipped,
                 failed = report.failed,
+                held = report.held,
                 "Check completed."
             ),
             _ => {}

@@ -1,4 +1,4 @@
-//! `tidewatch history`: the audit log.
+//! `tidewatch history`: the audit log, with the entries a rollback can go back to marked.
 
 use crate::config::Loaded;
 use crate::store::Store;
@@ -39,7 +39,20 @@ pub fn history(
             (None, Some(c)) => c.clone(),
             _ => "-".into(),
         };
-        writeln!(out, "{}  {:<24}  {:<16}  {}", e.at, who, e.event, e.detail)?;
+        // `↩ -1`: the image this update left, which `tidewatch rollback NAME --to -1` runs.
+        let mark = match (&e.rollback, &e.from_image_id) {
+            (Some(n), Some(id)) => format!(
+                "  [rollback --to {n}: {} {}]",
+                e.from_image.as_deref().unwrap_or("?"),
+                crate::store::short_digest(id)
+            ),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{}  {:<24}  {:<16}  {}{mark}",
+            e.at, who, e.event, e.detail
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! What each command does with a loaded configuration: one file per command (`check`, `run`,
-//! `plan`, `update`, `history`, `config`, `notify_test`), `daemon` for what the long-running
+//! `plan`, `update`, `history`, `config`, `notify_test`, `rollback` with `hold` and `release`), `daemon` for what the long-running
 //! ones share, `triggers` for building every trigger. Like `main.rs`, this is the edge where
 //! typed errors become one line for a person: `main.rs` → `app` → the stages.
 
@@ -15,6 +15,7 @@ pub mod health;
 mod history;
 mod notify_test;
 mod plan;
+mod rollback;
 mod run;
 pub mod triggers;
 mod update;
@@ -26,6 +27,7 @@ use daemon::*;
 pub use history::history;
 pub use notify_test::notify_test;
 pub use plan::plan;
+pub use rollback::{Asked, hold, hold_container, release, release_container, roll_back, rollback};
 pub use run::{run, run_once};
 pub use triggers::Triggers;
 pub use update::update;

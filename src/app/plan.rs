@@ -26,7 +26,8 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
         }
         found
     });
-    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus).await;
+    let holds = stored_holds(loaded).await;
+    let outcome = watcher::cycle(&loaded.config.watcher, &client, &bus, &holds).await;
     drop(bus);
     let found = collector.await.unwrap_or_default();
     let mut lines = Vec::new();
@@ -77,6 +78,22 @@ pub async fn plan(loaded: &Loaded, triggers: &Triggers) -> anyhow::Result<Vec<St
     }
     if found.is_empty() {
         lines.push("No updates available.".into());
+    }
+    // Held updates are not offered: say so, with who, when and why.
+    for c in outcome
+        .listing
+        .containers
+        .iter()
+        .filter(|c| c.hold.is_some())
+    {
+        let tag = c.update.as_ref().map(|u| u.tag.as_str()).unwrap_or("?");
+        lines.push(format!(
+            "{}/{}: {} → {tag}: not updated, {}",
+            c.watcher,
+            c.name,
+            c.image,
+            c.reason.as_deref().unwrap_or("held")
+        ));
     }
     // The order the docker triggers would go in, per host, with what they would touch besides.
     // Swarm services have no order: Swarm rolls each out on its own.

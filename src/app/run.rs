@@ -22,7 +22,7 @@ use super::*;
 pub async fn run_once(loaded: &Loaded, triggers: Triggers) -> anyhow::Result<Outcome> {
     let bus = Bus::default();
     let acted = tokio::spawn(what_the_triggers_did(bus.subscribe("exit-status")));
-    let mut outcome = one_cycle(loaded, triggers, bus).await?;
+    let mut outcome = one_cycle(loaded, triggers, bus, &[]).await?;
     let acted = acted.await.unwrap_or_default();
     outcome.updates_failed = acted.failed;
     show_applied(loaded, &mut outcome, &acted.applied).await;
@@ -143,6 +143,7 @@ pub async fn run(
         let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
         let together = names.join(",");
         let (client, bus, mut stopped) = (client.clone(), bus.clone(), stopped.clone());
+        let store = store.clone();
         watchers.spawn(async move {
             for name in &names {
                 tracing::info!(watcher = %name, cron = %cron, "Watcher started.");
@@ -155,7 +156,10 @@ pub async fn run(
                     _ = stopped.wait_for(|stop| *stop) => break,
                 }
                 let started = std::time::Instant::now();
-                let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus);
+                // Read each cycle: `tidewatch rollback`, `hold` and `release` write them beside
+                // the daemon.
+                let holds = holds(&store).await;
+                let cycle = watcher::cycle(members.iter().map(|(n, w)| (n, w)), &client, &bus, &holds);
                 let Some(outcome) = unless_stopped(&mut stopped, &together, cycle).await else {
                     break;
                 };
@@ -177,7 +181,14 @@ pub async fn run(
         if watcher.watchevents {
             let (name, watcher) = (name.clone(), watcher.clone());
             let (client, bus, stopped) = (client.clone(), bus.clone(), stopped.clone());
-            watchers.spawn(follow_events(name, watcher, client, bus, stopped));
+            watchers.spawn(follow_events(
+                name,
+                watcher,
+                client,
+                bus,
+                store.clone(),
+                stopped,
+            ));
         }
     }
     shutdown.await;
@@ -311,6 +322,7 @@ async fn follow_events(
     watcher: WatcherConfig,
     client: Arc<RegistryClient>,
     bus: Bus,
+    store: crate::store::Store,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -321,7 +333,8 @@ async fn follow_events(
             Ok(engine) => {
                 if reconnecting {
                     tracing::info!(watcher = %name, "Event stream back; re-checking the watcher.");
-                    let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                    let holds = holds(&store).await;
+                    let cycle = watcher::cycle([(&name, &watcher)], &client, &bus, &holds);
                     if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
                         return;
                     }
@@ -346,7 +359,8 @@ async fn follow_events(
                     let Some(event) = event else {
                         let tags = retagged.take().map_or(0, |r| r.count);
                         tracing::info!(watcher = %name, tags, "Images tagged; re-checking the watcher.");
-                        let cycle = watcher::cycle([(&name, &watcher)], &client, &bus);
+                        let holds = holds(&store).await;
+                        let cycle = watcher::cycle([(&name, &watcher)], &client, &bus, &holds);
                         if unless_stopped(&mut stopped, &name, cycle).await.is_none() {
                             return;
                         }
@@ -354,8 +368,10 @@ async fn follow_events(
                     };
                     match event {
                         Some(Ok(EngineEvent::ContainerStarted(id))) => {
-                            let check =
-                                watcher::check_container(&engine, &watcher, &id, &client, &bus);
+                            let holds = holds(&store).await;
+                            let check = watcher::check_container(
+                                &engine, &watcher, &id, &client, &bus, &holds,
+                            );
                             match unless_stopped(&mut stopped, &name, check).await {
                                 None => return,
                                 Some(Err(err)) => {

@@ -61,7 +61,7 @@ pub async fn update(
     }
     let bus = Bus::default();
     let collector = tokio::spawn(collect_actions(bus.subscribe("update")));
-    let outcome = one_cycle(loaded, triggers, bus).await?;
+    let outcome = one_cycle(loaded, triggers, bus, &names).await?;
     let done = collector.await.unwrap_or_default();
     let mut ok = outcome.errors.is_empty();
     let mut lines: Vec<String> = done

@@ -105,6 +105,23 @@ pub struct DockerTriggerConfig {
     /// A container's `monitor-only` label wins over `monitoronly`, either way
     /// (`--label-take-precedence`).
     pub labelprecedence: bool,
+    /// What is kept for `tidewatch rollback`.
+    pub rollback: RollbackConfig,
+}
+
+/// The docker trigger's `rollback.*` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RollbackConfig {
+    /// With `prune`: how many of the images a container ran before are kept, newest first (1:
+    /// the previous one, so a rollback needs no pull). 0 removes the old image at once.
+    pub keep: usize,
+}
+
+impl Default for RollbackConfig {
+    fn default() -> Self {
+        RollbackConfig { keep: 1 }
+    }
 }
 
 impl Default for DockerTriggerConfig {
@@ -125,6 +142,7 @@ impl Default for DockerTriggerConfig {
             norestart: false,
             monitoronly: false,
             labelprecedence: false,
+            rollback: RollbackConfig::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use bollard::models::{ContainerInspectResponse, ImageInspect, NetworkConnectRequ
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, KillContainerOptions,
     RemoveContainerOptions, RemoveImageOptions, RenameContainerOptions, StartContainerOptions,
-    StopContainerOptions,
+    StopContainerOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 
@@ -552,5 +552,23 @@ impl Engine {
             }) => Ok(false),
             Err(err) => Err(self.failed(&err)),
         }
+    }
+
+    /// Tags image `image_id` as `reference` (`repo:tag`), moving the tag if it named another
+    /// image: a rollback runs the exact image it goes back to under the name the user wrote.
+    pub async fn tag(&self, image_id: &str, reference: &str) -> Result<(), DockerError> {
+        let without_digest = reference.split('@').next().unwrap_or(reference);
+        let (repo, tag) = match without_digest.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+            _ => (without_digest, "latest"),
+        };
+        let options = TagImageOptions {
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+        };
+        self.docker
+            .tag_image(image_id, Some(options))
+            .await
+            .map_err(|err| self.failed(&err))
     }
 }

@@ -13,6 +13,9 @@ pub enum Status {
     UpToDate,
     Skipped,
     Failed,
+    /// An update exists but is held back (a rollback, the health gate, `tidewatch hold`): not
+    /// offered, notified or applied. `update` says which, `hold` who held it, when and why.
+    Held,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,6 +65,8 @@ pub struct ListedContainer {
     /// Why the container was skipped or its check failed.
     pub reason: Option<String>,
     pub update: Option<Update>,
+    /// Why `update` is held back, when `status` is `held`; `null` otherwise.
+    pub hold: Option<crate::model::Hold>,
 }
 
 impl ListedContainer {
@@ -85,6 +90,7 @@ impl ListedContainer {
             status: finding.status,
             reason: finding.reason,
             update: finding.update,
+            hold: None,
         }
     }
 }

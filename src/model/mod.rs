@@ -6,7 +6,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub mod finding;
+pub mod hold;
 pub mod reference;
+pub use hold::{Hold, Holds};
 pub use reference::{ImageRef, ReferenceError};
 
 /// A container as one watcher saw it, or a Swarm service (see [`Kind`]): both are checked and
@@ -158,6 +160,8 @@ pub struct Report {
     pub up_to_date: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Updates found but held back (see [`Hold`]).
+    pub held: usize,
     /// Names of every container listed, when the engine answered: what is not among them is
     /// gone. `None` when the engine could not be reached, which says nothing about them.
     #[serde(skip)]

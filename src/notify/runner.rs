@@ -204,6 +204,15 @@ impl NotifierTrigger {
                 {
                     listener.simple(Notice::Applied(candidate), None);
                 }
+                // A rollback by hand is told every time, as an applied update is.
+                Event::RollbackApplied { candidate, by, .. }
+                    if this
+                        .filter
+                        .allows(&this.id, &candidate.container, candidate.kind) =>
+                {
+                    let who = format!("by {by}");
+                    listener.simple(Notice::RolledBackByUser(candidate, &who), None);
+                }
                 Event::UpdateFailed { candidate, reason } => {
                     let key = outcome_key("failed", candidate);
                     if listener.wanted(candidate, key.clone()).await {

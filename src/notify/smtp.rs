@@ -783,6 +783,7 @@ mod tests {
             up_to_date: 5,
             skipped: 1,
             failed: 0,
+            held: 0,
             listed: None,
         };
         let data = template::batch_data("local", &[template::sample_candidate()], Some(&report));

@@ -217,13 +217,16 @@ pub enum Notice<'a> {
     Applied(&'a UpdateCandidate),
     Failed(&'a UpdateCandidate, &'a str),
     RolledBack(&'a UpdateCandidate, &'a str),
+    /// A rollback a user asked for: `from` is what ran, `to` what runs now; the reason names
+    /// who.
+    RolledBackByUser(&'a UpdateCandidate, &'a str),
 }
 
 impl Notice<'_> {
     pub fn candidate(&self) -> &UpdateCandidate {
         match self {
             Notice::Available(c) | Notice::Applied(c) => c,
-            Notice::Failed(c, _) | Notice::RolledBack(c, _) => c,
+            Notice::Failed(c, _) | Notice::RolledBack(c, _) | Notice::RolledBackByUser(c, _) => c,
         }
     }
 }
@@ -292,6 +295,7 @@ pub fn simple_data(notice: Notice<'_>) -> Value {
         Notice::Applied(_) => ("update-applied", "Updated", None),
         Notice::Failed(_, r) => ("update-failed", "Update failed", Some(r)),
         Notice::RolledBack(_, r) => ("rolled-back", "Update rolled back", Some(r)),
+        Notice::RolledBackByUser(_, r) => ("rollback-applied", "Rolled back", Some(r)),
     };
     let mut data = update_data(notice.candidate());
     if let Value::Object(map) = &mut data {

@@ -61,6 +61,37 @@ pub struct AuditEntry {
     /// `recovery-incomplete`, `dependent-restarted`, …, see `update::journal::Recovered`).
     pub event: String,
     pub detail: String,
+    /// For `update-applied` and `rollback-applied`: the image the container ran before, by
+    /// reference, ID and digest (what a rollback goes back to). `null` otherwise, and for lines
+    /// written before tidewatch recorded them.
+    pub from_image: Option<String>,
+    pub from_image_id: Option<String>,
+    pub from_digest: Option<String>,
+    /// When this line's `from_image` is one `tidewatch rollback NAME --to` can go back to: the
+    /// `-N` that names it (`-1` is the default target).
+    pub rollback: Option<String>,
+}
+
+/// An image a container ran before an update, which a rollback can go back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollbackTarget {
+    /// The audit line of the update that left it.
+    pub seq: i64,
+    pub at: String,
+    pub watcher: String,
+    /// The reference it was run as (`registry/app:1.4.2`).
+    pub image: String,
+    pub image_id: String,
+    pub digest: Option<String>,
+}
+
+/// What the audit log records of the images of an applied update or rollback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Images {
+    pub from_image: Option<String>,
+    pub from_image_id: Option<String>,
+    pub from_digest: Option<String>,
+    pub to_image_id: Option<String>,
 }
 
 /// What the store remembers of one container.
@@ -209,6 +240,9 @@ impl Store {
             )?;
             if changed {
                 let detail = match (&c.update, &c.reason) {
+                    (Some(u), Some(reason)) if c.status == Status::Held => {
+                        format!("{} → {}: {reason}", c.image, u.tag)
+                    }
                     (Some(u), _) => format!(
                         "{} → {} ({}){}",
                         c.image,
@@ -329,9 +363,10 @@ impl Store {
     /// given.
     pub fn history(&self, name: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(|conn| {
+        let mut entries: Vec<AuditEntry> = self.with(|conn| {
             let mut statement = conn.prepare(
-                "SELECT seq, at, watcher, container, event, detail FROM audit
+                "SELECT seq, at, watcher, container, event, detail, from_image, from_image_id,
+                        from_digest FROM audit
                  WHERE ?1 IS NULL OR container = ?1
                  ORDER BY seq DESC LIMIT ?2",
             )?;
@@ -344,11 +379,230 @@ impl Store {
                         container: r.get(3)?,
                         event: r.get(4)?,
                         detail: r.get(5)?,
+                        from_image: r.get(6)?,
+                        from_image_id: r.get(7)?,
+                        from_digest: r.get(8)?,
+                        rollback: None,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             entries.reverse();
             Ok(entries)
+        })?;
+        // Which lines name an image `rollback --to -N` goes back to.
+        let mut containers: Vec<(String, String)> = entries
+            .iter()
+            .filter_map(|e| Some((e.watcher.clone()?, e.container.clone()?)))
+            .collect();
+        containers.sort();
+        containers.dedup();
+        for (watcher, container) in containers {
+            for (i, target) in self
+                .rollback_targets(&watcher, &container, None)?
+                .iter()
+                .enumerate()
+            {
+                if let Some(e) = entries.iter_mut().find(|e| e.seq == target.seq) {
+                    e.rollback = Some(format!("-{}", i + 1));
+                }
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The images container `name` of `watcher` ran before its updates, newest first, each
+    /// once: what `tidewatch rollback` can go back to (`-1` first). `running` is the image it
+    /// runs now, which is no target; when not given, the store's last rollback says it.
+    pub fn rollback_targets(
+        &self,
+        watcher: &str,
+        name: &str,
+        running: Option<&str>,
+    ) -> Result<Vec<RollbackTarget>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = self.with(|conn| {
+            conn.prepare(
+                "SELECT seq, at, event, from_image, from_image_id, from_digest, to_image_id
+                 FROM audit
+                 WHERE watcher = ?1 AND container = ?2
+                   AND event IN ('update-applied', 'rollback-applied')
+                 ORDER BY seq DESC",
+            )?
+            .query_map(params![watcher, name], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect()
+        })?;
+        let running = running.map(str::to_string).or_else(|| {
+            rows.first()
+                .filter(|(_, _, event, ..)| event == "rollback-applied")
+                .and_then(|row| row.6.clone())
+        });
+        let mut targets: Vec<RollbackTarget> = Vec::new();
+        // Only updates leave a target: rolling back twice goes further back, not forth.
+        for (seq, at, event, image, image_id, digest, _) in rows {
+            let (Some(image), Some(image_id)) = (image, image_id) else {
+                continue;
+            };
+            if event != "update-applied"
+                || running.as_deref() == Some(image_id.as_str())
+                || targets.iter().any(|t| t.image_id == image_id)
+            {
+                continue;
+            }
+            targets.push(RollbackTarget {
+                seq,
+                at,
+                watcher: watcher.to_string(),
+                image,
+                image_id,
+                digest,
+            });
+        }
+        Ok(targets)
+    }
+
+    /// The image IDs container `name` of `watcher` ran before its updates, newest first: what
+    /// the docker trigger's cleanup keeps the last `rollback.keep` of.
+    pub fn earlier_images(&self, watcher: &str, name: &str) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = self.with(|conn| {
+            conn.prepare(
+                "SELECT from_image_id FROM audit
+                 WHERE watcher = ?1 AND container = ?2 AND event = 'update-applied'
+                   AND from_image_id IS NOT NULL
+                 ORDER BY seq DESC",
+            )?
+            .query_map(params![watcher, name], |r| r.get(0))?
+            .collect()
+        })?;
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+        Ok(ids)
+    }
+
+    /// Appends an applied update's or rollback's line, with its images.
+    pub fn log_applied(
+        &self,
+        container: &ContainerKey,
+        event: &str,
+        detail: &str,
+        images: &Images,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO audit (at, watcher, container, event, detail, from_image,
+                                    from_image_id, from_digest, to_image_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    at,
+                    container.watcher,
+                    container.name,
+                    event,
+                    detail,
+                    images.from_image,
+                    images.from_image_id,
+                    images.from_digest,
+                    images.to_image_id
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Every hold, by watcher and name.
+    pub fn holds(&self) -> Result<crate::model::Holds, StoreError> {
+        self.with(|conn| {
+            conn.prepare(
+                "SELECT watcher, name, tag, digest, by, at, reason FROM holds
+                 ORDER BY watcher, name",
+            )?
+            .query_map([], |r| {
+                Ok(crate::model::Hold {
+                    watcher: r.get(0)?,
+                    name: r.get(1)?,
+                    tag: r.get(2)?,
+                    digest: r.get(3)?,
+                    by: r.get(4)?,
+                    at: r.get(5)?,
+                    reason: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map(crate::model::Holds)
+        })
+    }
+
+    /// Sets (or replaces) a container's hold, with a line in the audit log.
+    pub fn hold(&self, hold: &crate::model::Hold) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO holds (watcher, name, tag, digest, by, at, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (watcher, name) DO UPDATE SET
+                   tag = excluded.tag, digest = excluded.digest, by = excluded.by,
+                   at = excluded.at, reason = excluded.reason",
+                params![
+                    hold.watcher,
+                    hold.name,
+                    hold.tag,
+                    hold.digest,
+                    hold.by,
+                    hold.at,
+                    hold.reason
+                ],
+            )?;
+            let detail = format!("{} held by {}: {}", hold.what(), hold.by, hold.reason);
+            append(
+                &tx,
+                &hold.at,
+                Some(&hold.watcher),
+                Some(&hold.name),
+                "held",
+                &detail,
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// Lifts a container's hold, with a line in the audit log. Returns whether there was one.
+    pub fn release(
+        &self,
+        watcher: &str,
+        name: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let deleted = tx.execute(
+                "DELETE FROM holds WHERE watcher = ?1 AND name = ?2",
+                params![watcher, name],
+            )?;
+            if deleted > 0 {
+                let detail = format!("by {by}: {reason}");
+                append(&tx, &at, Some(watcher), Some(name), "released", &detail)?;
+            }
+            tx.commit()?;
+            Ok(deleted > 0)
         })
     }
 
@@ -431,6 +685,7 @@ fn status_word(status: Status) -> &'static str {
         Status::UpToDate => "up-to-date",
         Status::Skipped => "skipped",
         Status::Failed => "failed",
+        Status::Held => "held",
     }
 }
 
@@ -488,13 +743,85 @@ pub async fn record(store: Store, mut events: Subscriber) {
             // after the bus has closed at shutdown.
             Event::Notified { .. } => Ok(()),
             Event::UpdateApplied { candidate, .. } => {
-                log_action(&store, candidate, "update-applied", String::new()).await
+                let images = Images {
+                    from_image: Some(candidate.current.familiar()),
+                    from_image_id: Some(candidate.container.image_id.clone()),
+                    from_digest: running_digest(candidate),
+                    to_image_id: None,
+                };
+                let key = candidate.container.key();
+                let detail = action_detail(candidate, "");
+                // It moved on: whatever held it back is over.
+                store
+                    .blocking(move |s| {
+                        s.log_applied(&key, "update-applied", &detail, &images)?;
+                        s.release(
+                            &key.watcher,
+                            &key.name,
+                            "tidewatch",
+                            "an update was applied",
+                        )
+                        .map(|_| ())
+                    })
+                    .await
+            }
+            Event::RollbackApplied {
+                candidate,
+                from_image_id,
+                to_image_id,
+                by,
+                ..
+            } => {
+                let images = Images {
+                    from_image: Some(candidate.current.familiar()),
+                    from_image_id: Some(from_image_id.clone()),
+                    from_digest: running_digest(candidate),
+                    to_image_id: Some(to_image_id.clone()),
+                };
+                let key = candidate.container.key();
+                let detail = action_detail(candidate, &format!("by {by}"));
+                store
+                    .blocking(move |s| s.log_applied(&key, "rollback-applied", &detail, &images))
+                    .await
+            }
+            Event::Held(hold) => {
+                let hold = hold.clone();
+                store.blocking(move |s| s.hold(&hold)).await
+            }
+            Event::Released {
+                watcher,
+                name,
+                by,
+                reason,
+            } => {
+                let (watcher, name, by, reason) =
+                    (watcher.clone(), name.clone(), by.clone(), reason.clone());
+                store
+                    .blocking(move |s| s.release(&watcher, &name, &by, &reason).map(|_| ()))
+                    .await
             }
             Event::UpdateFailed { candidate, reason } => {
                 log_action(&store, candidate, "update-failed", reason.clone()).await
             }
+            // The version that failed is not tried again every cycle (with a stop of the
+            // container each time): held until a newer one, `tidewatch update NAME` or
+            // `tidewatch release NAME`.
             Event::RolledBack { candidate, reason } => {
-                log_action(&store, candidate, "rolled-back", reason.clone()).await
+                let logged = log_action(&store, candidate, "rolled-back", reason.clone()).await;
+                let hold = crate::model::Hold {
+                    watcher: candidate.container.watcher.clone(),
+                    name: candidate.container.name.clone(),
+                    tag: candidate.target.tag.clone(),
+                    digest: candidate.digest.clone(),
+                    by: "health gate".into(),
+                    at: now(),
+                    reason: format!(
+                        "{} was rolled back: {reason}",
+                        candidate.target.tag.as_deref().unwrap_or("latest")
+                    ),
+                };
+                let held = store.blocking(move |s| s.hold(&hold)).await;
+                logged.and(held)
             }
             Event::UpdateSkipped { candidate, reason } => {
                 log_action(&store, candidate, "update-skipped", reason.clone()).await
@@ -531,7 +858,15 @@ async fn log_action(
         watcher: candidate.container.watcher.clone(),
         name: candidate.container.name.clone(),
     };
-    let detail = format!(
+    let detail = action_detail(candidate, &reason);
+    store
+        .blocking(move |s| s.log(Some(&key), event, &detail))
+        .await
+}
+
+/// `from → to`, and `: reason` when there is one.
+fn action_detail(candidate: &crate::model::UpdateCandidate, reason: &str) -> String {
+    format!(
         "{} → {}{}",
         candidate.current.familiar(),
         candidate.target.familiar(),
@@ -540,10 +875,27 @@ async fn log_action(
         } else {
             format!(": {reason}")
         }
-    );
-    store
-        .blocking(move |s| s.log(Some(&key), event, &detail))
-        .await
+    )
+}
+
+/// The digest of the image the candidate's container runs, from the repository it was pulled
+/// from (an image pulled from two places has a digest for each).
+pub fn running_digest(candidate: &crate::model::UpdateCandidate) -> Option<String> {
+    let repository = candidate.current.name();
+    let digests = &candidate.container.repo_digests;
+    digests
+        .iter()
+        .find_map(|d| {
+            let (repo, digest) = d.split_once('@')?;
+            let same = crate::model::ImageRef::parse(repo).is_ok_and(|r| r.name() == repository);
+            same.then(|| digest.to_string())
+        })
+        .or_else(|| {
+            digests
+                .first()
+                .and_then(|d| d.split_once('@'))
+                .map(|(_, digest)| digest.to_string())
+        })
 }
 
 impl Store {
@@ -616,6 +968,21 @@ impl crate::update::journal::Journal for Store {
             .await;
         if let Err(err) = cleared {
             tracing::error!(error = %err, "Update journal entry not cleared.");
+        }
+    }
+
+    async fn earlier_images(&self, watcher: &str, name: &str) -> Vec<String> {
+        let (watcher, name) = (watcher.to_string(), name.to_string());
+        match self
+            .blocking(move |s| s.earlier_images(&watcher, &name))
+            .await
+        {
+            Ok(ids) => ids,
+            Err(err) => {
+                // Keeping every image is the safe side of a failed read.
+                tracing::warn!(error = %err, "Earlier images not read; cleanup keeps them.");
+                Vec::new()
+            }
         }
     }
 }

@@ -61,4 +61,23 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (watcher, name)
     );
     ",
+    // 4: what a rollback needs and what it leaves. Each applied update (and rollback) records
+    // the image the container ran before it, by reference, ID and digest: the rollback's
+    // targets. `holds`: the containers whose updates are held back, with who, when and why.
+    "
+    ALTER TABLE audit ADD COLUMN from_image TEXT;
+    ALTER TABLE audit ADD COLUMN from_image_id TEXT;
+    ALTER TABLE audit ADD COLUMN from_digest TEXT;
+    ALTER TABLE audit ADD COLUMN to_image_id TEXT;
+    CREATE TABLE holds (
+        watcher TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        tag     TEXT,
+        digest  TEXT,
+        by      TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        PRIMARY KEY (watcher, name)
+    );
+    ",
 ];

@@ -28,6 +28,7 @@ fn listed(name: &str, status: Status, update: Option<(&str, UpdateKind)>) -> Lis
             digest: Some(format!("sha256:{}", "a".repeat(64))),
             link: None,
         }),
+        hold: None,
     }
 }
 
@@ -316,4 +317,103 @@ fn views_keep_what_the_api_shows_and_go_with_their_container() {
     assert_eq!(views.len(), 1);
     assert_eq!(views[0].stored.name, "db");
     assert!(views[0].info.is_none());
+}
+
+fn applied(store: &Store, event: &str, from: &str, id: &str, to_id: Option<&str>) {
+    let images = Images {
+        from_image: Some(format!("app:{from}")),
+        from_image_id: Some(format!("sha256:{id}")),
+        from_digest: Some(format!("sha256:d{id}")),
+        to_image_id: to_id.map(|t| format!("sha256:{t}")),
+    };
+    store.log_applied(&key("web"), event, "", &images).unwrap();
+}
+
+#[test]
+fn rollback_targets_are_the_images_updates_left_newest_first_without_the_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    // 1.0 → 1.1 → 1.2, each update leaving the image before it.
+    applied(&store, "update-applied", "1.0", "a", None);
+    applied(&store, "update-applied", "1.1", "b", None);
+    let ids = |targets: Vec<RollbackTarget>| -> Vec<String> {
+        targets.into_iter().map(|t| t.image_id).collect()
+    };
+    let targets = store
+        .rollback_targets("local", "web", Some("sha256:c"))
+        .unwrap();
+    assert_eq!(ids(targets), ["sha256:b", "sha256:a"]);
+    assert_eq!(
+        store.earlier_images("local", "web").unwrap(),
+        ["sha256:b", "sha256:a"]
+    );
+    // Rolled back to 1.1: its image is no target while it runs, and the rollback left none.
+    applied(&store, "rollback-applied", "1.2", "c", Some("b"));
+    let targets = store.rollback_targets("local", "web", None).unwrap();
+    assert_eq!(ids(targets), ["sha256:a"], "the store knows what runs");
+    let history = store.history(Some("web"), 10).unwrap();
+    let marks: Vec<Option<&str>> = history.iter().map(|e| e.rollback.as_deref()).collect();
+    assert_eq!(marks, [Some("-1"), None, None]);
+    assert!(
+        store
+            .rollback_targets("local", "db", None)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_hold_is_set_replaced_and_released_with_lines_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let hold = crate::model::Hold {
+        watcher: "local".into(),
+        name: "web".into(),
+        tag: Some("1.5.0".into()),
+        digest: None,
+        by: "alice".into(),
+        at: "2026-01-01T00:00:00Z".into(),
+        reason: "rolled back".into(),
+    };
+    store.hold(&hold).unwrap();
+    let again = crate::model::Hold {
+        tag: Some("1.6.0".into()),
+        ..hold.clone()
+    };
+    store.hold(&again).unwrap();
+    assert_eq!(store.holds().unwrap().0, [again]);
+    assert!(store.release("local", "web", "bob", "fixed").unwrap());
+    assert!(!store.release("local", "web", "bob", "fixed").unwrap());
+    assert!(store.holds().unwrap().0.is_empty());
+    let events: Vec<String> = store
+        .history(Some("web"), 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, ["held", "held", "released"]);
+}
+
+#[test]
+fn a_store_of_schema_2_is_upgraded_and_its_old_lines_read_without_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO audit (at, watcher, container, event, detail)
+             VALUES ('2026-01-01T00:00:00Z', 'local', 'web', 'update-applied', 'a → b')",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let history = store.history(Some("web"), 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].from_image_id, None);
+    assert_eq!(history[0].rollback, None);
+    assert!(store.holds().unwrap().0.is_empty());
 }

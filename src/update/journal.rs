@@ -93,6 +93,12 @@ pub trait Journal: Send + Sync {
     /// Forgets an entry; a failure is logged (a stale entry only makes the next start look at
     /// a container that is fine).
     async fn clear(&self, watcher: &str, name: &str);
+    /// The images container `name` ran before its updates, newest first: what cleanup keeps
+    /// the last `rollback.keep` of. Here because the store, which remembers them, is what
+    /// keeps the journal too; none known by default.
+    async fn earlier_images(&self, _watcher: &str, _name: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// No journal: for callers that do not keep one (tests of the executor alone).
@@ -162,6 +168,10 @@ impl Journal for Halting {
 
     async fn clear(&self, watcher: &str, name: &str) {
         self.inner.clear(watcher, name).await;
+    }
+
+    async fn earlier_images(&self, watcher: &str, name: &str) -> Vec<String> {
+        self.inner.earlier_images(watcher, name).await
     }
 }
 

@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod journal;
 pub mod lease;
 pub mod order;
+mod rollback;
 pub mod self_update;
 pub mod service;
 pub mod trigger;
@@ -26,6 +27,7 @@ use crate::registry::credentials::Credential;
 pub use gate::Gate;
 use hooks::{Hook, HookResult};
 use journal::{Entry, Journal, Step};
+pub use rollback::{RollbackDone, RollbackTo, rollback};
 
 /// How one update is done.
 #[derive(Debug, Clone)]
@@ -36,6 +38,9 @@ pub struct Options {
     pub gate: Gate,
     /// Remove the old image when no container uses it any more (Watchtower's `cleanup`).
     pub cleanup: bool,
+    /// With `cleanup`: how many of the images a container ran before are kept (`rollback.keep`),
+    /// newest first, so that a rollback finds the previous image on the engine.
+    pub keep: usize,
     /// Run the containers' lifecycle hooks (pre-check, pre-update, post-update, post-check).
     pub lifecycle_hooks: bool,
     /// Start the new container even when the old one was stopped.
@@ -55,6 +60,7 @@ impl Default for Options {
             stop_timeout: 10,
             gate: Gate::default(),
             cleanup: false,
+            keep: 1,
             remove_volumes: false,
             lifecycle_hooks: false,
             revive_stopped: false,
@@ -457,12 +463,8 @@ impl Replacement<'_> {
         if let Err(err) = engine.remove(id, false).await {
             tracing::warn!(container = %name, error = %err, "Updated, but the old container could not be removed; it is stopped, named {}.", aside_name(&name));
         }
-        if options.cleanup
-            && old.image_id() != self.new_image.image_id()
-            && let Err(err) = engine.remove_image_if_unused(old.image_id()).await
-        {
-            tracing::warn!(container = %name, error = %err, "Old image not removed.");
-        }
+        self.clean_up(engine, options, journal, &entry.watcher)
+            .await;
         tracing::info!(container = %name, image = %self.image, "Updated.");
         Outcome::Applied { new_id }
     }
@@ -544,15 +546,53 @@ impl Replacement<'_> {
                 reason: format!("the new container runs, but keeps the name {temporary}: {err}"),
             };
         }
-        if options.cleanup
-            && old.image_id() != self.new_image.image_id()
-            && let Err(err) = engine.remove_image_if_unused(old.image_id()).await
-        {
-            tracing::warn!(container = %name, error = %err, "Old image not removed.");
-        }
+        self.clean_up(engine, options, journal, &entry.watcher)
+            .await;
         tracing::info!(container = %name, image = %self.image, "Updated.");
         Outcome::Applied {
             new_id: entry.new_id.clone().unwrap_or_default(),
+        }
+    }
+
+    /// `cleanup`: removes the images the container ran before that are older than the last
+    /// `keep` of them (the one it ran until now first, then what the audit log remembers), when
+    /// no container uses them any more. The previous image stays for a rollback.
+    async fn clean_up(
+        &self,
+        engine: &Engine,
+        options: &Options,
+        journal: &dyn Journal,
+        watcher: &str,
+    ) {
+        if !options.cleanup {
+            return;
+        }
+        let name = self.old.name();
+        let new = self.new_image.image_id();
+        let mut ran = vec![self.old.image_id().to_string()];
+        for id in journal.earlier_images(watcher, &name).await {
+            if !ran.contains(&id) {
+                ran.push(id);
+            }
+        }
+        for id in ran
+            .iter()
+            .filter(|id| id.as_str() != new)
+            .skip(options.keep)
+        {
+            // Gone already (an earlier cleanup, by hand): nothing to say.
+            if engine.image_snapshot(id).await.is_err() {
+                continue;
+            }
+            match engine.remove_image_if_unused(id).await {
+                Ok(true) => {
+                    tracing::info!(container = %name, image = %id, keep = options.keep, "Old image removed.")
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(container = %name, image = %id, error = %err, "Old image not removed.")
+                }
+            }
         }
     }
 

@@ -93,6 +93,7 @@ impl DockerTrigger {
                     settle: Duration::from_secs(config.settle),
                 },
                 cleanup: config.prune,
+                keep: config.rollback.keep,
                 remove_volumes: config.removevolumes,
                 lifecycle_hooks: config.lifecyclehooks,
                 revive_stopped: config.revivestopped,
@@ -124,6 +125,11 @@ impl DockerTrigger {
 
     pub fn id(&self) -> &TriggerId {
         &self.id
+    }
+
+    /// How this trigger updates: what `tidewatch rollback` goes through too.
+    pub fn options(&self) -> &update::Options {
+        &self.options
     }
 
     /// Leaves to `compose` the containers they act on. Once, when the triggers are built.
@@ -201,6 +207,10 @@ impl DockerTrigger {
     /// [`BATCH_WAIT`].
     pub async fn run(self: Arc<Self>, mut events: Subscriber, context: Context) {
         let mut pending: BTreeMap<String, (Instant, Vec<UpdateCandidate>)> = BTreeMap::new();
+        // What this trigger rolled back, until a check reports the store's hold on it: the old
+        // container's restart is a Docker `start` event, whose check may run before the hold
+        // is written, and must not bring the same update back (see `Recent`).
+        let mut recent = Recent::default();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let event = tokio::select! {
@@ -213,7 +223,7 @@ impl DockerTrigger {
                         .collect();
                     for watcher in stale {
                         if let Some((_, batch)) = pending.remove(&watcher) {
-                            self.apply(&watcher, batch, &context).await;
+                            recent.add(self.apply(&watcher, batch, &context).await);
                         }
                     }
                     continue;
@@ -221,6 +231,12 @@ impl DockerTrigger {
             };
             let Some(event) = event else { break };
             match event.as_ref() {
+                Event::UpdateAvailable(candidate) if recent.covers(candidate) => {
+                    tracing::debug!(trigger = %self.id, container = %candidate.container.name, "Not updating: just rolled back.")
+                }
+                Event::ContainerChecked(c) if c.hold.is_some() => {
+                    recent.forget(&c.watcher, &c.name)
+                }
                 Event::UpdateAvailable(candidate) => match self.wants(candidate) {
                     Ok(()) => {
                         let (_, batch) = pending
@@ -235,12 +251,12 @@ impl DockerTrigger {
                 },
                 Event::CheckCompleted(report) => {
                     if let Some((_, batch)) = pending.remove(&report.watcher) {
-                        self.apply(&report.watcher, batch, &context).await;
+                        recent.add(self.apply(&report.watcher, batch, &context).await);
                     }
                 }
                 Event::Barrier(n) => {
                     for (watcher, (_, batch)) in std::mem::take(&mut pending) {
-                        self.apply(&watcher, batch, &context).await;
+                        recent.add(self.apply(&watcher, batch, &context).await);
                     }
                     self.passed.send_replace(*n);
                 }
@@ -253,7 +269,13 @@ impl DockerTrigger {
     }
 
     /// Applies one watcher's updates, then reports how each went, in one event and one line.
-    async fn apply(&self, watcher: &str, batch: Vec<UpdateCandidate>, context: &Context) {
+    /// Returns the updates that were rolled back.
+    async fn apply(
+        &self,
+        watcher: &str,
+        batch: Vec<UpdateCandidate>,
+        context: &Context,
+    ) -> Vec<UpdateCandidate> {
         let mut tally = Tally {
             bus: &context.bus,
             report: UpdateReport {
@@ -261,6 +283,7 @@ impl DockerTrigger {
                 trigger: self.id.to_string(),
                 ..UpdateReport::default()
             },
+            rolled_back: Vec::new(),
         };
         let (services, containers): (Vec<_>, Vec<_>) = batch
             .into_iter()
@@ -273,7 +296,7 @@ impl DockerTrigger {
             self.apply_batch(watcher, &containers, context, &mut tally)
                 .await;
         }
-        let report = tally.report;
+        let report = tally.report.clone();
         tracing::info!(
             trigger = %self.id,
             watcher = %report.watcher,
@@ -284,6 +307,7 @@ impl DockerTrigger {
             "Updates completed."
         );
         context.bus.publish(Event::UpdatesCompleted(report));
+        tally.rolled_back
     }
 
     /// Applies one watcher's updates: dependents stopped first, updates in dependency order,
@@ -564,6 +588,7 @@ fn outcome_event(candidate: &UpdateCandidate, outcome: Outcome) -> Event {
 struct Tally<'a> {
     bus: &'a WeakBus,
     report: UpdateReport,
+    rolled_back: Vec<UpdateCandidate>,
 }
 
 impl Tally<'_> {
@@ -572,10 +597,41 @@ impl Tally<'_> {
             Event::UpdateApplied { .. } => self.report.updated += 1,
             Event::UpdateFailed { .. } => self.report.failed += 1,
             Event::UpdateSkipped { .. } => self.report.skipped += 1,
-            Event::RolledBack { .. } => self.report.rolled_back += 1,
+            Event::RolledBack { candidate, .. } => {
+                self.report.rolled_back += 1;
+                self.rolled_back.push(candidate.clone());
+            }
             _ => {}
         }
         self.bus.publish(event);
+    }
+}
+
+/// The updates the trigger rolled back, remembered until a check reports the store's hold on
+/// the container. The store holds a rolled-back version for good, but it learns of it from the
+/// bus, a moment after the rollback; the old container's start in between is a Docker event,
+/// and its check could offer the same update again. Only the same target is kept out: a newer
+/// one is applied.
+#[derive(Debug, Default)]
+struct Recent(Vec<UpdateCandidate>);
+
+impl Recent {
+    fn add(&mut self, rolled_back: Vec<UpdateCandidate>) {
+        self.0.extend(rolled_back);
+    }
+
+    fn covers(&self, candidate: &UpdateCandidate) -> bool {
+        self.0.iter().any(|c| {
+            c.container.watcher == candidate.container.watcher
+                && c.container.name == candidate.container.name
+                && c.target == candidate.target
+                && c.digest == candidate.digest
+        })
+    }
+
+    fn forget(&mut self, watcher: &str, name: &str) {
+        self.0
+            .retain(|c| c.container.watcher != watcher || c.container.name != name);
     }
 }
 

@@ -117,6 +117,7 @@ fn status_cell(c: &ListedContainer) -> String {
                 update.tag
             ),
         },
+        (Status::Held, Some(update), Some(reason)) => format!("{}: {reason}", update.tag),
         (Status::UpToDate, ..) => "up to date".into(),
         (Status::Skipped, _, Some(reason)) => format!("skipped: {reason}"),
         (Status::Failed, _, Some(reason)) => format!("failed: {reason}"),

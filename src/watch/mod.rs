@@ -5,6 +5,7 @@
 //! one place that knows label names and their WUD and Watchtower aliases; `schedule` is the
 //! cron with jitter; `listing` prints a cycle's report as a table or JSON.
 pub mod finding;
+pub mod hold;
 pub mod labels;
 pub mod listing;
 pub mod schedule;

@@ -6,7 +6,7 @@
 use crate::bus::{Bus, Event};
 use crate::config::{WatcherConfig, name_patterns};
 use crate::docker::{DockerError, Engine, swarm};
-use crate::model::{ContainerInfo, ImageRef, Kind, Report, UpdateCandidate};
+use crate::model::{ContainerInfo, Holds, ImageRef, Kind, Report, UpdateCandidate};
 use crate::registry::{RegistryClient, Session};
 use crate::watch::finding::{self, Finding, Status};
 use crate::watch::listing::{ListedContainer, Listing};
@@ -40,16 +40,18 @@ impl Outcome {
 /// its own containers' findings), its report once all of its containers are in (a slow host
 /// does not hold back another's). Cancel-safe: dropped midway, it leaves every finding made so
 /// far published and publishes no report for a watcher it did not finish, since the counts
-/// would be of a part of it.
+/// would be of a part of it. An update a hold in `holds` covers is reported `held` and never
+/// published as available (see `watch::hold`).
 pub async fn cycle<'w>(
     watchers: impl IntoIterator<Item = (&'w String, &'w WatcherConfig)>,
     client: &RegistryClient,
     bus: &Bus,
+    holds: &Holds,
 ) -> Outcome {
     let session = client.session();
     let passes = watchers
         .into_iter()
-        .map(|(name, watcher)| pass(name, watcher, &session, bus));
+        .map(|(name, watcher)| pass(name, watcher, &session, bus, holds));
     let mut listing = Listing::default();
     let mut errors = Vec::new();
     for result in futures_util::future::join_all(passes).await {
@@ -74,6 +76,7 @@ async fn pass(
     watcher: &WatcherConfig,
     session: &Session<'_>,
     bus: &Bus,
+    holds: &Holds,
 ) -> Result<Vec<ListedContainer>, DockerError> {
     let mut report = Report {
         watcher: name.to_string(),
@@ -92,25 +95,22 @@ async fn pass(
         .enumerate()
         .map(|(i, c)| async move { (i, finding::check(session, c, watcher).await) })
         .collect();
-    let mut findings: Vec<Option<Finding>> = vec![None; containers.len()];
+    let mut listed: Vec<Option<ListedContainer>> = vec![None; containers.len()];
     while let Some((i, finding)) = checks.next().await {
-        publish(bus, &containers[i], &finding);
+        let row = publish(bus, &containers[i], finding, holds);
         report.scanned += 1;
-        match finding.status {
+        match row.status {
             Status::UpdateAvailable => report.updates += 1,
             Status::UpToDate => report.up_to_date += 1,
             Status::Skipped => report.skipped += 1,
             Status::Failed => report.failed += 1,
+            Status::Held => report.held += 1,
         }
-        findings[i] = Some(finding);
+        listed[i] = Some(row);
     }
     drop(checks);
     bus.publish(Event::CheckCompleted(report));
-    Ok(containers
-        .iter()
-        .zip(findings)
-        .filter_map(|(c, f)| Some(ListedContainer::new(c, f?)))
-        .collect())
+    Ok(listed.into_iter().flatten().collect())
 }
 
 /// The containers `watcher` looks after on its engine now, and on a Swarm manager its
@@ -158,7 +158,8 @@ pub async fn check_container(
     id: &str,
     client: &RegistryClient,
     bus: &Bus,
-) -> Result<Option<Finding>, DockerError> {
+    holds: &Holds,
+) -> Result<Option<ListedContainer>, DockerError> {
     let Some(container) = engine.container(id).await? else {
         return Ok(None);
     };
@@ -168,8 +169,7 @@ pub async fn check_container(
         return Ok(None);
     }
     let finding = finding::check(&client.session(), &container, watcher).await;
-    publish(bus, &container, &finding);
-    Ok(Some(finding))
+    Ok(Some(publish(bus, &container, finding, holds)))
 }
 
 /// Which containers a watcher looks after, from its `scope` and its name `include`/`exclude`,
@@ -226,14 +226,25 @@ impl<'w> Filter<'w> {
     }
 }
 
-fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {
+/// Publishes what was found of `container`, after its hold (a held update is checked and
+/// reported, never published as available), and returns it as the report's row.
+fn publish(
+    bus: &Bus,
+    container: &ContainerInfo,
+    finding: Finding,
+    holds: &Holds,
+) -> ListedContainer {
+    let (finding, hold) =
+        crate::watch::hold::apply(&container.watcher, &container.name, finding, holds);
+    let mut row = ListedContainer::new(container, finding.clone());
+    row.hold = hold;
     bus.publish(Event::ContainerSeen(container.clone()));
-    bus.publish(Event::ContainerChecked(Box::new(ListedContainer::new(
-        container,
-        finding.clone(),
-    ))));
+    bus.publish(Event::ContainerChecked(Box::new(row.clone())));
+    if finding.status != Status::UpdateAvailable {
+        return row;
+    }
     let (Some(update), Ok(current)) = (&finding.update, container.reference()) else {
-        return;
+        return row;
     };
     let target = ImageRef {
         tag: Some(update.tag.clone()),
@@ -251,6 +262,7 @@ fn publish(bus: &Bus, container: &ContainerInfo, finding: &Finding) {
             .unwrap_or_else(|| container.name.clone()),
         link: update.link.clone(),
     }));
+    row
 }
 
 #[cfg(test)]

@@ -540,9 +540,14 @@ fn prune_removes_the_old_image_once_no_container_uses_it() {
     let alone = run.run("alone", &alone1.reference, &[]);
 
     let include = format!("{}|{}", updated.name, alone.name);
+    // Keeping none for a rollback: the old image goes at once (see rollback_on_demand for
+    // the default, which keeps the previous one).
     let out = update_once(
         &include,
-        &[("TIDEWATCH_TRIGGER_DOCKER_LOCAL_PRUNE", "true")],
+        &[
+            ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_PRUNE", "true"),
+            ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_ROLLBACK_KEEP", "0"),
+        ],
     );
     assert_eq!(out.stderr.matches("Updated.").count(), 2, "{out}");
     let exists = |id: &str| run.docker_output(&["image", "inspect", id]).success();

@@ -22,6 +22,7 @@ mod page;
 mod readme;
 mod registry;
 mod rollback;
+mod rollback_on_demand;
 mod run;
 mod self_update;
 mod server;

@@ -201,7 +201,8 @@ async fn a_restarting_container_reported_started_is_checked_as_a_listing_would()
     let client = RegistryClient::new(&RegistriesConfig::default(), ClientSettings::default())
         .expect("a client without configured registries");
     let bus = Bus::default();
-    let finding = watcher::check_container(&engine, &watcher, &container.id, &client, &bus)
+    let holds = tidewatch::model::Holds::default();
+    let finding = watcher::check_container(&engine, &watcher, &container.id, &client, &bus, &holds)
         .await
         .expect("the engine answers");
     let finding = finding.expect("a restarting container is checked, as a listing includes it");

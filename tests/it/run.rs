@@ -77,14 +77,14 @@ fn the_daemon_checks_at_start_and_on_schedule_and_stops_cleanly_on_sigterm() {
 }
 
 /// `tidewatch run` in the background, its stderr collected line by line; killed on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: std::process::Child,
     received: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    pub(crate) seen: Vec<String>,
 }
 
 impl Daemon {
-    fn start(env: &[(&str, &str)]) -> Daemon {
+    pub(crate) fn start(env: &[(&str, &str)]) -> Daemon {
         let mut child = tidewatch_command(&["run"], env)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -107,7 +107,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then the exit status once it has stopped (at most 20 s).
-    fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         self.stop_with(libc::SIGTERM)
     }
 
@@ -144,7 +144,7 @@ impl Drop for Daemon {
 
 /// Waits (30 s at most) until `count` log lines contain `message`; the time it took.
 #[track_caller]
-fn daemon_wait(daemon: &mut Daemon, message: &str, count: usize) -> Duration {
+pub(crate) fn daemon_wait(daemon: &mut Daemon, message: &str, count: usize) -> Duration {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(30);
     while daemon.seen.iter().filter(|l| l.contains(message)).count() < count {

@@ -349,6 +349,33 @@ impl Board {
                     Some(reason.clone()),
                 );
             }
+            Event::RollbackApplied {
+                candidate,
+                new_container_id,
+                by,
+                ..
+            } => {
+                let key = candidate.container.key();
+                if let Some(entry) = self.write().get_mut(&key) {
+                    entry.view.id = new_container_id.clone();
+                    entry.candidate = None;
+                }
+                self.tell("rolled-back", Some(&key), Some(format!("by {by}")));
+            }
+            Event::Held(hold) => {
+                let key = ContainerKey {
+                    watcher: hold.watcher.clone(),
+                    name: hold.name.clone(),
+                };
+                self.tell("held", Some(&key), Some(hold.reason.clone()));
+            }
+            Event::Released { watcher, name, .. } => {
+                let key = ContainerKey {
+                    watcher: watcher.clone(),
+                    name: name.clone(),
+                };
+                self.tell("released", Some(&key), None);
+            }
             Event::CheckCompleted(report) => {
                 if let Some(names) = &report.listed {
                     self.write()

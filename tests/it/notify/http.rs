@@ -498,9 +498,16 @@ fn what_the_docker_trigger_did_reaches_the_webhook_and_a_repeated_failure_is_tol
     );
     assert_eq!(rolled_back["new_tag"], "1.1.0");
 
-    // The next cycle tries the failing update again and rolls it back again: nothing new to
-    // tell. (The good container is up to date now.)
+    // The next cycle leaves the failed version alone (held: not tried, not told again); asked
+    // for by name, it is tried again and rolled back again: nothing new to tell. (The good
+    // container is up to date now.)
     let out = tidewatch(&["run", "--once"], &env);
+    assert!(
+        !out.stderr.contains("putting the old container back"),
+        "the held update is not tried again:\n{out}"
+    );
+    assert_eq!(told(&hook), first, "nothing new while held:\n{out}");
+    let out = tidewatch(&["update", &bad.name], &env);
     assert!(
         out.stderr.contains("putting the old container back"),
         "the update is tried again:\n{out}"

@@ -1,0 +1,465 @@
+//! `tidewatch rollback`, `hold` and `release`: undo an update, and keep tidewatch from applying
+//! it again until the user says so or a newer version appears.
+//!
+//! A rollback goes through the update executor (`update::rollback`), with the docker trigger's
+//! options, so it keeps every setting, passes the health gate or is undone, and is journaled
+//! (a crash during it is finished or undone at the next start). Its targets are the images the
+//! audit log says the container ran before its updates. What the commands do goes on a bus the
+//! store and the notifiers listen to, as the daemon's actions do.
+
+use crate::bus::{Bus, Event, WeakBus};
+use crate::config::Loaded;
+use crate::docker::Engine;
+use crate::model::{ContainerInfo, Hold, ImageRef, UpdateCandidate, UpdateKind};
+use crate::registry::RegistryClient;
+use crate::store::{RollbackTarget, Store};
+use crate::update::trigger::DockerTrigger;
+use crate::update::{self, Outcome, RollbackTo};
+
+use crate::app::Triggers;
+use std::sync::Arc;
+
+use super::*;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Container `name` on the first watcher whose engine has it.
+async fn find(loaded: &Loaded, name: &str) -> anyhow::Result<(Engine, ContainerInfo)> {
+    let mut problems = Vec::new();
+    for (watcher, config) in &loaded.config.watcher {
+        let engine = match Engine::connect(watcher, config).await {
+            Ok(engine) => engine,
+            Err(err) => {
+                problems.push(err.to_string());
+                continue;
+            }
+        };
+        match engine.container(name).await {
+            Ok(Some(info)) if info.name == name => return Ok((engine, info)),
+            Ok(_) => {}
+            Err(err) => problems.push(err.to_string()),
+        }
+    }
+    let mut message = format!("no container named {name}");
+    if !problems.is_empty() {
+        message.push_str(&format!(" ({})", problems.join("; ")));
+    }
+    Err(anyhow::anyhow!(message))
+}
+
+/// Which of `targets` (newest first) `to` names: `-N` (the Nth, `-1` by default), a digest or
+/// image ID (`sha256:…`, a prefix of 12 or more hex digits will do), or a tag.
+pub fn choose<'t>(targets: &'t [RollbackTarget], to: Option<&str>) -> Option<&'t RollbackTarget> {
+    let to = to.unwrap_or("-1");
+    if let Some(n) = to.strip_prefix('-').and_then(|n| n.parse::<usize>().ok()) {
+        return n.checked_sub(1).and_then(|i| targets.get(i));
+    }
+    if to.starts_with("sha256:") {
+        let matches = |id: &str| id.starts_with(to) && to.len() >= "sha256:".len() + 12;
+        return targets
+            .iter()
+            .find(|t| matches(&t.image_id) || t.digest.as_deref().is_some_and(matches));
+    }
+    targets.iter().find(|t| {
+        ImageRef::parse(&t.image)
+            .ok()
+            .and_then(|r| r.tag)
+            .is_some_and(|tag| tag == to)
+    })
+}
+
+/// The kind of a move from `from` to `to`, read the other way round (a rollback from 1.5.0 to
+/// 1.4.2 undoes a minor update), so that notifiers' thresholds treat it as that update.
+fn kind(from: &ImageRef, to: &ImageRef) -> UpdateKind {
+    let (Some(from), Some(to)) = (&from.tag, &to.tag) else {
+        return UpdateKind::Digest;
+    };
+    let policy = crate::tags::TagPolicy::default()
+        .with_prerelease(true)
+        .with_more_parts(true);
+    crate::tags::newest(to, [from.as_str()], &policy)
+        .map(|n| n.kind)
+        .unwrap_or(UpdateKind::Digest)
+}
+
+/// Whether `before` holds back more than `after` would: every update, or a newer version.
+fn held_further(before: &Hold, after: &Hold) -> bool {
+    let (Some(earlier), Some(now)) = (&before.tag, &after.tag) else {
+        return before.tag.is_none();
+    };
+    let policy = crate::tags::TagPolicy::default()
+        .with_prerelease(true)
+        .with_more_parts(true);
+    crate::tags::newest(now, [earlier.as_str()], &policy).is_some()
+}
+
+/// The bus of a command, with the store and the notifiers listening (no trigger that acts).
+fn listeners(
+    loaded: &Loaded,
+    store: &Store,
+    triggers: Triggers,
+) -> anyhow::Result<(Bus, Subscribers)> {
+    let client = Arc::new(RegistryClient::new(
+        &loaded.config.registry,
+        client_settings(loaded),
+    )?);
+    let bus = Bus::default();
+    let only_notifiers = Triggers {
+        notifiers: triggers.notifiers,
+        ..Triggers::default()
+    };
+    let subscribers = Subscribers::start(&bus, store, only_notifiers, loaded, client);
+    Ok((bus, subscribers))
+}
+
+/// `tidewatch rollback NAME [--to REF]`: re-creates the container from an image it ran before
+/// an update (the last one by default), then holds the version it ran until now. Returns the
+/// lines to print; an error when nothing was changed or the rollback was undone.
+pub async fn rollback(
+    loaded: &Loaded,
+    triggers: Triggers,
+    asked: Asked<'_>,
+    to: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let options = match triggers.docker.first() {
+        Some(trigger) => trigger.options().clone(),
+        None => DockerTrigger::command_line().options().clone(),
+    };
+    let store = open_store(loaded).await?;
+    let (bus, subscribers) = listeners(loaded, &store, triggers)?;
+    let result = roll_back(loaded, &store, &bus.weak(), &options, asked, to).await;
+    subscribers.finish(bus).await;
+    result
+}
+
+/// Who asks for a rollback, hold or release, of which container, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    pub name: &'a str,
+    /// The user, for the record.
+    pub by: &'a str,
+    pub why: Option<&'a str>,
+}
+
+/// The rollback itself, on `store` and `bus` (the command's own, or a daemon's): what the API
+/// of a running daemon calls too.
+pub async fn roll_back(
+    loaded: &Loaded,
+    store: &Store,
+    bus: &WeakBus,
+    options: &update::Options,
+    asked: Asked<'_>,
+    to: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let Asked { name, by, why } = asked;
+    let (engine, info) = find(loaded, name).await?;
+    let watcher = info.watcher.clone();
+    let (w, n, running) = (watcher.clone(), name.to_string(), info.image_id.clone());
+    let targets = store
+        .blocking(move |s| s.rollback_targets(&w, &n, Some(&running)))
+        .await?;
+    let Some(target) = choose(&targets, to) else {
+        let known: Vec<String> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("-{} {}", i + 1, t.image))
+            .collect();
+        anyhow::bail!(
+            "{name}: nothing to roll back to{}; images it ran before its updates: {}",
+            to.map(|t| format!(" named {t}")).unwrap_or_default(),
+            if known.is_empty() {
+                "none recorded".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let current = ImageRef::parse(&info.image)
+        .map_err(|err| anyhow::anyhow!("{name}: its image cannot be read: {err}"))?;
+    let goal = ImageRef::parse(&target.image)
+        .map_err(|err| anyhow::anyhow!("{name}: the image to roll back to: {err}"))?;
+    let candidate = UpdateCandidate {
+        container: info.clone(),
+        current: current.clone(),
+        target: goal.clone(),
+        digest: target.digest.clone(),
+        kind: kind(&current, &goal),
+        display_name: info.name.clone(),
+        link: None,
+    };
+    let pull = target.digest.as_ref().map(|digest| {
+        ImageRef {
+            tag: None,
+            digest: Some(digest.clone()),
+            ..goal.clone()
+        }
+        .familiar()
+    });
+    let to_image = RollbackTo {
+        image: update::new_image(&candidate),
+        image_id: target.image_id.clone(),
+        pull,
+    };
+    let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+    let credential = client.pull_credential(&goal).await.unwrap_or(None);
+    let (from_tag, to_tag) = (
+        current.tag.clone().unwrap_or_else(|| "latest".into()),
+        goal.tag.clone().unwrap_or_else(|| "latest".into()),
+    );
+    // The hold is written before the rollback starts: a crash that recovery finishes must not
+    // leave the version rolled back from free to be applied again. Undone, it is taken back.
+    let reason = match why {
+        Some(why) => format!("rolled back from {from_tag} to {to_tag}: {why}"),
+        None => format!("rolled back from {from_tag} to {to_tag}"),
+    };
+    let mut hold = Hold {
+        watcher: watcher.clone(),
+        name: name.to_string(),
+        tag: current.tag.clone(),
+        digest: crate::store::running_digest(&candidate),
+        by: by.to_string(),
+        at: now(),
+        reason,
+    };
+    let (w, n) = (watcher.clone(), name.to_string());
+    let before = store
+        .blocking(move |s| Ok(s.holds()?.get(&w, &n).cloned()))
+        .await?;
+    // Rolling back twice (1.2.0 → 1.1.0 → 1.0.0) keeps 1.2.0 held too: a hold covers what is
+    // not newer than its version, so the newer of the two versions stays the held one.
+    if let Some(before) = &before
+        && held_further(before, &hold)
+    {
+        hold.tag = before.tag.clone();
+        hold.digest = before.digest.clone();
+    }
+    let held = hold.clone();
+    store.blocking(move |s| s.hold(&held)).await?;
+    let journal = journal(store, loaded);
+    let done = update::rollback(
+        &engine,
+        &watcher,
+        &info.id,
+        &to_image,
+        credential.as_ref(),
+        options,
+        journal.as_ref(),
+    )
+    .await;
+    let mut lines = Vec::new();
+    if done.pulled {
+        lines.push(format!(
+            "{name}: the image of {to_tag} was no longer on the engine: pulled it by digest ({})",
+            to_image.pull.as_deref().unwrap_or("?")
+        ));
+    }
+    let result = match done.outcome {
+        Outcome::Applied { new_id } => {
+            bus.publish(Event::RollbackApplied {
+                candidate: candidate.clone(),
+                new_container_id: new_id,
+                from_image_id: info.image_id.clone(),
+                to_image_id: done.image_id.clone(),
+                by: by.to_string(),
+            });
+            lines.push(format!(
+                "{name}: rolled back from {from_tag} to {to_tag} by {by}; {from_tag} is held until a newer version appears or `tidewatch release {name}`"
+            ));
+            Ok(())
+        }
+        Outcome::RolledBack { reason } => Err(format!(
+            "{name}: the rollback to {to_tag} did not work, {from_tag} runs again as it was: {reason}"
+        )),
+        Outcome::Failed { reason } | Outcome::Skipped { reason } => Err(format!(
+            "{name}: not rolled back to {to_tag}, nothing was changed: {reason}"
+        )),
+        Outcome::Broken { reason } => Err(format!("{name}: rollback to {to_tag} broke: {reason}")),
+    };
+    if let Err(line) = &result {
+        let (key, detail) = (info.key(), line.clone());
+        let by = by.to_string();
+        store
+            .blocking(move |s| {
+                s.log(Some(&key), "rollback-failed", &detail)?;
+                // The hold set for it goes, and one the container had before comes back.
+                match before {
+                    Some(before) => s.hold(&before),
+                    None => s
+                        .release(&key.watcher, &key.name, &by, "the rollback did not happen")
+                        .map(|_| ()),
+                }
+            })
+            .await?;
+    }
+    match result {
+        Ok(()) => Ok(lines),
+        Err(line) => {
+            lines.push(line.clone());
+            Err(anyhow::anyhow!(lines.join("\n")))
+        }
+    }
+}
+
+/// The watchers that know container `name`: from the store's last check, else the engines.
+async fn watchers_of(loaded: &Loaded, store: &Store, name: &str) -> anyhow::Result<Vec<String>> {
+    let known: Vec<String> = store
+        .blocking(|s| s.containers())
+        .await?
+        .into_iter()
+        .filter(|c| c.name == name)
+        .map(|c| c.watcher)
+        .collect();
+    if !known.is_empty() {
+        return Ok(known);
+    }
+    Ok(vec![find(loaded, name).await?.1.watcher])
+}
+
+/// `tidewatch hold NAME [--until-newer-than TAG]`: no update of the container is offered,
+/// notified or applied (only those up to TAG with it) until `tidewatch release NAME`.
+pub async fn hold(
+    loaded: &Loaded,
+    triggers: Triggers,
+    asked: Asked<'_>,
+    until_newer_than: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let store = open_store(loaded).await?;
+    let (bus, subscribers) = listeners(loaded, &store, triggers)?;
+    let result = hold_container(loaded, &store, &bus.weak(), asked, until_newer_than).await;
+    subscribers.finish(bus).await;
+    result
+}
+
+/// The hold itself, on `store` and `bus` (the command's own, or a daemon's).
+pub async fn hold_container(
+    loaded: &Loaded,
+    store: &Store,
+    bus: &WeakBus,
+    asked: Asked<'_>,
+    until_newer_than: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let Asked { name, by, why } = asked;
+    let watchers = watchers_of(loaded, store, name).await?;
+    let mut lines = Vec::new();
+    for watcher in watchers {
+        let hold = Hold {
+            watcher,
+            name: name.to_string(),
+            tag: until_newer_than.map(str::to_string),
+            digest: None,
+            by: by.to_string(),
+            at: now(),
+            reason: why.unwrap_or("held by hand").to_string(),
+        };
+        lines.push(format!(
+            "{name}: {} held by {by} until `tidewatch release {name}`{}",
+            hold.what(),
+            until_newer_than
+                .map(|t| format!(" or a version newer than {t}"))
+                .unwrap_or_default()
+        ));
+        bus.publish(Event::Held(hold));
+    }
+    Ok(lines)
+}
+
+/// `tidewatch release NAME`: lifts the container's hold; its updates are offered again.
+pub async fn release(
+    loaded: &Loaded,
+    triggers: Triggers,
+    asked: Asked<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let store = open_store(loaded).await?;
+    let (bus, subscribers) = listeners(loaded, &store, triggers)?;
+    let result = release_container(&store, &bus.weak(), asked).await;
+    subscribers.finish(bus).await;
+    result
+}
+
+/// The release itself, on `store` and `bus` (the command's own, or a daemon's).
+pub async fn release_container(
+    store: &Store,
+    bus: &WeakBus,
+    asked: Asked<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let Asked { name, by, why } = asked;
+    let held: Vec<Hold> = store
+        .blocking(|s| s.holds())
+        .await?
+        .0
+        .into_iter()
+        .filter(|h| h.name == name)
+        .collect();
+    if held.is_empty() {
+        return Ok(vec![format!("{name}: not held")]);
+    }
+    let mut lines = Vec::new();
+    for hold in held {
+        lines.push(format!(
+            "{name}: released ({} was held by {} since {}: {})",
+            hold.what(),
+            hold.by,
+            hold.at,
+            hold.reason
+        ));
+        bus.publish(Event::Released {
+            watcher: hold.watcher,
+            name: hold.name,
+            by: by.to_string(),
+            reason: why.unwrap_or("released by hand").to_string(),
+        });
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(seq: i64, image: &str, id: &str) -> RollbackTarget {
+        RollbackTarget {
+            seq,
+            at: String::new(),
+            watcher: "local".into(),
+            image: image.into(),
+            image_id: format!("sha256:{}", id.repeat(64 / id.len())),
+            digest: Some(format!("sha256:{}", "d".repeat(63) + &seq.to_string())),
+        }
+    }
+
+    #[test]
+    fn a_second_rollback_keeps_the_newer_version_held() {
+        let hold = |tag: Option<&str>| Hold {
+            watcher: "local".into(),
+            name: "web".into(),
+            tag: tag.map(str::to_string),
+            digest: None,
+            by: "alice".into(),
+            at: String::new(),
+            reason: String::new(),
+        };
+        assert!(held_further(&hold(Some("1.2.0")), &hold(Some("1.1.0"))));
+        assert!(!held_further(&hold(Some("1.1.0")), &hold(Some("1.2.0"))));
+        assert!(!held_further(&hold(Some("1.1.0")), &hold(Some("1.1.0"))));
+        assert!(held_further(&hold(None), &hold(Some("1.1.0"))));
+        assert!(!held_further(&hold(Some("latest")), &hold(Some("1.1.0"))));
+    }
+
+    #[test]
+    fn to_names_a_target_by_position_digest_or_tag() {
+        let targets = [target(3, "app:1.4.2", "a"), target(1, "app:1.3.0", "b")];
+        assert_eq!(choose(&targets, None).map(|t| t.seq), Some(3));
+        assert_eq!(choose(&targets, Some("-2")).map(|t| t.seq), Some(1));
+        assert_eq!(choose(&targets, Some("-3")), None);
+        assert_eq!(choose(&targets, Some("-0")), None);
+        assert_eq!(choose(&targets, Some("1.3.0")).map(|t| t.seq), Some(1));
+        assert_eq!(
+            choose(&targets, Some(&format!("sha256:{}", "b".repeat(12)))).map(|t| t.seq),
+            Some(1)
+        );
+        assert_eq!(choose(&targets, Some("sha256:bb")), None, "too short");
+        assert_eq!(choose(&targets, Some("9.9.9")), None);
+    }
+}
