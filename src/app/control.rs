@@ -103,7 +103,7 @@ impl DaemonControl {
             &holds,
         )
         .await
-            .map_err(|err| ControlError::Failed(err.to_string()))?;
+        .map_err(|err| ControlError::Failed(err.to_string()))?;
         match found {
             Some(_) => Ok(()),
             None => Err(ControlError::NotFound(format!(
