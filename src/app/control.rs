@@ -8,7 +8,7 @@ use crate::config::{DockerTriggerConfig, Loaded, WatcherConfig};
 use crate::docker::Engine;
 use crate::model::ImageRef;
 use crate::registry::RegistryClient;
-use crate::server::{Control, ControlError, Target};
+use crate::server::{Asked, Control, ControlError, Target};
 use crate::store::Store;
 use crate::trigger::Claims;
 use crate::update::trigger::DockerTrigger;
@@ -72,6 +72,24 @@ impl DaemonControl {
         })
     }
 
+    /// Only the watcher the API named: a container of the same name on another host is not
+    /// the one asked about.
+    fn watchers_of(&self, target: &Target) -> BTreeMap<String, WatcherConfig> {
+        self.watchers
+            .iter()
+            .filter(|(name, _)| **name == target.watcher)
+            .map(|(name, config)| (name.clone(), config.clone()))
+            .collect()
+    }
+
+    fn asked<'a>(&self, target: &'a Target, asked: &'a Asked) -> super::Asked<'a> {
+        super::Asked {
+            name: &target.name,
+            by: &asked.by,
+            why: asked.reason.as_deref(),
+        }
+    }
+
     /// `work`, unless the daemon stops first.
     async fn unless_stopped<T>(&self, work: impl Future<Output = T>) -> Result<T, ControlError> {
         let mut stopped = self.stopped.clone();
@@ -94,16 +112,17 @@ impl DaemonControl {
             .await
             .map_err(|err| ControlError::Failed(err.to_string()))?;
         let holds = super::holds(&self.store).await;
-        let found = watcher::check_container(
-            &engine,
-            watcher,
-            &target.id,
-            &self.client,
-            &self.bus,
-            &holds,
-        )
-        .await
-        .map_err(|err| ControlError::Failed(err.to_string()))?;
+        // By ID first; by name when an update or rollback gave the container a new ID that the
+        // store has not seen yet (the engine resolves a name as well as an ID).
+        let mut found = None;
+        for id in [&target.id, &target.name] {
+            found = watcher::check_container(&engine, watcher, id, &self.client, &self.bus, &holds)
+                .await
+                .map_err(|err| ControlError::Failed(err.to_string()))?;
+            if found.is_some() {
+                break;
+            }
+        }
         match found {
             Some(_) => Ok(()),
             None => Err(ControlError::NotFound(format!(
@@ -216,6 +235,52 @@ pub(super) fn same_repository(image: &str, repository: &str) -> bool {
 
 #[async_trait::async_trait]
 impl Control for DaemonControl {
+    async fn rollback(&self, target: &Target, asked: &Asked) -> Result<Vec<String>, ControlError> {
+        // One at a time with the updates asked over HTTP: both replace containers.
+        let _one = self.updating.lock().await;
+        let options = match self.running.first() {
+            Some(trigger) => trigger.options().clone(),
+            None => DockerTrigger::command_line().options().clone(),
+        };
+        let watchers = self.watchers_of(target);
+        let scene = super::rollback::Scene {
+            watchers: &watchers,
+            client: &self.client,
+            journal: self.context.journal.clone(),
+        };
+        let bus = self.bus.weak();
+        let work = super::roll_back(
+            &scene,
+            &self.store,
+            &bus,
+            &options,
+            self.asked(target, asked),
+            asked.to.as_deref(),
+        );
+        self.unless_stopped(work)
+            .await?
+            .map_err(|err| ControlError::Failed(format!("{err:#}")))
+    }
+
+    async fn hold(&self, target: &Target, asked: &Asked) -> Result<Vec<String>, ControlError> {
+        let watchers = self.watchers_of(target);
+        super::hold_container(
+            &watchers,
+            &self.store,
+            &self.bus.weak(),
+            self.asked(target, asked),
+            asked.to.as_deref(),
+        )
+        .await
+        .map_err(|err| ControlError::Failed(format!("{err:#}")))
+    }
+
+    async fn release(&self, target: &Target, asked: &Asked) -> Result<Vec<String>, ControlError> {
+        super::release_container(&self.store, &self.bus.weak(), self.asked(target, asked))
+            .await
+            .map_err(|err| ControlError::Failed(format!("{err:#}")))
+    }
+
     async fn check_all(&self) -> Result<(), ControlError> {
         let holds = super::holds(&self.store).await;
         let outcome = self

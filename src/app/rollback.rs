@@ -8,7 +8,7 @@
 //! store and the notifiers listen to, as the daemon's actions do.
 
 use crate::bus::{Bus, Event, WeakBus};
-use crate::config::Loaded;
+use crate::config::{Loaded, WatcherConfig};
 use crate::docker::Engine;
 use crate::model::{ContainerInfo, Hold, ImageRef, UpdateCandidate, UpdateKind};
 use crate::registry::RegistryClient;
@@ -17,6 +17,7 @@ use crate::update::trigger::DockerTrigger;
 use crate::update::{self, Outcome, RollbackTo};
 
 use crate::app::Triggers;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::*;
@@ -25,10 +26,22 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// What a rollback, hold or release reaches beyond the store and the bus: the engines of the
+/// watchers, the registries (to pull an image by digest) and the journal. A command builds it
+/// from its configuration; the daemon's HTTP control from what it runs.
+pub struct Scene<'a> {
+    pub watchers: &'a BTreeMap<String, WatcherConfig>,
+    pub client: &'a RegistryClient,
+    pub journal: Arc<dyn crate::update::journal::Journal>,
+}
+
 /// Container `name` on the first watcher whose engine has it.
-async fn find(loaded: &Loaded, name: &str) -> anyhow::Result<(Engine, ContainerInfo)> {
+async fn find(
+    watchers: &BTreeMap<String, WatcherConfig>,
+    name: &str,
+) -> anyhow::Result<(Engine, ContainerInfo)> {
     let mut problems = Vec::new();
-    for (watcher, config) in &loaded.config.watcher {
+    for (watcher, config) in watchers {
         let engine = match Engine::connect(watcher, config).await {
             Ok(engine) => engine,
             Err(err) => {
@@ -129,7 +142,13 @@ pub async fn rollback(
     };
     let store = open_store(loaded).await?;
     let (bus, subscribers) = listeners(loaded, &store, triggers)?;
-    let result = roll_back(loaded, &store, &bus.weak(), &options, asked, to).await;
+    let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
+    let scene = Scene {
+        watchers: &loaded.config.watcher,
+        client: &client,
+        journal: journal(&store, loaded),
+    };
+    let result = roll_back(&scene, &store, &bus.weak(), &options, asked, to).await;
     subscribers.finish(bus).await;
     result
 }
@@ -146,7 +165,7 @@ pub struct Asked<'a> {
 /// The rollback itself, on `store` and `bus` (the command's own, or a daemon's): what the API
 /// of a running daemon calls too.
 pub async fn roll_back(
-    loaded: &Loaded,
+    scene: &Scene<'_>,
     store: &Store,
     bus: &WeakBus,
     options: &update::Options,
@@ -154,7 +173,7 @@ pub async fn roll_back(
     to: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
     let Asked { name, by, why } = asked;
-    let (engine, info) = find(loaded, name).await?;
+    let (engine, info) = find(scene.watchers, name).await?;
     let watcher = info.watcher.clone();
     let (w, n, running) = (watcher.clone(), name.to_string(), info.image_id.clone());
     let targets = store
@@ -202,8 +221,7 @@ pub async fn roll_back(
         image_id: target.image_id.clone(),
         pull,
     };
-    let client = RegistryClient::new(&loaded.config.registry, client_settings(loaded))?;
-    let credential = client.pull_credential(&goal).await.unwrap_or(None);
+    let credential = scene.client.pull_credential(&goal).await.unwrap_or(None);
     let (from_tag, to_tag) = (
         current.tag.clone().unwrap_or_else(|| "latest".into()),
         goal.tag.clone().unwrap_or_else(|| "latest".into()),
@@ -237,7 +255,7 @@ pub async fn roll_back(
     }
     let held = hold.clone();
     store.blocking(move |s| s.hold(&held)).await?;
-    let journal = journal(store, loaded);
+    let journal = scene.journal.clone();
     let done = update::rollback(
         &engine,
         &watcher,
@@ -303,7 +321,11 @@ pub async fn roll_back(
 }
 
 /// The watchers that know container `name`: from the store's last check, else the engines.
-async fn watchers_of(loaded: &Loaded, store: &Store, name: &str) -> anyhow::Result<Vec<String>> {
+async fn watchers_of(
+    watchers: &BTreeMap<String, WatcherConfig>,
+    store: &Store,
+    name: &str,
+) -> anyhow::Result<Vec<String>> {
     let known: Vec<String> = store
         .blocking(|s| s.containers())
         .await?
@@ -314,7 +336,7 @@ async fn watchers_of(loaded: &Loaded, store: &Store, name: &str) -> anyhow::Resu
     if !known.is_empty() {
         return Ok(known);
     }
-    Ok(vec![find(loaded, name).await?.1.watcher])
+    Ok(vec![find(watchers, name).await?.1.watcher])
 }
 
 /// `tidewatch hold NAME [--until-newer-than TAG]`: no update of the container is offered,
@@ -327,23 +349,29 @@ pub async fn hold(
 ) -> anyhow::Result<Vec<String>> {
     let store = open_store(loaded).await?;
     let (bus, subscribers) = listeners(loaded, &store, triggers)?;
-    let result = hold_container(loaded, &store, &bus.weak(), asked, until_newer_than).await;
+    let result = hold_container(
+        &loaded.config.watcher,
+        &store,
+        &bus.weak(),
+        asked,
+        until_newer_than,
+    )
+    .await;
     subscribers.finish(bus).await;
     result
 }
 
 /// The hold itself, on `store` and `bus` (the command's own, or a daemon's).
 pub async fn hold_container(
-    loaded: &Loaded,
+    watchers: &BTreeMap<String, WatcherConfig>,
     store: &Store,
     bus: &WeakBus,
     asked: Asked<'_>,
     until_newer_than: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
     let Asked { name, by, why } = asked;
-    let watchers = watchers_of(loaded, store, name).await?;
     let mut lines = Vec::new();
-    for watcher in watchers {
+    for watcher in watchers_of(watchers, store, name).await? {
         let hold = Hold {
             watcher,
             name: name.to_string(),

@@ -73,6 +73,25 @@ pub trait Control: Send + Sync + 'static {
     /// e.g. `127.0.0.1:5000/app`); returns how many there are. For registry push webhooks,
     /// which must answer quickly.
     async fn check_repository(&self, repository: &str) -> Result<usize, ControlError>;
+    /// Re-creates the container from an image it ran before an update (`to`: a tag, a digest
+    /// or `-N`; the last one when `None`) and holds the version rolled back from, as
+    /// `tidewatch rollback`. Returns what was done, in lines.
+    async fn rollback(&self, target: &Target, asked: &Asked) -> Result<Vec<String>, ControlError>;
+    /// Holds the container's updates back (`to`: only those up to this tag), as
+    /// `tidewatch hold`.
+    async fn hold(&self, target: &Target, asked: &Asked) -> Result<Vec<String>, ControlError>;
+    /// Lifts the container's hold, as `tidewatch release`.
+    async fn release(&self, target: &Target, asked: &Asked) -> Result<Vec<String>, ControlError>;
+}
+
+/// Who asks the API for a rollback, hold or release, and with what.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// For the history and the hold: `api`, or the WUD login that asked.
+    pub by: String,
+    pub reason: Option<String>,
+    /// The rollback's target, or the hold's `until-newer-than` tag.
+    pub to: Option<String>,
 }
 
 /// Everything a handler reaches: cheap to clone (one `Arc`).

@@ -738,3 +738,90 @@ fn https_and_wuds_basic_logins_protect_reading_as_in_wud() {
         "{log}"
     );
 }
+
+#[test]
+fn rollback_hold_and_release_through_the_api_need_the_token_and_act_like_the_commands() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "apirb", "1.4.2");
+    let v2 = run.push(&registry, "apirb", "1.5.0");
+    let old = run.run("apirb", &v1.reference, &[]);
+    let v1_image = run.inspect(&old.name, "{{.Image}}");
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut env = env_for(&old.name, store);
+    env.push(("TIDEWATCH_SERVER_PORT", port_text.as_str()));
+    let mut served = Served::start(port, &env);
+
+    // Applied by hand first, then undone through the API.
+    let apply = format!("/api/containers/{}/triggers/docker/local", old.id);
+    let applied = served.post(&apply, Some(TOKEN));
+    assert_eq!(applied.status, 200, "{}\n{}", applied.body, served.log());
+    assert_eq!(run.inspect(&old.name, "{{.Config.Image}}"), v2.reference);
+    let updated_id = run.inspect(&old.name, "{{.Id}}");
+
+    let path = |action: &str| format!("/api/containers/{}/{action}", old.name);
+    for token in [None, Some("wrong")] {
+        let refused = served.post(&path("rollback"), token);
+        assert_eq!(refused.status, 401, "{}", refused.body);
+    }
+    assert_eq!(
+        run.inspect(&old.name, "{{.Id}}"),
+        updated_id,
+        "a refused rollback changes nothing"
+    );
+    let bad = served.send(
+        "POST",
+        &path("rollback"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        b"{\"to\": 1, \"colour\": \"blue\"}".to_vec(),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(run.inspect(&old.name, "{{.Id}}"), updated_id);
+
+    let rolled = served.send(
+        "POST",
+        &path("rollback"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        br#"{"reason": "broken login page"}"#.to_vec(),
+    );
+    assert_eq!(rolled.status, 200, "{}\n{}", rolled.body, served.log());
+    let lines = rolled.json()["lines"].to_string();
+    assert!(lines.contains("rolled back from 1.5.0 to 1.4.2"), "{lines}");
+    assert_eq!(run.inspect(&old.name, "{{.Image}}"), v1_image);
+    assert_eq!(run.inspect(&old.name, "{{.State.Running}}"), "true");
+
+    // Held now: the next check does not offer 1.5.0, and says why.
+    let checked = served.post(&format!("/api/containers/{}/watch", old.name), Some(TOKEN));
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    let released = served.post(&path("release"), Some(TOKEN));
+    assert_eq!(released.status, 200, "{}", released.body);
+    let held = served.send(
+        "POST",
+        &path("hold"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        br#"{"to": "1.5.0", "reason": "waiting for 1.5.1"}"#.to_vec(),
+    );
+    assert_eq!(held.status, 200, "{}", held.body);
+    assert!(
+        held.json()["lines"].to_string().contains("held by api"),
+        "{}",
+        held.body
+    );
+    drop(served);
+
+    let events = crate::support::update::history_events(store, &old.name);
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    for wanted in ["rollback-applied", "held", "released"] {
+        assert!(
+            names.contains(&wanted),
+            "{wanted} in the history: {events:?}"
+        );
+    }
+    assert!(
+        events.iter().any(|(_, d)| d.contains("broken login page")),
+        "the reason is recorded: {events:?}"
+    );
+}

@@ -1,7 +1,9 @@
 //! The API's routes, one file per family: WUD's (`wud.rs`), Watchtower's (`watchtower.rs`),
-//! Prometheus metrics (`metrics.rs`), registry push webhooks (`webhooks.rs`).
+//! Prometheus metrics (`metrics.rs`), registry push webhooks (`webhooks.rs`), and tidewatch's own
+//! rollback, hold and release (`rollback.rs`).
 
 pub mod metrics;
+pub mod rollback;
 pub mod watchtower;
 pub mod webhooks;
 pub mod wud;
@@ -17,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .merge(wud::routes())
+        .merge(rollback::routes())
         .merge(metrics::routes())
         .merge(watchtower::routes())
         .merge(webhooks::routes())

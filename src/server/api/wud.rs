@@ -45,7 +45,7 @@ fn store_failed(err: impl std::fmt::Display) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, format!("store: {err}"))
 }
 
-fn control_failed(err: ControlError) -> Response {
+pub(super) fn control_failed(err: ControlError) -> Response {
     let status = match err {
         ControlError::NotFound(_) => StatusCode::NOT_FOUND,
         ControlError::Refused(_) => StatusCode::BAD_REQUEST,
@@ -63,7 +63,7 @@ async fn containers(_: Reader, State(state): State<AppState>) -> Response {
 }
 
 /// The container with this ID (WUD's key); its name is accepted too.
-async fn find(state: &AppState, id: &str) -> Result<ContainerView, Response> {
+pub(super) async fn find(state: &AppState, id: &str) -> Result<ContainerView, Response> {
     let views = state.view.containers().await.map_err(store_failed)?;
     views
         .iter()
@@ -73,7 +73,7 @@ async fn find(state: &AppState, id: &str) -> Result<ContainerView, Response> {
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "Container not found"))
 }
 
-fn target(view: &ContainerView) -> Target {
+pub(super) fn target(view: &ContainerView) -> Target {
     Target {
         watcher: view.stored.watcher.clone(),
         name: view.stored.name.clone(),
