@@ -22,6 +22,7 @@ struct Scene {
     web: Container,
     db: Container,
     cache: Container,
+    web_old: String,
     web_new: String,
     daemon: Daemon,
 }
@@ -58,6 +59,7 @@ impl Scene {
             web,
             db,
             cache,
+            web_old: web_old.reference,
             web_new,
             daemon,
         }
@@ -421,6 +423,35 @@ fn update_is_refused_without_the_token_and_applied_live_with_it() {
     browser.wait_for(
         "the update in the history",
         "return document.querySelector('#history td.event-update-applied')",
+    );
+
+    // Rolled back with one click: the old image runs again, and the page says so.
+    let updated_id = scene.run.inspect(&web.name, "{{.Id}}");
+    browser.wait_for(
+        "the rollback button",
+        "return document.querySelector('#rollback')",
+    );
+    browser.click("#rollback");
+    let progress = browser.wait_for(
+        "the rollback to end",
+        "const p = document.querySelector('#progress');
+         return p && !p.classList.contains('running') && p.className + ': ' + p.innerText;",
+    );
+    assert!(
+        progress
+            .as_str()
+            .unwrap_or_default()
+            .contains("rolled back from 1.1.0 to 1.0.0"),
+        "{progress}\n{}",
+        scene.daemon.log()
+    );
+    assert_ne!(scene.run.inspect(&web.name, "{{.Id}}"), updated_id);
+    assert_eq!(
+        scene
+            .run
+            .inspect(&web.name, "{{.Config.Image}} {{.State.Running}}"),
+        format!("{} true", scene.web_old),
+        "the container runs its first image again"
     );
     // The one refused request is the test's own doing.
     assert_no_console_errors(&browser, &["401"]);

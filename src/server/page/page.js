@@ -398,9 +398,15 @@ function containerView(r) {
     h("dt", {}, "Last checked"), h("dd", {}, when(c.checkedAt)),
     c.update && c.update.link ? [h("dt", {}, "Release notes"), h("dd", {}, h("a", { href: c.update.link, rel: "noopener noreferrer", target: "_blank" }, c.update.link))] : null);
 
+  // A rollback needs an update in the history to undo; a hold, an update to hold back.
+  const updated = state.history.some((e) => e.event === "update-applied" || e.event === "rollback-applied");
   const actions = h("div", { class: "actions" },
     h("button", { type: "button", id: "check-now", class: "ghost", onclick: () => checkNow(c) }, "Check now"),
-    state.triggers.map((t) => triggerButton(c, t)));
+    state.triggers.map((t) => triggerButton(c, t)),
+    updated ? h("button", { type: "button", id: "rollback", class: "ghost", disabled: !!state.follow, onclick: () => holdAction(c, "rollback", `Rolling ${c.name} back…`) }, "Roll back") : null,
+    c.status === "held"
+      ? h("button", { type: "button", id: "release", class: "ghost", onclick: () => holdAction(c, "release", `Releasing ${c.name}…`) }, "Release hold")
+      : c.update ? h("button", { type: "button", id: "hold", class: "ghost", onclick: () => holdAction(c, "hold", `Holding ${c.name}'s updates…`) }, "Hold updates") : null);
 
   const panel = h("div", { class: "panel", id: "actions" }, facts, actions,
     state.plan ? planView(c) : null,
@@ -462,6 +468,25 @@ async function checkNow(c) {
   } catch (err) {
     if (!(err instanceof Refused)) toast(`Check failed: ${err.message}`);
   }
+}
+
+/** Roll back, hold or release (tidewatch's own routes): the answer's lines are shown, then
+ * the container's page is read again. */
+async function holdAction(c, action, running) {
+  state.progress = { cls: "running", text: running };
+  draw();
+  try {
+    const done = await acting(() => api("POST", `/api/containers/${key(c)}/${action}`));
+    state.progress = { cls: "applied", text: ((done && done.lines) || []).join(" ") || "Done." };
+  } catch (err) {
+    state.progress = err instanceof Refused
+      ? { cls: "refused", text: "Refused: sign in with the API token to do this." }
+      : { cls: "failed", text: `Failed: ${err.message}` };
+  }
+  const progress = state.progress;
+  await show();
+  state.progress = progress;
+  draw();
 }
 
 async function showPlan(c, t) {
