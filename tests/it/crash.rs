@@ -9,18 +9,8 @@
 //! every other test running in parallel.
 
 use crate::support::update::{assert_untouched, docker_trigger_env};
-use crate::support::{
-    Container, ImageSpec, Output, Registry, TestRun, fresh_store_dir, tidewatch, tidewatch_command,
-};
-use std::io::{BufRead, BufReader};
+use crate::support::{Container, ImageSpec, Output, Registry, TestRun, fresh_store_dir, tidewatch};
 use std::path::PathBuf;
-use std::time::Duration;
-
-/// What the journal logs where it halts.
-const HALTED: &str = "Halted for a crash test";
-
-/// A halted update that never reaches its halt must not hang the run.
-const HALT_DEADLINE: Duration = Duration::from_secs(180);
 
 /// tidewatch as these tests run it: one store kept across the kill and the restart, the
 /// docker trigger limited to `include`, `auto` off so that the restart recovers and does not
@@ -53,39 +43,7 @@ impl Daemon {
 
     /// `tidewatch update NAME`, halted at `halt` and SIGKILLed there. Returns what it logged.
     fn kill_at(&self, name: &str, halt: &str) -> String {
-        let mut env = self.env();
-        env.push(("TIDEWATCH_TEST_HALTAT", halt));
-        let mut child = tidewatch_command(&["update", name], &env)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start tidewatch update");
-        let stderr = child.stderr.take().expect("piped");
-        // A watchdog, so a halt never reached fails this test instead of hanging the run.
-        let pid = child.id() as libc::pid_t;
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        let watchdog = std::thread::spawn(move || {
-            if wait.recv_timeout(HALT_DEADLINE).is_err() {
-                // SAFETY: kill only sends a signal; the child is not reaped before `done`.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        });
-        let mut seen = Vec::new();
-        let mut halted = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            halted = line.contains(HALTED);
-            seen.push(line);
-            if halted {
-                break;
-            }
-        }
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
-        let _ = done.send(());
-        let _ = watchdog.join();
-        let seen = seen.join("\n");
-        assert!(halted, "never halted at {halt}:\n{seen}");
-        seen
+        crate::support::update::kill_when_halted(&["update", name], &self.env(), halt)
     }
 
     /// `tidewatch run --once`; after a kill, the start that recovers what was interrupted.

@@ -7,12 +7,8 @@
 
 use crate::support::update::{docker_trigger_env, history_events};
 use crate::support::{ImageSpec, Output, TestRun, fresh_store_dir, tidewatch, tidewatch_command};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-/// What the journal logs where a crash test asked it to halt.
-const HALTED: &str = "Halted for a crash test";
 
 /// The environment of a docker trigger limited to `include`, `auto` off, on the store `store`,
 /// with `extra` on top (later entries win).
@@ -49,42 +45,7 @@ fn wait_until(within: Duration, mut ready: impl FnMut() -> bool) -> bool {
 
 /// `tidewatch update NAME` halted at `halt` (`TIDEWATCH_TEST_HALTAT`), still running there.
 fn halt_at(env: &[(String, String)], name: &str, halt: &str) -> Child {
-    let mut env = borrowed(env);
-    env.push(("TIDEWATCH_TEST_HALTAT", halt));
-    let mut child = tidewatch_command(&["update", name], &env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tidewatch update");
-    let stderr = child.stderr.take().expect("piped");
-    let pid = child.id() as libc::pid_t;
-    // A watchdog, so a halt never reached fails the test instead of hanging it.
-    let (done, wait) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if wait.recv_timeout(Duration::from_secs(180)).is_err() {
-            // SAFETY: kill only sends a signal; the child is not reaped before `done`.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    });
-    let mut seen = Vec::new();
-    let mut halted = false;
-    let mut lines = BufReader::new(stderr).lines();
-    for line in lines.by_ref().map_while(Result::ok) {
-        halted = line.contains(HALTED);
-        seen.push(line);
-        if halted {
-            break;
-        }
-    }
-    let _ = done.send(());
-    let _ = watchdog.join();
-    if !halted {
-        kill(child);
-        panic!("never halted at {halt}:\n{}", seen.join("\n"));
-    }
-    // Nothing more is written while it waits to be killed; the pipe stays open with it.
-    std::mem::forget(lines);
-    child
+    crate::support::update::halted_at(&["update", name], &borrowed(env), halt).0
 }
 
 /// `tidewatch update NAME` halted at `halt` and SIGKILLed there.

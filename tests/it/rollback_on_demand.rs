@@ -7,10 +7,7 @@
 use crate::support::events::EventLog;
 use crate::support::receiver::Receiver;
 use crate::support::update::{assert_untouched, docker_trigger_env, history};
-use crate::support::{
-    Container, ImageSpec, Output, TestRun, fresh_store_dir, tidewatch, tidewatch_command,
-};
-use std::io::{BufRead, BufReader};
+use crate::support::{Container, ImageSpec, Output, TestRun, fresh_store_dir, tidewatch};
 use std::path::PathBuf;
 
 /// One container's tidewatch: the docker trigger limited to it, one store kept across runs.
@@ -387,45 +384,9 @@ fn a_rollback_whose_image_was_removed_pulls_it_by_digest() {
     );
 }
 
-/// What the journal logs where it halts.
-const HALTED: &str = "Halted for a crash test";
-
 /// `tidewatch rollback NAME` halted at `halt` and SIGKILLed there.
 fn kill_rollback_at(tw: &Tidewatch, name: &str, halt: &str) -> String {
-    let env = tw.env(&[("TIDEWATCH_TEST_HALTAT", halt)]);
-    let mut child = tidewatch_command(&["rollback", name], &env)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start tidewatch rollback");
-    let stderr = child.stderr.take().expect("piped");
-    let pid = child.id() as libc::pid_t;
-    let (done, wait) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if wait
-            .recv_timeout(std::time::Duration::from_secs(180))
-            .is_err()
-        {
-            // SAFETY: kill only sends a signal; the child is not reaped before `done`.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    });
-    let mut seen = Vec::new();
-    let mut halted = false;
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        halted = line.contains(HALTED);
-        seen.push(line);
-        if halted {
-            break;
-        }
-    }
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-    let _ = done.send(());
-    let _ = watchdog.join();
-    let seen = seen.join("\n");
-    assert!(halted, "never halted at {halt}:\n{seen}");
-    seen
+    crate::support::update::kill_when_halted(&["rollback", name], &tw.env(&[]), halt)
 }
 
 #[test]

@@ -117,3 +117,61 @@ pub fn create_by_api(run: &TestRun, name: &str, body: &serde_json::Value) -> Con
     run.docker(&["start", &id]);
     Container { name, id }
 }
+
+/// What the journal logs where `TIDEWATCH_TEST_HALTAT` stops an update or a rollback.
+pub const HALTED: &str = "Halted for a crash test";
+
+/// `tidewatch ARGS` with `TIDEWATCH_TEST_HALTAT=halt` in `env`, once it logged that it halted
+/// there, still running (waiting to be killed); with what it logged. A watchdog kills it after
+/// three minutes, so a halt never reached fails the test instead of hanging the run.
+pub fn halted_at(args: &[&str], env: &[(&str, &str)], halt: &str) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut env = env.to_vec();
+    env.push(("TIDEWATCH_TEST_HALTAT", halt));
+    let mut child = crate::support::tidewatch_command(args, &env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tidewatch");
+    let stderr = child.stderr.take().expect("piped");
+    let pid = child.id() as libc::pid_t;
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if wait
+            .recv_timeout(std::time::Duration::from_secs(180))
+            .is_err()
+        {
+            // SAFETY: kill only sends a signal; the child is not reaped before `done`.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let mut seen = Vec::new();
+    let mut halted = false;
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref().map_while(Result::ok) {
+        halted = line.contains(HALTED);
+        seen.push(line);
+        if halted {
+            break;
+        }
+    }
+    let _ = done.send(());
+    let _ = watchdog.join();
+    let seen = seen.join("\n");
+    if !halted {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("never halted at {halt}:\n{seen}");
+    }
+    // Nothing more is written while it waits to be killed; the pipe stays open with it.
+    std::mem::forget(lines);
+    (child, seen)
+}
+
+/// As [`halted_at`], then SIGKILLed there (a crash mid-update). Returns what it logged.
+pub fn kill_when_halted(args: &[&str], env: &[(&str, &str)], halt: &str) -> String {
+    let (mut child, seen) = halted_at(args, env, halt);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    seen
+}
