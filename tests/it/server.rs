@@ -222,9 +222,19 @@ fn wud_api_answers_in_wuds_shape_and_a_trigger_run_by_hand_updates_the_container
     ]);
     let mut served = Served::start(port, &env);
 
-    let answer = served.get("/api/containers", None);
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let list = answer.json();
+    // The check is logged when it is done; the store, which the API reads, records it from the
+    // bus a moment later (and the API's view of it is at most a second old).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let list = loop {
+        let answer = served.get("/api/containers", None);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let list = answer.json();
+        let done = list.as_array().is_some_and(|l| !l.is_empty());
+        if done || Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let list = list.as_array().expect("an array, as WUD answers");
     assert_eq!(list.len(), 1, "{list:?}");
     let c = &list[0];
