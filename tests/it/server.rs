@@ -449,16 +449,32 @@ fn metrics_parse_and_count_the_registry_requests_its_access_log_shows() {
             })
             .unwrap_or_else(|| panic!("no {metric} {label:?}"))
     };
+    // The gauges are read from the store (through the API's view, at most a second old), which
+    // records the check from the bus a moment after the counters saw it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut gauges = scrape();
+    let found = |scrape: &prometheus_parse::Scrape| {
+        scrape.samples.iter().any(|s| {
+            s.metric == "tidewatch_containers"
+                && s.labels.get("status") == Some("update-available")
+                && matches!(s.value,
+                    prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) if v >= 1.0)
+        })
+    };
+    while !found(&gauges) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        gauges = scrape();
+    }
     assert_eq!(
         value(
-            &after,
+            &gauges,
             "tidewatch_containers",
             ("status", "update-available")
         ),
         1.0
     );
     assert_eq!(
-        value(&after, "tidewatch_updates_available", ("kind", "minor")),
+        value(&gauges, "tidewatch_updates_available", ("kind", "minor")),
         1.0
     );
     assert_eq!(
