@@ -154,6 +154,17 @@ impl Served {
         })
     }
 
+    /// Waits (10 s at most) until the API knows container `id`: the store, which it reads,
+    /// records a check a moment after the check is logged.
+    #[track_caller]
+    fn wait_listed(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.get(&format!("/api/containers/{id}"), None).status != 200 {
+            assert!(Instant::now() < deadline, "{id} never listed by the API");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn get(&self, path: &str, token: Option<&str>) -> Answer {
         let bearer = token.map(|t| format!("Bearer {t}"));
         let headers: Vec<(&str, &str)> = bearer
@@ -471,7 +482,9 @@ fn metrics_parse_and_count_the_registry_requests_its_access_log_shows() {
             "tidewatch_containers",
             ("status", "update-available")
         ),
-        1.0
+        1.0,
+        "the store's containers: {}",
+        served.get("/api/containers", None).body
     );
     assert_eq!(
         value(&gauges, "tidewatch_updates_available", ("kind", "minor")),
@@ -782,6 +795,7 @@ fn rollback_hold_and_release_through_the_api_need_the_token_and_act_like_the_com
     let mut served = Served::start(port, &env);
 
     // Applied by hand first, then undone through the API.
+    served.wait_listed(&old.id);
     let apply = format!("/api/containers/{}/triggers/docker/local", old.id);
     let applied = served.post(&apply, Some(TOKEN));
     assert_eq!(applied.status, 200, "{}\n{}", applied.body, served.log());
