@@ -454,7 +454,7 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
 /// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, as `docker
 /// --tlsverify` setups have them: `ca.pem`, `server-cert.pem`, `server-key.pem`, `cert.pem`,
 /// `key.pem` (P-256 keys, PKCS #8).
-fn tls_files(dir: &std::path::Path) {
+pub(crate) fn tls_files(dir: &std::path::Path) {
     let ec = [
         "-newkey",
         "ec",

@@ -651,76 +651,18 @@ fn https_and_wuds_basic_logins_protect_reading_as_in_wud() {
     let v1 = run.push(&registry, "guarded", "1.0.0");
     let old = run.run("guarded", &v1.reference, &[]);
     let dir = tempfile::tempdir().expect("temp dir");
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec![
-        "req",
-        "-x509",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tidewatch test CA",
-    ];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca-key.pem", "-out", "ca.pem"]);
-    openssl(&ca);
-    let mut req = vec![
-        "req",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "server.csr",
-    ];
-    req.extend(ec);
-    openssl(&req);
-    std::fs::write(
-        dir.path().join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write ext");
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca-key.pem",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-        "-out",
-        "cert.pem",
-    ]);
+    // A CA and a server certificate for 127.0.0.1, as the TLS watcher tests make them.
+    crate::run::tls_files(dir.path());
     let htpasswd = std::process::Command::new("htpasswd")
         .args(["-nbB", "john", "doe-password"])
         .output()
         .expect("run htpasswd (Debian's apache2-utils)");
     let line = String::from_utf8_lossy(&htpasswd.stdout).trim().to_string();
     let hash = line.split_once(':').expect("user:hash").1.to_string();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (cert, key) = (
+        dir.path().join("server-cert.pem"),
+        dir.path().join("server-key.pem"),
+    );
     let store = fresh_store_dir();
     let mut env = env_for(&old.name, store.to_str().unwrap());
     env.retain(|(k, _)| *k != "TIDEWATCH_SERVER_TOKEN");
