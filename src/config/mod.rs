@@ -6,6 +6,7 @@
 //! `tidewatch config` and for error messages.
 
 mod compat;
+pub use compat::diun::regex_list as diun_regex_list;
 mod env;
 mod error;
 pub mod file;

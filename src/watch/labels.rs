@@ -21,23 +21,6 @@ const DIUN: &[(&str, &str)] = &[
     ("tag.exclude", "diun.exclude_tags"),
 ];
 
-/// Diun's `;`-separated regular-expression lists as one expression.
-fn diun_regex_list(value: &str) -> String {
-    let parts: Vec<&str> = value
-        .split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    match parts.as_slice() {
-        [one] => one.to_string(),
-        many => many
-            .iter()
-            .map(|p| format!("(?:{p})"))
-            .collect::<Vec<_>>()
-            .join("|"),
-    }
-}
-
 /// `labels` with Diun's labels added under tidewatch's names, where the container sets none of
 /// the other spellings of that key.
 fn with_diun(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMap<String, String>> {
@@ -61,7 +44,7 @@ fn with_diun(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMap
         if !taken {
             let value = match *key {
                 "watch" => value.clone(),
-                _ => diun_regex_list(value),
+                _ => crate::config::diun_regex_list(value),
             };
             merged.insert(format!("{NATIVE}{key}"), value);
         }

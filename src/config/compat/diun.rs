@@ -158,8 +158,9 @@ fn boolean(name: &str, value: &str, errors: &mut Vec<ConfigError>) -> Option<boo
     }
 }
 
-/// Diun's regular-expression lists (`;`-separated) as one expression.
-fn regex_list(value: &str) -> String {
+/// Diun's regular-expression lists (`;`-separated) as one expression: its variables' and its
+/// labels' (`diun.include_tags`) alike.
+pub fn regex_list(value: &str) -> String {
     let parts: Vec<&str> = value
         .split(';')
         .map(str::trim)
