@@ -164,6 +164,7 @@ pub fn load_with(
     titles.extend(compat);
     let mut compat = titles;
     compat.extend(diun_settings);
+    compat.extend(wud_http_formats(&env_vars));
 
     // Mapped settings first: the file and tidewatch's variables override them.
     let mut figment = Figment::new();
@@ -220,6 +221,34 @@ pub fn load_with(
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+/// An `http` trigger set up through `WUD_TRIGGER_HTTP_<NAME>_*` sends WUD's container JSON, which
+/// is what a receiver written for WUD reads; a mapped setting, so that `tidewatch config` shows
+/// where it came from and an explicit `FORMAT` (WUD's or tidewatch's variable, or the file)
+/// wins.
+fn wud_http_formats(vars: &[env::EnvVar]) -> Vec<Setting> {
+    let mut named: BTreeMap<&str, Setting> = BTreeMap::new();
+    for var in vars {
+        if !var.name.starts_with(env::WUD_PREFIX) {
+            continue;
+        }
+        if let [section, kind, name, ..] = var.path.as_slice() {
+            if section == "trigger" && kind == "http" {
+                named.entry(name).or_insert_with(|| {
+                    Setting::new(
+                        format!(
+                            "WUD_TRIGGER_HTTP_{}_* (WUD's body)",
+                            name.to_ascii_uppercase()
+                        ),
+                        &["trigger", "http", name, "format"],
+                        "wud",
+                    )
+                });
+            }
+        }
+    }
+    named.into_values().collect()
 }
 
 /// Deserialising stops at the first error, so to report them all: extract, record the error,

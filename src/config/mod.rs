@@ -36,8 +36,9 @@ pub use server::{
 };
 pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
-    HttpAuthConfig, HttpConfig, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig, PushoverConfig,
-    SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
+    HttpAuthConfig, HttpConfig, HttpFormat, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig,
+    PushoverConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig,
+    TriggersConfig,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, name_patterns};
 

@@ -304,7 +304,28 @@ notifier_config! {
         /// Content-Type sent: default `application/json`, or `text/plain; charset=utf-8` for a
         /// `body` template.
         contenttype: Option<String>,
+        /// Whose JSON the body is: tidewatch's document (the default), WUD's container or
+        /// Diun's webhook message, so a receiver written for WUD or Diun reads it unchanged.
+        /// A trigger set up through `WUD_TRIGGER_HTTP_*` defaults to `wud`, Diun's webhook to
+        /// `diun`.
+        format: Option<HttpFormat>,
+        /// An HTTP proxy the request goes through (WUD's `PROXY`); it may carry credentials,
+        /// so it is masked everywhere.
+        proxy: Option<Secret>,
     }
+}
+
+/// The JSON an `http` trigger sends when it has no `body` template.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpFormat {
+    /// tidewatch's document: every template value, with `title` and `body`.
+    #[default]
+    Tidewatch,
+    /// WUD's container JSON (an array of them for a batch), as WUD's http trigger posts it.
+    Wud,
+    /// Diun's webhook JSON, one image per message.
+    Diun,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -458,7 +458,8 @@ mod tests {
         let message = Message {
             title: "t".repeat(300),
             body: "line of the body\n".repeat(400),
-            data: template::batch_data("local", &updates, None),
+            data: template::batch_data("local", &updates, None).values,
+            updates: Vec::new(),
         };
         let embed = &payload(&message, None, 1)["embeds"][0];
         assert_eq!(embed["title"].as_str().unwrap().chars().count(), TITLE_MAX);

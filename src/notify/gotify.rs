@@ -247,6 +247,7 @@ mod tests {
             title: "2 updates available on local".into(),
             body: String::new(),
             data: json!({ "event": "batch", "link": "https://example.com" }),
+            updates: Vec::new(),
         };
         let sent = payload(&message, 5);
         assert_eq!(sent["message"], "2 updates available on local");

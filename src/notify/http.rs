@@ -10,6 +10,19 @@
 //! templated JSON bodies: `{"text": {{json title}}}`. `contenttype` also replaces
 //! `application/json` for the default body.
 //!
+//! **Format.** `format` picks whose JSON the default body is: `tidewatch` (the document above),
+//! `wud` (WUD's container JSON, [`super::wud`]; an array of them for a batch) or `diun` (Diun's
+//! webhook message, [`super::diun`]; one image per message, so simple mode only). A trigger set
+//! up through `WUD_TRIGGER_HTTP_*` defaults to `wud`, Diun's webhook to `diun`. A `body`
+//! template is tidewatch's values rendered, so it goes with `tidewatch` only.
+//!
+//! **Method.** `POST` (default), `PUT`, `PATCH`, or `GET` as WUD and Diun send it: WUD's GET
+//! carries the body's fields in the query string (`image[tag][value]=1.2.3`, as WUD's axios
+//! writes them; tidewatch's document likewise), Diun's GET carries its JSON as the body.
+//!
+//! **Proxy.** With `proxy`, every request goes through that HTTP proxy (credentials in its URL
+//! are sent as `Proxy-Authorization`). It is a secret like the URL: never shown.
+//!
 //! **Headers.** `X-Tidewatch-Event` carries `event` (`update-available`, `update-applied`,
 //! `update-failed`, `rolled-back`, `batch`), so a receiver can route before parsing. `headers`
 //! adds `Name: value` entries separated by `;` or new lines (so a value cannot contain `;`);
@@ -24,7 +37,8 @@
 use super::template::{self, Defaults, Notice, shipped};
 use super::webhook::{self, Problems};
 use super::{Message, Notifier, TriggerError};
-use crate::config::{HttpAuthConfig, HttpConfig, Mode, Secret};
+use super::{diun, wud};
+use crate::config::{HttpAuthConfig, HttpConfig, HttpFormat, Mode, Secret};
 use crate::trigger::BuildProblem;
 use async_trait::async_trait;
 use handlebars::Handlebars;
@@ -69,6 +83,7 @@ pub struct Http {
     signer: Option<Hmac<Sha256>>,
     body: Option<Handlebars<'static>>,
     content_type: HeaderValue,
+    format: HttpFormat,
 }
 
 /// Never the URL, the headers or the keys.
@@ -79,6 +94,7 @@ impl std::fmt::Debug for Http {
             .field("url", &Secret::new(""))
             .field("signed", &self.signer.is_some())
             .field("templated", &self.body.is_some())
+            .field("format", &self.format)
             .finish_non_exhaustive()
     }
 }
@@ -96,11 +112,41 @@ impl Http {
             None | Some("POST") => Some(Method::POST),
             Some("PUT") => Some(Method::PUT),
             Some("PATCH") => Some(Method::PATCH),
+            Some("GET") => Some(Method::GET),
             Some(_) => {
-                problems.push(BuildProblem::new("method", "must be POST, PUT or PATCH"));
+                problems.push(BuildProblem::new(
+                    "method",
+                    "must be POST, PUT, PATCH or GET",
+                ));
                 None
             }
         };
+        let format = config.format.unwrap_or_default();
+        if format != HttpFormat::Tidewatch && config.body.is_some() {
+            problems.push(BuildProblem::new(
+                "format",
+                "a body template is rendered from tidewatch's values: set format tidewatch, or no body",
+            ));
+        }
+        if method == Some(Method::GET) && config.body.is_some() {
+            problems.push(BuildProblem::new(
+                "method",
+                "GET sends the message in the query string: a body template needs POST, PUT or PATCH",
+            ));
+        }
+        if format == HttpFormat::Diun && config.mode == Mode::Batch {
+            problems.push(BuildProblem::new(
+                "format",
+                "Diun's message tells one image: format diun needs mode simple",
+            ));
+        }
+        let proxy = config.proxy.as_ref().and_then(|proxy| {
+            let url = problems.take(webhook::url("proxy", proxy))?;
+            problems.take(
+                reqwest::Proxy::all(url.as_str())
+                    .map_err(|_| BuildProblem::new("proxy", "not a usable proxy URL")),
+            )
+        });
         let authorization = problems.take_all(authorization(&config.auth));
         let mut headers = HeaderMap::new();
         if let Some(text) = &config.headers {
@@ -143,7 +189,10 @@ impl Http {
                     .map_err(|_| BuildProblem::new("contenttype", "not a valid header value")),
             ),
         };
-        let client = problems.client(config.timeout);
+        let client = problems.take(webhook::client_via(
+            webhook::attempt_timeout(config.timeout),
+            proxy,
+        ));
         problems.finish(|| {
             Some(Http {
                 client: client?,
@@ -154,33 +203,110 @@ impl Http {
                 signer,
                 body,
                 content_type: content_type?,
+                format,
             })
         })
     }
 
-    /// The bytes to send: the rendered `body` template, or the JSON document.
+    /// The bytes to send: the rendered `body` template, or the JSON of the format.
     fn render(&self, message: &Message) -> Result<Vec<u8>, TriggerError> {
-        let values = payload(message);
-        match &self.body {
-            Some(registry) => registry
-                .render(BODY, &values)
+        if let Some(registry) = &self.body {
+            return registry
+                .render(BODY, &payload(message))
                 .map(String::into_bytes)
-                .map_err(|err| TriggerError::Permanent(format!("body template: {}", reason(&err)))),
-            None => serde_json::to_vec(&values)
-                .map_err(|err| TriggerError::Permanent(format!("cannot write JSON: {err}"))),
+                .map_err(|err| {
+                    TriggerError::Permanent(format!("body template: {}", reason(&err)))
+                });
         }
+        serde_json::to_vec(&self.document(message)?)
+            .map_err(|err| TriggerError::Permanent(format!("cannot write JSON: {err}")))
+    }
+
+    /// The JSON of the format, for a message without a `body` template.
+    fn document(&self, message: &Message) -> Result<Value, TriggerError> {
+        let text = |key: &str| message.data.get(key).and_then(Value::as_str);
+        let event = text("event").unwrap_or_default();
+        let to_json = |value: Result<Value, serde_json::Error>| {
+            value.map_err(|err| TriggerError::Permanent(format!("cannot write JSON: {err}")))
+        };
+        match (self.format, message.updates.as_slice()) {
+            (HttpFormat::Tidewatch, _) => Ok(payload(message)),
+            (HttpFormat::Wud, [one]) if event != "batch" => to_json(serde_json::to_value(
+                wud::of_notice(one, event, text("reason")),
+            )),
+            (HttpFormat::Wud, all) if !all.is_empty() => to_json(serde_json::to_value(
+                all.iter()
+                    .map(|c| wud::of_notice(c, "update-available", None))
+                    .collect::<Vec<_>>(),
+            )),
+            (HttpFormat::Diun, [one]) => to_json(serde_json::to_value(diun::entry(
+                one,
+                &crate::config::host::hostname(),
+            ))),
+            (format, updates) => Err(TriggerError::Permanent(format!(
+                "{format:?} format: a message about {} updates has no such shape",
+                updates.len()
+            ))),
+        }
+    }
+
+    /// WUD's GET: the body's fields in the query string, none in the body. Diun's GET sends
+    /// its JSON as the body, as Diun does.
+    fn query_instead_of_body(&self) -> bool {
+        self.method == Method::GET && self.format != HttpFormat::Diun
+    }
+}
+
+/// The pairs of a query string for `value`, nested keys in brackets as axios writes a GET's
+/// `params` (`image[registry][name]`, `0[name]` for a batch's first container); `null` is left
+/// out, as axios leaves out undefined.
+fn query_pairs(value: &Value, key: String, out: &mut Vec<(String, String)>) {
+    let child = |k: &str| {
+        if key.is_empty() {
+            k.to_string()
+        } else {
+            format!("{key}[{k}]")
+        }
+    };
+    match value {
+        Value::Null => {}
+        Value::Object(map) => {
+            for (k, v) in map {
+                query_pairs(v, child(k), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                query_pairs(v, child(&i.to_string()), out);
+            }
+        }
+        Value::String(s) => out.push((key, s.clone())),
+        other => out.push((key, other.to_string())),
     }
 }
 
 #[async_trait]
 impl Notifier for Http {
     async fn send(&self, message: &Message) -> Result<(), TriggerError> {
-        let body = self.render(message)?;
-        let mut request = self
-            .client
-            .request(self.method.clone(), self.url.clone())
-            .headers(self.headers.clone())
-            .header(CONTENT_TYPE, self.content_type.clone());
+        // What carries the message, which is also what is signed: the body, or for WUD's GET
+        // the query string.
+        let (mut request, signed) = if self.query_instead_of_body() {
+            let mut url = self.url.clone();
+            let mut pairs = Vec::new();
+            query_pairs(&self.document(message)?, String::new(), &mut pairs);
+            url.query_pairs_mut().extend_pairs(pairs);
+            let query = url.query().unwrap_or_default().as_bytes().to_vec();
+            (self.client.get(url), query)
+        } else {
+            let body = self.render(message)?;
+            let request = self
+                .client
+                .request(self.method.clone(), self.url.clone())
+                .header(CONTENT_TYPE, self.content_type.clone())
+                .body(body.clone());
+            (request, body)
+        };
+        request = request.headers(self.headers.clone());
         if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
         }
@@ -193,10 +319,10 @@ impl Notifier for Http {
             request = request.header(EVENT_HEADER, event);
         }
         if let Some(signer) = &self.signer {
-            request = request.header(SIGNATURE_HEADER, sign(signer.clone(), &body));
+            request = request.header(SIGNATURE_HEADER, sign(signer.clone(), &signed));
         }
         let what = format!("{} to the webhook", self.method);
-        let reply = webhook::exchange(request.body(body), &what).await?;
+        let reply = webhook::exchange(request, &what).await?;
         webhook::check(&what, reply.status, None)
     }
 }
@@ -378,7 +504,8 @@ fn compile_body(source: &str, mode: Mode) -> Result<Handlebars<'static>, String>
         let message = Message {
             title: "sample title".into(),
             body: "sample body".into(),
-            data,
+            data: data.values,
+            updates: data.updates,
         };
         registry
             .render(BODY, &payload(&message))
@@ -420,7 +547,8 @@ mod tests {
         Message {
             title: "Update available: web".into(),
             body: "1.25.3 -> 1.25.4".into(),
-            data: template::simple_data(Notice::Available(&template::sample_candidate())),
+            data: template::simple_data(Notice::Available(&template::sample_candidate())).values,
+            updates: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@
 //! Adding a kind is a file in this folder, a field in `config::TriggersConfig`, and a line there.
 
 pub mod discord;
+pub mod diun;
 pub mod gotify;
 pub mod http;
 pub mod matrix;
@@ -22,8 +23,10 @@ pub mod teams;
 pub mod telegram;
 pub mod template;
 mod webhook;
+pub mod wud;
 
 use crate::config::{CommonConfig, TriggersConfig};
+use crate::model::UpdateCandidate;
 use crate::trigger::{BuildProblem, TriggerId, TriggerProblem, filter};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -52,6 +55,9 @@ pub struct Message {
     /// The values the templates were rendered from (documented in the README): the webhook
     /// sends it as its JSON body, Slack and Teams build their blocks and cards from it.
     pub data: serde_json::Value,
+    /// The updates it tells of (one for a simple message, the batch's for a batch), for the
+    /// bodies that are another tool's shape (the `http` trigger's `wud` and `diun` formats).
+    pub updates: Vec<UpdateCandidate>,
 }
 
 /// One kind of notification channel. Implementations only deliver; they keep no state about

@@ -372,6 +372,7 @@ mod tests {
             title: "é".repeat(300),
             body: "• app: 1.0 → 2.0 (major) ✓\n".repeat(300),
             data: json!({ "event": "batch", "count": 300 }),
+            updates: Vec::new(),
         };
         let sent = payload(&message, "updates", 3);
         assert_eq!(sent.get("click"), None);
@@ -384,6 +385,7 @@ mod tests {
             title: "Only a title".into(),
             body: " ".into(),
             data: json!({}),
+            updates: Vec::new(),
         };
         assert_eq!(payload(&empty, "t", 3)["message"], "Only a title");
     }

@@ -790,7 +790,8 @@ mod tests {
         let message = Message {
             title: "1 update".into(),
             body: String::new(),
-            data,
+            data: data.values,
+            updates: data.updates,
         };
         let html = html(&message);
         assert!(
@@ -807,6 +808,7 @@ mod tests {
             title: "t".into(),
             body: "b".into(),
             data: json!({"event": "batch", "updates": [{"display_name": "x", "kind": null}]}),
+            updates: Vec::new(),
         };
         let html = html(&message);
         assert!(html.contains(">x</td>"), "{html}");

@@ -207,7 +207,8 @@ mod tests {
         Message {
             title: "Update available: web".into(),
             body: "**web** on local".into(),
-            data: template::simple_data(Notice::Available(&template::sample_candidate())),
+            data: template::simple_data(Notice::Available(&template::sample_candidate())).values,
+            updates: Vec::new(),
         }
     }
 
@@ -219,7 +220,9 @@ mod tests {
         Message {
             title: "2 updates available on local".into(),
             body: "- web\n- db".into(),
-            data: template::batch_data("local", &[template::sample_candidate(), other], None),
+            data: template::batch_data("local", &[template::sample_candidate(), other], None)
+                .values,
+            updates: Vec::new(),
         }
     }
 
@@ -305,7 +308,7 @@ mod tests {
                 c
             })
             .collect();
-        let data = template::batch_data("local", &candidates, None);
+        let data = template::batch_data("local", &candidates, None).values;
         assert_eq!(links(&data).len(), MAX_ACTIONS);
         assert_eq!(facts(&data).len(), 8);
     }

@@ -281,6 +281,7 @@ mod tests {
             title: title.into(),
             body: body.into(),
             data: json!({ "event": "update-available" }),
+            updates: Vec::new(),
         }
     }
 

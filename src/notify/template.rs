@@ -119,28 +119,29 @@ impl Templates {
     }
 
     /// Renders title and body for one notice (simple mode, and every applied/failed update).
-    pub fn simple(&self, data: Value) -> Result<super::Message, String> {
+    pub fn simple(&self, data: Data) -> Result<super::Message, String> {
         self.render("simple-title", "simple-body", data)
     }
 
     /// Renders title and body for a cycle's updates.
-    pub fn batch(&self, data: Value) -> Result<super::Message, String> {
+    pub fn batch(&self, data: Data) -> Result<super::Message, String> {
         self.render("batch-title", "batch-body", data)
     }
 
-    fn render(&self, title: &str, body: &str, data: Value) -> Result<super::Message, String> {
+    fn render(&self, title: &str, body: &str, data: Data) -> Result<super::Message, String> {
         let title = self
             .registry
-            .render(title, &data)
+            .render(title, &data.values)
             .map_err(|err| reason(&err))?;
         let body = self
             .registry
-            .render(body, &data)
+            .render(body, &data.values)
             .map_err(|err| reason(&err))?;
         Ok(super::Message {
             title: title.trim().to_string(),
             body: body.trim_end().to_string(),
-            data,
+            data: data.values,
+            updates: data.updates,
         })
     }
 }
@@ -288,8 +289,16 @@ pub fn update_data(c: &UpdateCandidate) -> Value {
     })
 }
 
+/// What a message is rendered from: the template values, and the updates they tell of, kept
+/// typed for the bodies that are another tool's shape (see [`super::Message::updates`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data {
+    pub values: Value,
+    pub updates: Vec<UpdateCandidate>,
+}
+
 /// The values of a simple message.
-pub fn simple_data(notice: Notice<'_>) -> Value {
+pub fn simple_data(notice: Notice<'_>) -> Data {
     let (event, verb, reason) = match notice {
         Notice::Available(_) => ("update-available", "Update available", None),
         Notice::Applied(_) => ("update-applied", "Updated", None),
@@ -305,17 +314,20 @@ pub fn simple_data(notice: Notice<'_>) -> Value {
         map.insert("host".into(), json!(crate::config::host::hostname()));
         map.insert("time".into(), json!(now()));
     }
-    data
+    Data {
+        values: data,
+        updates: vec![notice.candidate().clone()],
+    }
 }
 
 /// The values of a batch message: the updates of one watcher's cycle, with its counts.
-pub fn batch_data(watcher: &str, updates: &[UpdateCandidate], report: Option<&Report>) -> Value {
+pub fn batch_data(watcher: &str, updates: &[UpdateCandidate], report: Option<&Report>) -> Data {
     let report = report.cloned().unwrap_or_else(|| Report {
         watcher: watcher.to_string(),
         updates: updates.len(),
         ..Report::default()
     });
-    json!({
+    let values = json!({
         "event": "batch",
         "watcher": watcher,
         "count": updates.len(),
@@ -329,7 +341,11 @@ pub fn batch_data(watcher: &str, updates: &[UpdateCandidate], report: Option<&Re
         },
         "host": crate::config::host::hostname(),
         "time": now(),
-    })
+    });
+    Data {
+        values,
+        updates: updates.to_vec(),
+    }
 }
 
 fn now() -> String {
@@ -364,11 +380,11 @@ pub fn sample_candidate() -> UpdateCandidate {
 }
 
 fn sample_simple() -> Value {
-    simple_data(Notice::Failed(&sample_candidate(), "sample reason"))
+    simple_data(Notice::Failed(&sample_candidate(), "sample reason")).values
 }
 
 fn sample_batch() -> Value {
-    batch_data("local", &[sample_candidate()], None)
+    batch_data("local", &[sample_candidate()], None).values
 }
 
 #[cfg(test)]
@@ -452,7 +468,9 @@ mod tests {
             .unwrap();
         assert_eq!(message.title, "folder web");
         assert_eq!(message.body, "inline patch");
-        let batch = templates.batch(sample_batch()).unwrap();
+        let batch = templates
+            .batch(batch_data("local", &[sample_candidate()], None))
+            .unwrap();
         assert_eq!(batch.title, "1 updates");
     }
 
@@ -491,7 +509,9 @@ mod tests {
                 .unwrap();
             assert!(simple.title.contains("web"), "{simple:?}");
             assert!(simple.body.contains("1.25.4"), "{simple:?}");
-            let batch = templates.batch(sample_batch()).unwrap();
+            let batch = templates
+                .batch(batch_data("local", &[sample_candidate()], None))
+                .unwrap();
             assert!(batch.body.contains("web"), "{batch:?}");
         }
     }

@@ -48,11 +48,23 @@ pub(super) fn attempt_timeout(configured: Option<u64>) -> Duration {
 
 /// The client of one notifier: rustls, a time-out on every request, no redirects.
 pub(super) fn client(timeout: Duration) -> Result<reqwest::Client, BuildProblem> {
-    reqwest::Client::builder()
+    client_via(timeout, None)
+}
+
+/// [`client`], its requests sent through `proxy` when given.
+pub(super) fn client_via(
+    timeout: Duration,
+    proxy: Option<reqwest::Proxy>,
+) -> Result<reqwest::Client, BuildProblem> {
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .user_agent(concat!("tidewatch/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(proxy);
+    }
+    builder
         .build()
         .map_err(|err| BuildProblem::new("url", format!("cannot set up HTTP: {err}")))
 }

@@ -84,6 +84,7 @@ const KNOWN: &[&str] = &[
     "DIUN_NOTIF_WEBHOOK_ENDPOINT",
     "DIUN_NOTIF_WEBHOOK_METHOD",
     "DIUN_NOTIF_WEBHOOK_TIMEOUT",
+    "DIUN_NOTIF_WEBHOOK_PROXY",
     "DIUN_DB_PATH",
 ];
 
@@ -125,6 +126,7 @@ const NOTIF_READ: &[&str] = &[
     "DIUN_NOTIF_WEBHOOK_ENDPOINT",
     "DIUN_NOTIF_WEBHOOK_METHOD",
     "DIUN_NOTIF_WEBHOOK_TIMEOUT",
+    "DIUN_NOTIF_WEBHOOK_PROXY",
 ];
 
 /// Diun's sections tidewatch has no equivalent for: warned, not refused, so the setup starts.
@@ -518,12 +520,31 @@ pub fn map(
             &["trigger", "http", "diun", "url"],
             endpoint.into(),
         );
-        if let Some(method) = get("DIUN_NOTIF_WEBHOOK_METHOD") {
+        // Diun's receivers read Diun's JSON.
+        set(
+            "DIUN_NOTIF_WEBHOOK_ENDPOINT (Diun's body)",
+            &["trigger", "http", "diun", "format"],
+            "diun".into(),
+        );
+        if let Some(proxy) = get("DIUN_NOTIF_WEBHOOK_PROXY") {
             set(
+                "DIUN_NOTIF_WEBHOOK_PROXY",
+                &["trigger", "http", "diun", "proxy"],
+                proxy.into(),
+            );
+        }
+        // Diun's default method is GET, its JSON as the body.
+        match get("DIUN_NOTIF_WEBHOOK_METHOD") {
+            Some(method) => set(
                 "DIUN_NOTIF_WEBHOOK_METHOD",
                 &["trigger", "http", "diun", "method"],
                 method.to_ascii_uppercase().into(),
-            );
+            ),
+            None => set(
+                "DIUN_NOTIF_WEBHOOK_ENDPOINT (Diun's method)",
+                &["trigger", "http", "diun", "method"],
+                "GET".into(),
+            ),
         }
         let headers: Vec<String> = vars
             .iter()

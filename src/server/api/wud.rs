@@ -3,8 +3,8 @@
 //! Answers come from the store; `watch` and trigger runs go through [`crate::server::Control`].
 
 use super::error;
-use crate::model::ImageRef;
 use crate::model::finding::{ListedContainer, Status};
+use crate::notify::wud::{self, Finding, Subject};
 use crate::server::auth::{Actor, Reader};
 use crate::server::{AppState, ControlError, Target};
 use crate::store::ContainerView;
@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -269,153 +268,31 @@ async fn registry(
     component(&state, Section::Registry, &kind, &name)
 }
 
-/// WUD's name for the registry a reference lives on (its provider kinds).
-fn registry_name(image: &ImageRef) -> &'static str {
-    let host = image.registry.as_str();
-    if image.is_docker_hub() {
-        "hub"
-    } else if host == "ghcr.io" {
-        "ghcr"
-    } else if host == "quay.io" {
-        "quay"
-    } else if host == "lscr.io" {
-        "lscr"
-    } else if host == "registry.gitlab.com" {
-        "gitlab"
-    } else if host.ends_with("gcr.io") {
-        "gcr"
-    } else if host.ends_with("-docker.pkg.dev") {
-        "gar"
-    } else if host.ends_with(".amazonaws.com") {
-        "ecr"
-    } else if host.ends_with(".azurecr.io") {
-        "acr"
-    } else {
-        "custom"
-    }
-}
-
-/// One container in WUD's shape (`app/model/container.ts`): every field WUD's clients read,
-/// with `null` where WUD's own JSON would have it undefined (WUD replaces undefined by null).
+/// One container in WUD's shape, built by [`crate::notify::wud`] (which the `http` trigger's
+/// `wud` format shares) from what the store knows of it.
 pub fn wud_container(view: &ContainerView) -> Value {
     let stored = &view.stored;
-    let labels: BTreeMap<String, String> = view
-        .info
-        .as_ref()
-        .map(|i| i.labels.clone())
-        .unwrap_or_default();
-    let label = |key: &str| {
-        labels
-            .get(&format!("tidewatch.{key}"))
-            .or_else(|| labels.get(&format!("wud.{key}")))
-            .cloned()
-    };
     let listed: Option<&ListedContainer> = view.listed.as_ref();
-    let reference = ImageRef::parse(&stored.image).ok();
-    let tag = reference
-        .as_ref()
-        .and_then(|r| r.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    let semver = crate::tags::parse(&tag).is_some();
-    // The digest the container runs, as its repository knows it.
-    let digest = reference.as_ref().and_then(|r| {
-        let name = r.name();
-        let familiar = r.familiar();
-        view.info.as_ref().and_then(|i| {
-            i.repo_digests.iter().find_map(|d| {
-                let (repo, digest) = d.split_once('@')?;
-                let repo_ref = ImageRef::parse(repo).ok();
-                let same = repo_ref.is_some_and(|rr| rr.name() == name)
-                    || repo == familiar.split(':').next().unwrap_or("");
-                same.then(|| digest.to_string())
-            })
-        })
-    });
-    let watch_digest = match label("watch.digest").as_deref() {
-        Some(v) => v.eq_ignore_ascii_case("true"),
-        None => !semver,
-    };
     let status = listed.map(|l| l.status);
-    let update = listed.and_then(|l| l.update.as_ref());
-    let update_available = status == Some(Status::UpdateAvailable) && update.is_some();
-    let failed = status == Some(Status::Failed);
-    let result = match (update, status) {
-        (Some(u), Some(Status::UpdateAvailable)) => json!({
-            "tag": u.tag,
-            "digest": u.digest,
-            "created": null,
-            "link": u.link,
-        }),
-        (_, Some(Status::UpToDate)) => json!({
-            "tag": tag,
-            "digest": digest,
-            "created": null,
-            "link": null,
-        }),
-        _ => Value::Null,
+    let finding = match (listed.and_then(|l| l.update.as_ref()), status) {
+        (Some(update), Some(Status::UpdateAvailable)) => Finding::Available(update),
+        (_, Some(Status::UpToDate)) => Finding::UpToDate,
+        _ => Finding::Unknown,
     };
-    let update_kind = match update.filter(|_| update_available) {
-        Some(u) if u.kind == crate::model::UpdateKind::Digest => json!({
-            "kind": "digest",
-            "localValue": digest,
-            "remoteValue": u.digest,
-            "semverDiff": null,
-        }),
-        Some(u) => json!({
-            "kind": "tag",
-            "localValue": tag,
-            "remoteValue": u.tag,
-            "semverDiff": serde_json::to_value(u.kind).unwrap_or(Value::Null),
-        }),
-        None => json!({
-            "kind": "unknown",
-            "localValue": null,
-            "remoteValue": null,
-            "semverDiff": null,
-        }),
-    };
-    let platform = view.info.as_ref().map(|i| &i.platform);
-    json!({
-        "id": stored.id,
-        "name": stored.name,
-        "displayName": listed
-            .and_then(|l| l.display_name.clone())
-            .or_else(|| label("display.name"))
-            .unwrap_or_else(|| stored.name.clone()),
-        "displayIcon": label("display.icon").unwrap_or_else(|| "mdi:docker".into()),
-        "status": view.info.as_ref().map(|i| i.state.clone()).unwrap_or_else(|| "unknown".into()),
-        "watcher": stored.watcher,
-        "includeTags": label("tag.include"),
-        "excludeTags": label("tag.exclude"),
-        "transformTags": label("tag.transform"),
-        "linkTemplate": label("link.template"),
-        "link": null,
-        "triggerInclude": label("trigger.include"),
-        "triggerExclude": label("trigger.exclude"),
-        "image": {
-            "id": view.info.as_ref().map(|i| i.image_id.clone()),
-            "registry": {
-                "name": reference.as_ref().map(registry_name).unwrap_or("custom"),
-                "url": reference
-                    .as_ref()
-                    .map(|r| format!("https://{}/v2", r.api_host())),
-            },
-            "name": reference.as_ref().map(|r| r.repository.clone()).unwrap_or_else(|| stored.image.clone()),
-            "tag": { "value": tag, "semver": semver },
-            "digest": { "watch": watch_digest, "value": digest, "repo": digest },
-            "architecture": platform.map(|p| p.architecture.clone()),
-            "os": platform.map(|p| p.os.clone()),
-            "variant": platform.and_then(|p| p.variant.clone()),
-            "created": null,
-        },
-        "result": result,
-        "error": if failed {
-            json!({ "message": listed.and_then(|l| l.reason.clone()).unwrap_or_else(|| "check failed".into()) })
-        } else {
-            Value::Null
-        },
-        "updateAvailable": update_available,
-        "updateKind": update_kind,
-        "labels": labels,
-    })
+    let error = (status == Some(Status::Failed)).then(|| {
+        listed
+            .and_then(|l| l.reason.as_deref())
+            .unwrap_or("check failed")
+    });
+    let container = wud::container(&Subject {
+        id: &stored.id,
+        name: &stored.name,
+        watcher: &stored.watcher,
+        image: &stored.image,
+        info: view.info.as_ref(),
+        display_name: listed.and_then(|l| l.display_name.as_deref()),
+        finding,
+        error,
+    });
+    serde_json::to_value(container).unwrap_or(Value::Null)
 }
