@@ -1607,4 +1607,104 @@ mod tests {
             ])
         );
     }
+
+    #[test]
+    fn an_http_trigger_from_wud_variables_sends_wuds_body_unless_told_otherwise() {
+        use crate::config::HttpFormat;
+        let url = "http://127.0.0.1:9/hook";
+        let loaded = load(
+            None,
+            vars(&[
+                ("WUD_TRIGGER_HTTP_HOOK_URL", url),
+                (
+                    "WUD_TRIGGER_HTTP_HOOK_PROXY",
+                    "http://u:PROXYPASS@127.0.0.1:3128",
+                ),
+                ("TIDEWATCH_TRIGGER_HTTP_OWN_URL", url),
+            ]),
+        )
+        .unwrap();
+        let http = &loaded.config.trigger.http;
+        assert_eq!(http["hook"].format, Some(HttpFormat::Wud));
+        assert_eq!(
+            loaded.origin("trigger.http.hook.format").to_string(),
+            "WUD_TRIGGER_HTTP_HOOK_* (WUD's body)"
+        );
+        assert_eq!(
+            http["hook"].proxy.as_ref().map(Secret::expose),
+            Some("http://u:PROXYPASS@127.0.0.1:3128")
+        );
+        assert!(!format!("{:?}", loaded.config).contains("PROXYPASS"));
+        assert_eq!(
+            http["own"].format, None,
+            "tidewatch's own stays the default"
+        );
+        // An explicit format wins, from either prefix.
+        for (name, value, expected) in [
+            (
+                "WUD_TRIGGER_HTTP_HOOK_FORMAT",
+                "tidewatch",
+                HttpFormat::Tidewatch,
+            ),
+            (
+                "TIDEWATCH_TRIGGER_HTTP_HOOK_FORMAT",
+                "diun",
+                HttpFormat::Diun,
+            ),
+        ] {
+            let loaded = load(
+                None,
+                vars(&[("WUD_TRIGGER_HTTP_HOOK_URL", url), (name, value)]),
+            )
+            .unwrap();
+            assert_eq!(loaded.config.trigger.http["hook"].format, Some(expected));
+            assert_eq!(loaded.origin("trigger.http.hook.format").to_string(), name);
+        }
+        let errors = check(
+            None,
+            &[
+                ("WUD_TRIGGER_HTTP_HOOK_URL", url),
+                ("WUD_TRIGGER_HTTP_HOOK_FORMAT", "json"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("WUD_TRIGGER_HTTP_HOOK_FORMAT: unknown value `json`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn diuns_webhook_sends_diuns_body_with_diuns_method() {
+        use crate::config::HttpFormat;
+        let loaded = load(
+            None,
+            vars(&[
+                ("DIUN_NOTIF_WEBHOOK_ENDPOINT", "http://127.0.0.1:9/diun"),
+                ("DIUN_NOTIF_WEBHOOK_PROXY", "http://127.0.0.1:3128"),
+            ]),
+        )
+        .unwrap();
+        let hook = &loaded.config.trigger.http["diun"];
+        assert_eq!(hook.format, Some(HttpFormat::Diun));
+        assert_eq!(hook.method.as_deref(), Some("GET"));
+        assert!(hook.proxy.is_some());
+        assert_eq!(
+            loaded.origin("trigger.http.diun.format").to_string(),
+            "DIUN_NOTIF_WEBHOOK_ENDPOINT (Diun's body)"
+        );
+        let loaded = load(
+            None,
+            vars(&[
+                ("DIUN_NOTIF_WEBHOOK_ENDPOINT", "http://127.0.0.1:9/diun"),
+                ("DIUN_NOTIF_WEBHOOK_METHOD", "post"),
+                ("TIDEWATCH_TRIGGER_HTTP_DIUN_FORMAT", "tidewatch"),
+            ]),
+        )
+        .unwrap();
+        let hook = &loaded.config.trigger.http["diun"];
+        assert_eq!(hook.format, Some(HttpFormat::Tidewatch));
+        assert_eq!(hook.method.as_deref(), Some("POST"));
+    }
 }

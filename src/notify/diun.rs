@@ -97,3 +97,72 @@ fn platform(info: &ContainerInfo) -> String {
         None => format!("{}/{}", p.os, p.architecture),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::template::sample_candidate;
+    use serde_json::json;
+
+    #[test]
+    fn a_new_tag_is_new_and_names_the_new_tag() {
+        let mut c = sample_candidate();
+        c.container.platform = crate::model::Platform {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
+        };
+        let sent = serde_json::to_value(entry(&c, "myserver")).unwrap();
+        assert_eq!(
+            sent,
+            json!({
+                "diun_version": env!("CARGO_PKG_VERSION"),
+                "hostname": "myserver",
+                "status": "new",
+                "provider": "docker",
+                "image": "docker.io/library/nginx:1.25.4",
+                "hub_link": "https://hub.docker.com/_/nginx",
+                "mime_type": "",
+                "digest": format!("sha256:{}", "3".repeat(64)),
+                "created": null,
+                "platform": "linux/arm/v7",
+                "metadata": {
+                    "ctn_id": "0123456789ab",
+                    "ctn_names": "web",
+                    "ctn_state": "running",
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn a_new_digest_is_an_update_of_the_running_tag() {
+        let mut c = sample_candidate();
+        c.current = ImageRef::parse("ghcr.io/crazy-max/diun:latest").unwrap();
+        c.target = c.current.clone();
+        c.kind = UpdateKind::Digest;
+        let sent = entry(&c, "h");
+        assert_eq!(sent.status, "update");
+        assert_eq!(sent.image, "ghcr.io/crazy-max/diun:latest");
+        assert_eq!(
+            sent.hub_link,
+            "https://github.com/users/crazy-max/packages/container/package/diun"
+        );
+        assert_eq!(sent.platform, "");
+    }
+
+    #[test]
+    fn hub_links_follow_diuns_registries() {
+        let link = |r: &str| hub_link(&ImageRef::parse(r).unwrap());
+        assert_eq!(
+            link("crazymax/diun"),
+            "https://hub.docker.com/r/crazymax/diun"
+        );
+        assert_eq!(link("quay.io/a/b:1"), "https://quay.io/repository/a/b");
+        assert_eq!(
+            link("registry.gitlab.com/g/p:1"),
+            "https://gitlab.com/g/p/container_registry"
+        );
+        assert_eq!(link("127.0.0.1:5000/app:1"), "");
+    }
+}

@@ -745,6 +745,138 @@ mod tests {
         assert!(compile_body(both, Mode::Batch).is_ok());
     }
 
+    fn with_format(format: HttpFormat) -> Http {
+        Http::new(&HttpConfig {
+            format: Some(format),
+            ..config("http://127.0.0.1:9/")
+        })
+        .unwrap()
+    }
+
+    fn sent(http: &Http, message: &Message) -> Value {
+        serde_json::from_slice(&http.render(message).unwrap()).unwrap()
+    }
+
+    fn rendered(data: template::Data) -> Message {
+        Message {
+            title: "t".into(),
+            body: "b".into(),
+            data: data.values,
+            updates: data.updates,
+        }
+    }
+
+    #[test]
+    fn the_wud_format_is_wuds_container_and_an_array_for_a_batch() {
+        let http = with_format(HttpFormat::Wud);
+        let candidate = template::sample_candidate();
+        let one = sent(
+            &http,
+            &rendered(template::simple_data(Notice::Available(&candidate))),
+        );
+        assert_eq!(one["name"], "web");
+        assert_eq!(one["updateAvailable"], true);
+        assert_eq!(one["updateKind"]["remoteValue"], "1.25.4");
+        assert_eq!(one["result"]["tag"], "1.25.4");
+        assert_eq!(one.get("title"), None, "WUD's shape only");
+        let mut db = template::sample_candidate();
+        db.container.name = "db".into();
+        let both = sent(
+            &http,
+            &rendered(template::batch_data("local", &[candidate, db], None)),
+        );
+        let names: Vec<&str> = both
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["web", "db"]);
+    }
+
+    #[test]
+    fn the_diun_format_is_diuns_message_in_simple_mode_only() {
+        let http = with_format(HttpFormat::Diun);
+        let candidate = template::sample_candidate();
+        let one = sent(
+            &http,
+            &rendered(template::simple_data(Notice::Available(&candidate))),
+        );
+        assert_eq!(one["status"], "new");
+        assert_eq!(one["image"], "docker.io/library/nginx:1.25.4");
+        assert_eq!(one["metadata"]["ctn_names"], "web");
+        let batch = HttpConfig {
+            format: Some(HttpFormat::Diun),
+            mode: Mode::Batch,
+            ..config("http://127.0.0.1:9/")
+        };
+        assert_eq!(keys(&Http::new(&batch).unwrap_err()), ["format"]);
+    }
+
+    #[test]
+    fn a_body_template_goes_with_tidewatchs_format_and_a_body_method() {
+        let both = HttpConfig {
+            format: Some(HttpFormat::Wud),
+            method: Some("get".into()),
+            body: Some("{{name}}".into()),
+            ..config("http://127.0.0.1:9/")
+        };
+        assert_eq!(keys(&Http::new(&both).unwrap_err()), ["format", "method"]);
+    }
+
+    #[test]
+    fn get_carries_the_fields_in_the_query_as_axios_writes_them() {
+        let mut pairs = Vec::new();
+        query_pairs(
+            &json!([{"name": "web", "image": {"tag": {"value": "1.2", "semver": true}}, "error": null}]),
+            String::new(),
+            &mut pairs,
+        );
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("0[image][tag][semver]", "true"),
+                ("0[image][tag][value]", "1.2"),
+                ("0[name]", "web"),
+            ]
+        );
+        let get = Http::new(&HttpConfig {
+            method: Some("GET".into()),
+            format: Some(HttpFormat::Wud),
+            ..config("http://127.0.0.1:9/")
+        })
+        .unwrap();
+        assert!(get.query_instead_of_body());
+        let diun = Http::new(&HttpConfig {
+            method: Some("GET".into()),
+            format: Some(HttpFormat::Diun),
+            ..config("http://127.0.0.1:9/")
+        })
+        .unwrap();
+        assert!(!diun.query_instead_of_body(), "Diun's GET has a JSON body");
+    }
+
+    #[test]
+    fn a_proxy_must_be_an_http_url_and_is_never_quoted() {
+        let bad = HttpConfig {
+            proxy: Some(Secret::new("socks9://SECRETP@x")),
+            ..config("http://127.0.0.1:9/")
+        };
+        let problems = Http::new(&bad).unwrap_err();
+        assert_eq!(keys(&problems), ["proxy"]);
+        assert!(!format!("{problems:?}").contains("SECRETP"));
+        let good = HttpConfig {
+            proxy: Some(Secret::new("http://user:SECRETP@127.0.0.1:3128")),
+            ..config("http://127.0.0.1:9/")
+        };
+        let http = Http::new(&good).unwrap();
+        assert!(!format!("{http:?}").contains("SECRETP"));
+    }
+
     #[test]
     fn debug_output_shows_no_secret() {
         let http = Http::new(&HttpConfig {

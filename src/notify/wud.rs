@@ -329,3 +329,129 @@ pub fn of_notice(c: &UpdateCandidate, event: &str, reason: Option<&str>) -> Cont
         error: reason.filter(|_| event != "update-available"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::template::sample_candidate;
+    use serde_json::{Value, json};
+
+    fn json_of(c: &Container) -> Value {
+        serde_json::to_value(c).unwrap()
+    }
+
+    fn candidate() -> UpdateCandidate {
+        let mut c = sample_candidate();
+        c.container.platform = crate::model::Platform {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        };
+        c.container.labels = BTreeMap::from([
+            ("wud.tag.include".into(), r"^\d+\.\d+\.\d+$".into()),
+            ("wud.display.icon".into(), "si:nginx".into()),
+        ]);
+        c.display_name = "Web".into();
+        c
+    }
+
+    #[test]
+    fn a_tag_update_is_wuds_container_with_its_result_and_update_kind() {
+        let c = candidate();
+        let sent = json_of(&of_notice(&c, "update-available", None));
+        let running = format!("sha256:{}", "2".repeat(64));
+        let new = format!("sha256:{}", "3".repeat(64));
+        assert_eq!(
+            sent,
+            json!({
+                "id": "0123456789ab",
+                "name": "web",
+                "displayName": "Web",
+                "displayIcon": "si:nginx",
+                "status": "running",
+                "watcher": "local",
+                "includeTags": r"^\d+\.\d+\.\d+$",
+                "excludeTags": null,
+                "transformTags": null,
+                "linkTemplate": null,
+                "link": null,
+                "triggerInclude": null,
+                "triggerExclude": null,
+                "image": {
+                    "id": format!("sha256:{}", "1".repeat(64)),
+                    "registry": {"name": "hub", "url": "https://registry-1.docker.io/v2"},
+                    "name": "library/nginx",
+                    "tag": {"value": "1.25.3", "semver": true},
+                    "digest": {"watch": false, "value": running, "repo": running},
+                    "architecture": "amd64",
+                    "os": "linux",
+                    "variant": null,
+                    "created": null,
+                },
+                "result": {
+                    "tag": "1.25.4",
+                    "digest": new,
+                    "created": null,
+                    "link": "https://example.com/releases/1.25.4",
+                },
+                "error": null,
+                "updateAvailable": true,
+                "updateKind": {
+                    "kind": "tag",
+                    "localValue": "1.25.3",
+                    "remoteValue": "1.25.4",
+                    "semverDiff": "patch",
+                },
+                "labels": {
+                    "wud.display.icon": "si:nginx",
+                    "wud.tag.include": r"^\d+\.\d+\.\d+$",
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn a_digest_update_compares_digests() {
+        let mut c = candidate();
+        c.container.image = "nginx:latest".into();
+        c.container.repo_digests = vec![format!("nginx@sha256:{}", "2".repeat(64))];
+        c.current = ImageRef::parse("nginx:latest").unwrap();
+        c.target = c.current.clone();
+        c.kind = UpdateKind::Digest;
+        let sent = json_of(&of_notice(&c, "update-available", None));
+        let running = format!("sha256:{}", "2".repeat(64));
+        let new = format!("sha256:{}", "3".repeat(64));
+        assert_eq!(
+            sent["image"]["tag"],
+            json!({"value": "latest", "semver": false})
+        );
+        assert_eq!(
+            sent["image"]["digest"],
+            json!({"watch": true, "value": running, "repo": running})
+        );
+        assert_eq!(sent["result"]["tag"], "latest");
+        assert_eq!(sent["result"]["digest"], new.as_str());
+        assert_eq!(sent["updateAvailable"], true);
+        assert_eq!(
+            sent["updateKind"],
+            json!({"kind": "digest", "localValue": running, "remoteValue": new, "semverDiff": null})
+        );
+    }
+
+    #[test]
+    fn a_failure_carries_its_reason_and_an_applied_update_leaves_nothing_available() {
+        let c = candidate();
+        let failed = json_of(&of_notice(&c, "update-failed", Some("pull refused")));
+        assert_eq!(failed["error"], json!({"message": "pull refused"}));
+        assert_eq!(failed["updateAvailable"], true);
+        let applied = json_of(&of_notice(&c, "update-applied", None));
+        let new = format!("sha256:{}", "3".repeat(64));
+        assert_eq!(applied["updateAvailable"], false);
+        assert_eq!(applied["image"]["tag"]["value"], "1.25.4");
+        assert_eq!(applied["image"]["digest"]["value"], new.as_str());
+        assert_eq!(applied["image"]["id"], Value::Null);
+        assert_eq!(applied["result"]["tag"], "1.25.4");
+        assert_eq!(applied["updateKind"]["kind"], "unknown");
+        assert_eq!(applied["error"], Value::Null);
+    }
+}
