@@ -31,3 +31,4 @@ mod store;
 mod support;
 mod swarm;
 mod update;
+mod wud_http;
