@@ -1625,7 +1625,7 @@ mod tests {
         )
         .unwrap();
         let http = &loaded.config.trigger.http;
-        assert_eq!(http["hook"].format, Some(HttpFormat::Wud));
+        assert_eq!(http["hook"].format, HttpFormat::Wud);
         assert_eq!(
             loaded.origin("trigger.http.hook.format").to_string(),
             "WUD_TRIGGER_HTTP_HOOK_* (WUD's body)"
@@ -1635,9 +1635,10 @@ mod tests {
             Some("http://u:PROXYPASS@127.0.0.1:3128")
         );
         assert!(!format!("{:?}", loaded.config).contains("PROXYPASS"));
+        assert_eq!(http["own"].format, HttpFormat::Tidewatch);
         assert_eq!(
-            http["own"].format, None,
-            "tidewatch's own stays the default"
+            loaded.origin("trigger.http.own.format").to_string(),
+            "default"
         );
         // An explicit format wins, from either prefix.
         for (name, value, expected) in [
@@ -1657,7 +1658,7 @@ mod tests {
                 vars(&[("WUD_TRIGGER_HTTP_HOOK_URL", url), (name, value)]),
             )
             .unwrap();
-            assert_eq!(loaded.config.trigger.http["hook"].format, Some(expected));
+            assert_eq!(loaded.config.trigger.http["hook"].format, expected);
             assert_eq!(loaded.origin("trigger.http.hook.format").to_string(), name);
         }
         let errors = check(
@@ -1687,7 +1688,7 @@ mod tests {
         )
         .unwrap();
         let hook = &loaded.config.trigger.http["diun"];
-        assert_eq!(hook.format, Some(HttpFormat::Diun));
+        assert_eq!(hook.format, HttpFormat::Diun);
         assert_eq!(hook.method.as_deref(), Some("GET"));
         assert!(hook.proxy.is_some());
         assert_eq!(
@@ -1704,7 +1705,7 @@ mod tests {
         )
         .unwrap();
         let hook = &loaded.config.trigger.http["diun"];
-        assert_eq!(hook.format, Some(HttpFormat::Tidewatch));
+        assert_eq!(hook.format, HttpFormat::Tidewatch);
         assert_eq!(hook.method.as_deref(), Some("POST"));
     }
 }

@@ -308,7 +308,7 @@ notifier_config! {
         /// Diun's webhook message, so a receiver written for WUD or Diun reads it unchanged.
         /// A trigger set up through `WUD_TRIGGER_HTTP_*` defaults to `wud`, Diun's webhook to
         /// `diun`.
-        format: Option<HttpFormat>,
+        format: HttpFormat,
         /// An HTTP proxy the request goes through (WUD's `PROXY`); it may carry credentials,
         /// so it is masked everywhere.
         proxy: Option<Secret>,

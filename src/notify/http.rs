@@ -121,7 +121,7 @@ impl Http {
                 None
             }
         };
-        let format = config.format.unwrap_or_default();
+        let format = config.format;
         if format != HttpFormat::Tidewatch && config.body.is_some() {
             problems.push(BuildProblem::new(
                 "format",
@@ -747,7 +747,7 @@ mod tests {
 
     fn with_format(format: HttpFormat) -> Http {
         Http::new(&HttpConfig {
-            format: Some(format),
+            format: format,
             ..config("http://127.0.0.1:9/")
         })
         .unwrap()
@@ -806,7 +806,7 @@ mod tests {
         assert_eq!(one["image"], "docker.io/library/nginx:1.25.4");
         assert_eq!(one["metadata"]["ctn_names"], "web");
         let batch = HttpConfig {
-            format: Some(HttpFormat::Diun),
+            format: HttpFormat::Diun,
             mode: Mode::Batch,
             ..config("http://127.0.0.1:9/")
         };
@@ -816,7 +816,7 @@ mod tests {
     #[test]
     fn a_body_template_goes_with_tidewatchs_format_and_a_body_method() {
         let both = HttpConfig {
-            format: Some(HttpFormat::Wud),
+            format: HttpFormat::Wud,
             method: Some("get".into()),
             body: Some("{{name}}".into()),
             ..config("http://127.0.0.1:9/")
@@ -846,14 +846,14 @@ mod tests {
         );
         let get = Http::new(&HttpConfig {
             method: Some("GET".into()),
-            format: Some(HttpFormat::Wud),
+            format: HttpFormat::Wud,
             ..config("http://127.0.0.1:9/")
         })
         .unwrap();
         assert!(get.query_instead_of_body());
         let diun = Http::new(&HttpConfig {
             method: Some("GET".into()),
-            format: Some(HttpFormat::Diun),
+            format: HttpFormat::Diun,
             ..config("http://127.0.0.1:9/")
         })
         .unwrap();
