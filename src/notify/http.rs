@@ -877,6 +877,23 @@ mod tests {
         assert!(!format!("{http:?}").contains("SECRETP"));
     }
 
+    #[tokio::test]
+    async fn a_proxy_that_cannot_be_reached_is_transient_and_never_quoted() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let http = Http::new(&HttpConfig {
+            proxy: Some(Secret::new(format!("http://u:SECRETP@127.0.0.1:{port}"))),
+            ..config("http://127.0.0.1:9/SECRETU")
+        })
+        .unwrap();
+        let err = http.send(&message()).await.unwrap_err();
+        assert!(matches!(err, TriggerError::Transient(_)), "{err:?}");
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+    }
+
     #[test]
     fn debug_output_shows_no_secret() {
         let http = Http::new(&HttpConfig {

@@ -209,3 +209,41 @@ fn diuns_webhook_gets_diuns_json_with_diuns_default_method() {
         assert!(sent.get(key).is_some(), "Diun's {key} is there: {sent:#}");
     }
 }
+
+#[test]
+fn a_bad_format_or_proxy_is_exit_2_naming_the_variable_and_never_the_secret() {
+    let out = tidewatch(
+        &["config"],
+        &[
+            ("WUD_TRIGGER_HTTP_HOOK_URL", "http://127.0.0.1:9/hook"),
+            ("WUD_TRIGGER_HTTP_HOOK_FORMAT", "n8n"),
+            (
+                "WUD_TRIGGER_HTTP_HOOK_PROXY",
+                "socks5://u:PROXYS3CRET@127.0.0.1:1080",
+            ),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr.contains("WUD_TRIGGER_HTTP_HOOK_FORMAT")
+            && out.stderr.contains("tidewatch, wud, diun"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    assert!(!out.stdout.contains("S3CRET"), "{out}");
+    // With the format fixed, the proxy's own problem names its variable.
+    let out = tidewatch(
+        &["config"],
+        &[
+            ("WUD_TRIGGER_HTTP_HOOK_URL", "http://127.0.0.1:9/hook"),
+            (
+                "WUD_TRIGGER_HTTP_HOOK_PROXY",
+                "socks5://u:PROXYS3CRET@127.0.0.1:1080",
+            ),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("WUD_TRIGGER_HTTP_HOOK_PROXY"), "{out}");
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    assert!(!out.stdout.contains("S3CRET"), "{out}");
+}
