@@ -747,7 +747,7 @@ mod tests {
 
     fn with_format(format: HttpFormat) -> Http {
         Http::new(&HttpConfig {
-            format: format,
+            format,
             ..config("http://127.0.0.1:9/")
         })
         .unwrap()
