@@ -31,8 +31,9 @@
 //! kind follows from which of them is set.
 //!
 //! **Signature.** With `secret`, `X-Tidewatch-Signature: sha256=<hex>` is HMAC-SHA256 under the
-//! secret of the exact body bytes sent, as GitHub's `X-Hub-Signature-256`. A receiver computes
-//! it over the raw body, before parsing it, and compares in constant time.
+//! secret of the exact body bytes sent (for WUD's GET, of the query string), as GitHub's
+//! `X-Hub-Signature-256`. A receiver computes it over the raw body, before parsing it, and
+//! compares in constant time.
 
 use super::template::{self, Defaults, Notice, shipped};
 use super::webhook::{self, Problems};
