@@ -216,7 +216,7 @@ impl NotifierTrigger {
             };
             let Some(event) = event else { break };
             if this.sessions() {
-                listener.into_session(&mut sessions, &event).await;
+                listener.record(&mut sessions, &event).await;
                 for (watcher, session) in sessions.ready(false) {
                     listener.session(&watcher, session);
                 }
@@ -445,8 +445,9 @@ impl Sessions {
     fn ready(&mut self, all: bool) -> Vec<(String, Session)> {
         let mut out = Vec::new();
         for (watcher, list) in self.0.iter_mut() {
-            let (ready, waiting): (Vec<Session>, Vec<Session>) =
-                std::mem::take(list).into_iter().partition(|s| all || s.ready());
+            let (ready, waiting): (Vec<Session>, Vec<Session>) = std::mem::take(list)
+                .into_iter()
+                .partition(|s| all || s.ready());
             *list = waiting;
             out.extend(ready.into_iter().map(|s| (watcher.clone(), s)));
         }
@@ -523,7 +524,7 @@ impl Listener<'_> {
     }
 
     /// Adds what `event` says to the sessions (`when=updated`, batch mode).
-    async fn into_session(&self, sessions: &mut Sessions, event: &Event) {
+    async fn record(&self, sessions: &mut Sessions, event: &Event) {
         let t = self.trigger;
         let allowed = |c: &UpdateCandidate| t.filter.allows(&t.id, &c.container, c.kind);
         match event {
@@ -661,7 +662,10 @@ impl Listener<'_> {
         }
         self.enqueue(Outgoing {
             message,
-            containers: entries.iter().map(|e| e.candidate.container.key()).collect(),
+            containers: entries
+                .iter()
+                .map(|e| e.candidate.container.key())
+                .collect(),
             once: session
                 .entries
                 .iter()

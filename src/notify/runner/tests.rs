@@ -417,7 +417,11 @@ fn reporting(mode: Mode, body: Option<&str>) -> CommonConfig {
     }
 }
 
-fn acting(common: CommonConfig, takes: &'static [&'static str], recorder: Arc<Recorder>) -> NotifierTrigger {
+fn acting(
+    common: CommonConfig,
+    takes: &'static [&'static str],
+    recorder: Arc<Recorder>,
+) -> NotifierTrigger {
     let mut t = trigger(common, recorder);
     t.act_through(vec![("docker.watchtower".into(), Arc::new(Takes(takes)))]);
     t
@@ -485,7 +489,9 @@ async fn when_updated_the_report_waits_for_the_docker_trigger_and_tells_what_bec
     let recorder = Arc::new(Recorder::default());
     let common = reporting(
         Mode::Batch,
-        Some("{{#each updates}}{{name}}={{state}}{{#if error}} ({{error}}){{/if}}; {{/each}}{{counts.scanned}} scanned, {{counts.fresh}} fresh"),
+        Some(
+            "{{#each updates}}{{name}}={{state}}{{#if error}} ({{error}}){{/if}}; {{/each}}{{counts.scanned}} scanned, {{counts.fresh}} fresh",
+        ),
     );
     let web = candidate("web", "1.25.4", UpdateKind::Patch);
     let db = candidate("db", "16.3", UpdateKind::Minor);
@@ -549,7 +555,12 @@ async fn watchtowers_report_says_updated_and_failed_truly_and_nothing_when_nothi
         check_done(2),
     ];
     let common = reporting(Mode::Batch, Some(WATCHTOWER_REPORT));
-    run(acting(common, &["web", "db"], recorder.clone()), None, cycle).await;
+    run(
+        acting(common, &["web", "db"], recorder.clone()),
+        None,
+        cycle,
+    )
+    .await;
     let sent = recorder.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(
@@ -559,11 +570,21 @@ async fn watchtowers_report_says_updated_and_failed_truly_and_nothing_when_nothi
     // A template that speaks of every cycle is sent for an empty one; the shipped ones are not.
     let recorder = Arc::new(Recorder::default());
     let common = reporting(Mode::Batch, Some("{{counts.scanned}} scanned"));
-    run(acting(common, &[], recorder.clone()), None, vec![check_done(0)]).await;
+    run(
+        acting(common, &[], recorder.clone()),
+        None,
+        vec![check_done(0)],
+    )
+    .await;
     assert_eq!(titles(&recorder).len(), 1);
     let recorder = Arc::new(Recorder::default());
     let common = reporting(Mode::Batch, None);
-    run(acting(common, &[], recorder.clone()), None, vec![check_done(3)]).await;
+    run(
+        acting(common, &[], recorder.clone()),
+        None,
+        vec![check_done(3)],
+    )
+    .await;
     assert!(titles(&recorder).is_empty());
 }
 
@@ -578,7 +599,10 @@ async fn when_no_docker_trigger_acts_the_stale_updates_are_told_when_the_check_i
     let trigger = acting(common, &[], recorder.clone());
     let early = in_two_parts(trigger, &recorder, before, Vec::new()).await;
     assert_eq!(early.len(), 1, "{early:?}");
-    assert_eq!(early[0].body, "Found new nginx:1.25.3 image (1.25.4) for web");
+    assert_eq!(
+        early[0].body,
+        "Found new nginx:1.25.3 image (1.25.4) for web"
+    );
 }
 
 #[tokio::test(start_paused = true)]
