@@ -13,8 +13,10 @@ use crate::config::error::ConfigError;
 use figment::value::Value;
 use reqwest::Url;
 
+mod hooks;
+
 /// The services this maps, for the error about any other.
-const SERVICES: &str = "smtp, slack, teams, discord, telegram, gotify, ntfy, pushover, matrix, generic, generic+http, generic+https";
+const SERVICES: &str = "smtp, slack, teams, discord, telegram, gotify, ntfy, pushover, matrix, mattermost, rocketchat, googlechat, ifttt, generic, generic+http, generic+https";
 
 /// Splits a `WATCHTOWER_NOTIFICATION_URL` value into URLs: separated by white space, or by
 /// commas where a comma is followed by a new `scheme://` (a comma inside a URL, as in
@@ -125,6 +127,10 @@ pub fn map(
             "generic" | "generic+http" | "generic+https" => generic(&url, &name),
             "pushover" => pushover(&url, &name),
             "matrix" => matrix(&url, &name),
+            "mattermost" => hooks::mattermost(&url, &name),
+            "rocketchat" => hooks::rocketchat(&url, &name),
+            "googlechat" | "hangouts" => hooks::googlechat(&url, &name),
+            "ifttt" => hooks::ifttt(&url, &name),
             _ => Err(format!(
                 "unknown notification service `{scheme}`, expected one of: {SERVICES}"
             )),
@@ -420,7 +426,17 @@ fn telegram(url: &Url, name: &str) -> Result<Mapped, String> {
             false => name.to_string(),
         };
         m.set("telegram", &name, "bottoken", token.clone());
-        m.set("telegram", &name, "chatid", chat.clone());
+        // `-100123:45`: a chat and a forum topic in it, as shoutrrr writes them.
+        match chat.split_once(':') {
+            Some((chat, thread)) => {
+                let thread: u64 = thread.parse().map_err(|_| {
+                    format!("chat {chat}: the topic after `:` must be a message thread number")
+                })?;
+                m.set("telegram", &name, "chatid", chat.to_string());
+                m.set("telegram", &name, "messagethreadid", thread);
+            }
+            None => m.set("telegram", &name, "chatid", chat.clone()),
+        }
         if let Some(title) = &title {
             m.set("telegram", &name, "batchtitle", literal(title));
             m.set("telegram", &name, "simpletitle", literal(title));
@@ -683,7 +699,7 @@ mod tests {
     use super::*;
 
     /// The settings one URL makes, as `key = value` lines, or its error.
-    fn check(url: &str) -> Result<Vec<String>, String> {
+    pub(super) fn check(url: &str) -> Result<Vec<String>, String> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let settings = map(
@@ -738,6 +754,13 @@ mod tests {
             &"trigger.telegram.watchtower1chat1.bottoken = 110201543:AAHdqTcv".to_string()
         ));
         assert!(lines.contains(&"trigger.telegram.watchtower1chat2.chatid = -1001".to_string()));
+        let lines = check("telegram://1:tok@telegram?chats=-1001234:42").unwrap();
+        assert!(lines.contains(&"trigger.telegram.watchtower1.chatid = -1001234".to_string()));
+        assert!(
+            lines.contains(&"trigger.telegram.watchtower1.messagethreadid = 42".to_string()),
+            "{lines:?}"
+        );
+        assert!(check("telegram://1:tok@telegram?chats=-1001234:general").is_err());
         assert_eq!(
             check("slack://hook:AAA-BBB-CCC@webhook").unwrap()[0],
             "trigger.slack.watchtower1.url = https://hooks.slack.com/services/AAA/BBB/CCC"
