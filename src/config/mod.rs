@@ -38,7 +38,7 @@ pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
     HttpAuthConfig, HttpConfig, HttpFormat, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig,
     PushoverConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig,
-    TriggersConfig,
+    TriggersConfig, When,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, name_patterns};
 

@@ -232,16 +232,14 @@ impl Http {
         };
         match (self.format, message.updates.as_slice()) {
             (HttpFormat::Tidewatch, _) => Ok(payload(message)),
-            (HttpFormat::Wud, [one]) if event != "batch" => to_json(serde_json::to_value(
-                wud::of_notice(one, event, text("reason")),
-            )),
+            (HttpFormat::Wud, [one]) if event != "batch" => {
+                to_json(serde_json::to_value(wud::of_entry(one)))
+            }
             (HttpFormat::Wud, all) if !all.is_empty() => to_json(serde_json::to_value(
-                all.iter()
-                    .map(|c| wud::of_notice(c, "update-available", None))
-                    .collect::<Vec<_>>(),
+                all.iter().map(wud::of_entry).collect::<Vec<_>>(),
             )),
             (HttpFormat::Diun, [one]) => to_json(serde_json::to_value(diun::entry(
-                one,
+                &one.candidate,
                 &crate::config::host::hostname(),
             ))),
             (format, updates) => Err(TriggerError::Permanent(format!(

@@ -26,7 +26,6 @@ mod webhook;
 pub mod wud;
 
 use crate::config::{CommonConfig, TriggersConfig};
-use crate::model::UpdateCandidate;
 use crate::trigger::{BuildProblem, TriggerId, TriggerProblem, filter};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -55,9 +54,10 @@ pub struct Message {
     /// The values the templates were rendered from (documented in the README): the webhook
     /// sends it as its JSON body, Slack and Teams build their blocks and cards from it.
     pub data: serde_json::Value,
-    /// The updates it tells of (one for a simple message, the batch's for a batch), for the
-    /// bodies that are another tool's shape (the `http` trigger's `wud` and `diun` formats).
-    pub updates: Vec<UpdateCandidate>,
+    /// The updates it tells of (one for a simple message, the batch's for a batch), each with
+    /// what became of it, for the bodies that are another tool's shape (the `http` trigger's
+    /// `wud` and `diun` formats).
+    pub updates: Vec<template::Entry>,
 }
 
 /// One kind of notification channel. Implementations only deliver; they keep no state about

@@ -1,12 +1,13 @@
 //! WUD's container JSON (WUD 8's `app/model/container.ts`): what WUD's API answers for a
 //! container (`server::api::wud`) and what WUD's http trigger posts (the `http` trigger's
 //! `format = "wud"`). One shape, built here from what either side knows — the API from the
-//! store's view, a notifier from an [`UpdateCandidate`] — so that the two cannot drift apart.
+//! store's view, a notifier from an update's [`Entry`] — so that the two cannot drift apart.
 //!
 //! Where WUD's own JSON leaves a field undefined, this one has `null`, as WUD's API does.
 
+use super::template::{Entry, State};
 use crate::model::finding::Update;
-use crate::model::{ContainerInfo, ImageRef, UpdateCandidate, UpdateKind};
+use crate::model::{ContainerInfo, ImageRef, UpdateKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -282,19 +283,19 @@ pub fn container(s: &Subject<'_>) -> Container {
     }
 }
 
-/// What a notice says of a container, in WUD's shape. An update found, failed or rolled back
-/// leaves it with the update available (a failure's reason as `error`); an update applied, or a
-/// rollback by hand, leaves it running the candidate's target with nothing newer known, which
-/// is how WUD would list it on its next check.
-pub fn of_notice(c: &UpdateCandidate, event: &str, reason: Option<&str>) -> Container {
+/// What a message says of a container, in WUD's shape. An update found, failed, rolled back
+/// or skipped leaves it with the update available (a failure's or skip's reason as `error`);
+/// an update applied, or a rollback by hand, leaves it running the candidate's target with
+/// nothing newer known, which is how WUD would list it on its next check.
+pub fn of_entry(entry: &Entry) -> Container {
+    let c = &entry.candidate;
     let update = Update {
         kind: c.kind,
         tag: c.target.tag.clone().unwrap_or_else(|| "latest".into()),
         digest: c.digest.clone(),
         link: c.link.clone(),
     };
-    let settled = matches!(event, "update-applied" | "rollback-applied");
-    if settled {
+    if entry.state == State::Updated {
         // The container now runs the target; its new ID and image ID are not known here.
         let image = c.target.familiar();
         let info = ContainerInfo {
@@ -326,7 +327,10 @@ pub fn of_notice(c: &UpdateCandidate, event: &str, reason: Option<&str>) -> Cont
         info: Some(&c.container),
         display_name: Some(&c.display_name),
         finding: Finding::Available(&update),
-        error: reason.filter(|_| event != "update-available"),
+        error: entry
+            .reason
+            .as_deref()
+            .filter(|_| entry.state != State::Stale),
     })
 }
 
@@ -340,7 +344,7 @@ mod tests {
         serde_json::to_value(c).unwrap()
     }
 
-    fn candidate() -> UpdateCandidate {
+    fn candidate() -> crate::model::UpdateCandidate {
         let mut c = sample_candidate();
         c.container.platform = crate::model::Platform {
             os: "linux".into(),
@@ -358,7 +362,7 @@ mod tests {
     #[test]
     fn a_tag_update_is_wuds_container_with_its_result_and_update_kind() {
         let c = candidate();
-        let sent = json_of(&of_notice(&c, "update-available", None));
+        let sent = json_of(&of_entry(&Entry::new(c.clone(), State::Stale)));
         let running = format!("sha256:{}", "2".repeat(64));
         let new = format!("sha256:{}", "3".repeat(64));
         assert_eq!(
@@ -418,7 +422,7 @@ mod tests {
         c.current = ImageRef::parse("nginx:latest").unwrap();
         c.target = c.current.clone();
         c.kind = UpdateKind::Digest;
-        let sent = json_of(&of_notice(&c, "update-available", None));
+        let sent = json_of(&of_entry(&Entry::new(c.clone(), State::Stale)));
         let running = format!("sha256:{}", "2".repeat(64));
         let new = format!("sha256:{}", "3".repeat(64));
         assert_eq!(
@@ -441,10 +445,13 @@ mod tests {
     #[test]
     fn a_failure_carries_its_reason_and_an_applied_update_leaves_nothing_available() {
         let c = candidate();
-        let failed = json_of(&of_notice(&c, "update-failed", Some("pull refused")));
+        let failed = json_of(&of_entry(&Entry {
+            reason: Some("pull refused".into()),
+            ..Entry::new(c.clone(), State::Failed)
+        }));
         assert_eq!(failed["error"], json!({"message": "pull refused"}));
         assert_eq!(failed["updateAvailable"], true);
-        let applied = json_of(&of_notice(&c, "update-applied", None));
+        let applied = json_of(&of_entry(&Entry::new(c.clone(), State::Updated)));
         let new = format!("sha256:{}", "3".repeat(64));
         assert_eq!(applied["updateAvailable"], false);
         assert_eq!(applied["image"]["tag"]["value"], "1.25.4");
