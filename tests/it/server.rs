@@ -240,7 +240,10 @@ fn wud_api_answers_in_wuds_shape_and_a_trigger_run_by_hand_updates_the_container
         let answer = served.get("/api/containers", None);
         assert_eq!(answer.status, 200, "{}", answer.body);
         let list = answer.json();
-        let done = list.as_array().is_some_and(|l| !l.is_empty());
+        // The container's row and its finding are two writes: wait for the finding.
+        let done = list
+            .as_array()
+            .is_some_and(|l| !l.is_empty() && l.iter().all(|c| !c["result"].is_null()));
         if done || Instant::now() > deadline {
             break list;
         }
