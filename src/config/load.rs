@@ -2,7 +2,7 @@
 //! answering "where did this value come from?".
 
 use super::compat::watchtower::{CommandLine, WatchtowerEnv};
-use super::compat::{Setting, diun, shoutrrr};
+use super::compat::{Setting, diun_file, shoutrrr};
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
 use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
@@ -107,11 +107,16 @@ fn load_vars(
     vars: Vec<(String, String)>,
     cli: &CommandLine,
 ) -> Result<Loaded, ConfigErrors> {
-    let file = file.or_else(|| {
+    let var = |name: &str| {
         vars.iter()
-            .find(|(k, _)| k == "TIDEWATCH_CONFIG")
+            .find(|(k, _)| k == name)
             .map(|(_, v)| PathBuf::from(v))
-    });
+    };
+    // Diun's `CONFIG` names its file; read only when it is one (a YAML file), as another
+    // program's `CONFIG` may be set in the same environment.
+    let file = file
+        .or_else(|| var("TIDEWATCH_CONFIG"))
+        .or_else(|| var("CONFIG").filter(|p| diun_file::is_yaml(p)));
     load_with(file.as_deref(), vars, cli)
 }
 
@@ -129,7 +134,10 @@ pub fn load_with(
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let watchtower_env = WatchtowerEnv::from_sources(&vars, cli, &mut errors, &mut warnings);
-    let diun_settings = diun::map(&vars, &mut errors, &mut warnings);
+    // A YAML file is Diun's (tidewatch's own is TOML): read as its `DIUN_*` variables.
+    let diun_yaml = file.filter(|f| diun_file::is_yaml(f));
+    let file = file.filter(|f| !diun_file::is_yaml(f));
+    let diun_settings = diun_file::map(diun_yaml, &vars, &mut errors, &mut warnings);
     let mut docker_env = DockerEnv::from_vars(&vars);
     if let Some((origin, host)) = &watchtower_env.docker_host {
         docker_env.host = Some(host.clone());

@@ -7,6 +7,7 @@
 
 mod compat;
 pub use compat::diun::regex_list as diun_regex_list;
+pub use compat::diun::{NotifyOn as DiunNotifyOn, notify_on as diun_notify_on};
 mod env;
 mod error;
 pub mod file;
@@ -39,7 +40,7 @@ pub use trigger::{
     HttpAuthConfig, HttpConfig, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig, PushoverConfig,
     SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
 };
-pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, name_patterns};
+pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, WatcherDiunConfig, name_patterns};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

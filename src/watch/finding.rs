@@ -4,7 +4,9 @@
 //!
 //! As WUD does: a version tag (`1.4.2`, `v2.11.0-alpine`) is compared with the repository's
 //! tags, by the tag policy, and its digest only when `watch.digest` is set; any other tag
-//! (`latest`, `stable`) is watched by digest.
+//! (`latest`, `stable`) is watched by digest. Diun's labels change that for a container:
+//! `diun.watch_repo=false` (Diun's default, so a Diun setup's) follows its tag's digest only,
+//! `diun.notify_on` drops new tags or new digests, `diun.max_tags` narrows the tags compared.
 
 use crate::config::WatcherConfig;
 pub use crate::model::finding::{Finding, Status, Update};
@@ -116,15 +118,22 @@ async fn decide(
     }
     let tag = image.tag.clone().unwrap_or_else(|| "latest".into());
     let is_version = labels.tags.version(&tag).is_some();
-    if is_version {
-        match newer_tag(session, image, &tag, &labels.tags).await {
+    // Diun's `watch_repo` and `notify_on` (see `ContainerLabels`): unset, both hold.
+    let notify = labels.notify_on.unwrap_or_default();
+    if is_version && notify.new && labels.watch_repo != Some(false) {
+        match newer_tag(session, image, &tag, labels).await {
             Ok(Some(update)) => return update,
             Ok(None) => {}
             Err(failed) => return failed,
         }
-        if !labels.watch_digest.unwrap_or(false) {
-            return Finding::up_to_date();
-        }
+    }
+    let digest_watched = !is_version
+        || labels.watch_repo == Some(false)
+        || labels
+            .watch_digest
+            .unwrap_or(labels.watch_repo == Some(true));
+    if !notify.update || !digest_watched {
+        return Finding::up_to_date();
     }
     digest_finding(session, image, &tag, container).await
 }
@@ -134,13 +143,20 @@ async fn newer_tag(
     session: &Session<'_>,
     image: &ImageRef,
     tag: &str,
-    policy: &tags::TagPolicy,
+    labels: &labels::ContainerLabels,
 ) -> Result<Option<Finding>, Finding> {
+    let policy = &labels.tags;
     let available = session
         .tags(image)
         .await
         .map_err(|err| Finding::failed(err.to_string()))?;
-    let Some(newer) = tags::newest(tag, available.iter(), policy) else {
+    // Diun's `max_tags`: the last N the registry lists that the policy admits.
+    let skip = labels.max_tags.map_or(0, |max| {
+        let admitted = available.iter().filter(|t| policy.admits(t)).count();
+        admitted.saturating_sub(max)
+    });
+    let considered = available.iter().filter(|t| policy.admits(t)).skip(skip);
+    let Some(newer) = tags::newest(tag, considered, policy) else {
         return Ok(None);
     };
     let target = ImageRef {
