@@ -15,7 +15,8 @@ const EXIT_UPDATE_FAILED: u8 = 3;
 #[derive(Parser)]
 #[command(version, about = "Keeps Docker containers current.")]
 struct Cli {
-    /// TOML configuration file; environment variables override it. Also TIDEWATCH_CONFIG.
+    /// TOML configuration file, or Diun's diun.yml (by its .yml/.yaml name); environment
+    /// variables override it. Also TIDEWATCH_CONFIG (and Diun's CONFIG for a .yml file).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Watch only these containers, as Watchtower's arguments do.

@@ -1,0 +1,338 @@
+//! Coming from Diun: its `diun.yml` as Diun's documentation writes it, given as `--config` (or
+//! Diun's `CONFIG`), read by `tidewatch config` with each value naming its file key and secrets
+//! masked, refused with exit 2 when a key is wrong; and end to end on the real engine and
+//! registry, where Diun's `diun.watch_repo` decides whether a new tag is news: without it a
+//! container follows only its own tag (a new image behind it), as in Diun.
+
+use crate::support::receiver::{Answer, Receiver};
+use crate::support::{ImageSpec, Output, TestRun, tidewatch};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Writes `text` as `diun.yml` in a folder of its own.
+fn diun_yml(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("diun.yml");
+    std::fs::write(&path, text).expect("diun.yml written");
+    (dir, path)
+}
+
+/// The `tidewatch config` line of `key`, which must exist.
+#[track_caller]
+fn line<'a>(out: &'a Output, key: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no line for {key}:\n{out}"))
+}
+
+/// What `line` says the value came from: `<path>: key <key>`.
+#[track_caller]
+fn assert_from(out: &Output, key: &str, path: &Path, file_key: &str) {
+    let line = line(out, key);
+    assert!(
+        line.ends_with(&format!("# {}: key {file_key}", path.display())),
+        "{key} should come from {file_key}: {line}\n{out}"
+    );
+}
+
+/// Diun's documented configuration file (docs/config/index.md and the Docker provider's page),
+/// with the notifiers tidewatch and Diun share.
+const DOCUMENTED: &str = r#"
+db:
+  path: diun.db
+
+watch:
+  workers: 20
+  schedule: "0 */6 * * *"
+  jitter: 30s
+  firstCheckNotif: false
+  runOnStartup: true
+
+defaults:
+  watchRepo: false
+  notifyOn:
+    - new
+    - update
+  sortTags: reverse
+
+notif:
+  mail:
+    host: localhost
+    port: 25
+    ssl: false
+    insecureSkipVerify: false
+    username: diun
+    password: mailS3CRET
+    from: diun@example.com
+    to:
+      - webmaster@example.com
+      - me@example.com
+  telegram:
+    token: 123456:tgS3CRET-ab
+    chatIDs:
+      - 123456789
+      - 987654321
+  webhook:
+    endpoint: http://127.0.0.1:9/sd54qad89azd5a
+    method: POST
+    headers:
+      authorization: hookS3CRET
+    timeout: 10s
+
+regopts:
+  - name: "docker.io"
+    selector: image
+    username: foo
+    password: regS3CRET
+
+providers:
+  docker:
+    watchByDefault: false
+    watchStopped: true
+"#;
+
+#[test]
+fn a_diun_yml_as_diuns_documentation_writes_it_is_mapped_naming_its_keys_with_secrets_masked() {
+    let (_dir, path) = diun_yml(DOCUMENTED);
+    let file = path.to_str().expect("a UTF-8 path");
+    let out = tidewatch(&["config", "--config", file], &[]);
+    out.assert_success();
+    assert!(!out.stdout.contains("S3CRET"), "{out}");
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    for (key, file_key) in [
+        ("watcher.local.cron", "watch.schedule"),
+        ("watcher.local.jitter", "watch.jitter"),
+        (
+            "watcher.local.watchbydefault",
+            "providers.docker.watchByDefault",
+        ),
+        ("watcher.local.watchall", "providers.docker.watchStopped"),
+        ("watcher.local.diun.watchrepo", "defaults.watchRepo"),
+        ("watcher.local.diun.notifyon", "defaults.notifyOn"),
+        ("trigger.smtp.diun.host", "notif.mail.host"),
+        ("trigger.smtp.diun.pass", "notif.mail.password"),
+        ("trigger.smtp.diun.to", "notif.mail.to"),
+        ("trigger.telegram.diun1.bottoken", "notif.telegram.token"),
+        ("trigger.telegram.diun2.chatid", "notif.telegram.chatIDs"),
+        ("trigger.http.diun.url", "notif.webhook.endpoint"),
+    ] {
+        assert_from(&out, key, &path, file_key);
+    }
+    assert!(
+        line(&out, "watcher.local.cron").contains("\"0 */6 * * *\""),
+        "{out}"
+    );
+    assert!(
+        line(&out, "trigger.smtp.diun.pass").contains("\"***\""),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains("trigger.docker"),
+        "Diun only notifies: {out}"
+    );
+    // Diun's settings with no meaning here are warned about by the key that holds them.
+    for key in ["watch.workers", "db.path", "regopts[0].password"] {
+        assert!(
+            out.stderr
+                .contains(&format!("{}: key {key}: ignored", path.display())),
+            "{key}: {out}"
+        );
+    }
+
+    // Diun's own `CONFIG` names the same file; its variables override the file, as in Diun.
+    let out = tidewatch(
+        &["config"],
+        &[("CONFIG", file), ("DIUN_WATCH_SCHEDULE", "*/5 * * * *")],
+    );
+    out.assert_success();
+    assert_from(&out, "trigger.smtp.diun.host", &path, "notif.mail.host");
+    assert!(
+        line(&out, "watcher.local.cron").starts_with("watcher.local.cron = \"*/5 * * * *\""),
+        "{out}"
+    );
+    assert!(
+        line(&out, "watcher.local.cron").ends_with("# DIUN_WATCH_SCHEDULE"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_misspelt_key_or_a_bad_value_in_diun_yml_is_exit_2_naming_the_key_never_the_value() {
+    let (_dir, path) = diun_yml(
+        r#"
+watch:
+  schedule: "0 */6 * * *"
+  firstCheckNotf: true
+providers:
+  docker:
+    watchByDefault: maybeS3CRET
+notif:
+  telegram:
+    token: 123456:tgS3CRET-ab
+"#,
+    );
+    let file = path.to_str().expect("a UTF-8 path");
+    let out = tidewatch(&["config", "--config", file], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    let shown = path.display().to_string();
+    for expected in [
+        format!(
+            "{shown}: key watch.firstCheckNotf: unknown key, did you mean `watch.firstCheckNotif`?"
+        ),
+        format!("{shown}: key providers.docker.watchByDefault: expected true or false"),
+        format!("{shown}: key notif.telegram.chatIDs: required with notif.telegram.token"),
+    ] {
+        assert!(out.stderr.contains(&expected), "{expected}\n{out}");
+    }
+    // A file that is not YAML at all.
+    let (_dir, path) = diun_yml("watch: [schedule\n");
+    let out = tidewatch(&["config", "--config", path.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("not valid YAML"), "{out}");
+}
+
+/// The row of `name` in a `run --once --json` report.
+#[track_caller]
+fn row<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["containers"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no row for {name}: {report:#}"))
+}
+
+#[test]
+fn a_diun_yml_setup_offers_new_tags_only_with_watch_repo_and_new_images_behind_a_tag_without() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let app = run.push(&registry, "app", "1.0.0");
+    let lib = run.push(&registry, "lib", "2.0.0");
+    // Diun's labels as its users set them: one container watches its repository.
+    let repo = run.run_with(
+        "repo",
+        &[
+            "--label",
+            "diun.enable=true",
+            "--label",
+            "diun.watch_repo=true",
+        ],
+        &app.reference,
+        &[],
+    );
+    let own = run.run_with("own", &["--label", "diun.enable=true"], &app.reference, &[]);
+    let rebuilt = run.run_with(
+        "rebuilt",
+        &["--label", "diun.enable=true"],
+        &lib.reference,
+        &[],
+    );
+    let bad = run.run_with(
+        "bad",
+        &[
+            "--label",
+            "diun.enable=true",
+            "--label",
+            "diun.max_tags=abc",
+        ],
+        &app.reference,
+        &[],
+    );
+    // News: a new tag of `app`, and a new image behind `lib:2.0.0`.
+    run.push(&registry, "app", "1.1.0");
+    let lib2 = run.push_spec(
+        &registry,
+        "lib",
+        "2.0.0",
+        &ImageSpec::version("2.0.0-rebuilt"),
+    );
+    assert_ne!(lib2.digest, lib.digest);
+
+    let hook = Receiver::always(Answer::status(200));
+    let (_dir, path) = diun_yml(&format!(
+        r#"
+watch:
+  schedule: "0 */6 * * *"
+  jitter: 30s
+  firstCheckNotif: false
+notif:
+  webhook:
+    endpoint: {}
+    method: POST
+    headers:
+      authorization: Bearer hookS3CRET
+    timeout: 10s
+providers:
+  docker:
+    watchStopped: false
+"#,
+        hook.url("/diun")
+    ));
+    let only = [&repo, &own, &rebuilt, &bad]
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = tidewatch(
+        &[
+            "run",
+            "--once",
+            "--json",
+            "--config",
+            path.to_str().unwrap(),
+        ],
+        // Only this test's containers, on the shared engine.
+        &[("TIDEWATCH_WATCHER_LOCAL_INCLUDE", only.as_str())],
+    );
+    assert!(out.status.success(), "{out}");
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}): {out}"));
+
+    let r = row(&report, &repo.name);
+    assert_eq!(r["status"], "update-available", "{r:#}");
+    assert_eq!(r["update"]["tag"], "1.1.0", "{r:#}");
+    let r = row(&report, &own.name);
+    assert_eq!(
+        r["status"], "up-to-date",
+        "without watch_repo a new tag is not news: {r:#}"
+    );
+    let r = row(&report, &rebuilt.name);
+    assert_eq!(r["status"], "update-available", "{r:#}");
+    assert_eq!(r["update"]["kind"], "digest", "{r:#}");
+    assert_eq!(r["update"]["tag"], "2.0.0", "{r:#}");
+    let r = row(&report, &bad.name);
+    assert_eq!(r["status"], "skipped", "{r:#}");
+    let reason = r["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("diun.max_tags"), "{r:#}");
+    assert!(
+        out.stderr.contains("diun.max_tags"),
+        "the bad label is in the log: {out}"
+    );
+
+    // The webhook hears of both updates, of nothing else, and nothing is applied.
+    let requests = hook.wait_for(2, Duration::from_secs(30));
+    let texts: Vec<String> = requests.iter().map(|r| r.text()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&repo.name) && t.contains("1.1.0")),
+        "{texts:#?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains(&rebuilt.name)),
+        "{texts:#?}"
+    );
+    assert!(!texts.iter().any(|t| t.contains(&own.name)), "{texts:#?}");
+    assert_eq!(
+        requests[0].header("Authorization"),
+        Some("Bearer hookS3CRET")
+    );
+    for (container, image) in [(&repo, &app), (&own, &app), (&rebuilt, &lib)] {
+        assert_eq!(
+            run.inspect(&container.name, "{{.Id}} {{.Config.Image}}"),
+            format!("{} {}", container.id, image.reference),
+            "Diun only notifies: {out}"
+        );
+    }
+}
