@@ -1,5 +1,6 @@
 //! Configuration: built-in defaults, then a TOML file (`--config PATH` or `TIDEWATCH_CONFIG`),
-//! then `TIDEWATCH_*` environment variables; each later source overrides the earlier.
+//! then `TIDEWATCH_*` environment variables; each later source overrides the earlier. A `--config`
+//! named `.yml`/`.yaml` is Diun's file instead, read as the `DIUN_*` variables it stands for.
 //!
 //! This module is the only one that reads the environment. It hands the rest of the program
 //! typed, validated structs, and keeps figment's record of where every value came from for
