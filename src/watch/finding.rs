@@ -150,12 +150,7 @@ async fn newer_tag(
         .tags(image)
         .await
         .map_err(|err| Finding::failed(err.to_string()))?;
-    // Diun's `max_tags`: the last N the registry lists that the policy admits.
-    let skip = labels.max_tags.map_or(0, |max| {
-        let admitted = available.iter().filter(|t| policy.admits(t)).count();
-        admitted.saturating_sub(max)
-    });
-    let considered = available.iter().filter(|t| policy.admits(t)).skip(skip);
+    let considered = capped(&available, policy, labels.max_tags);
     let Some(newer) = tags::newest(tag, considered, policy) else {
         return Ok(None);
     };
@@ -173,6 +168,20 @@ async fn newer_tag(
     Ok(Some(Finding::update(newer.kind, newer.tag, digest)))
 }
 
+/// Diun's `max_tags`: of the tags the policy admits, the last `max` the registry listed (Diun
+/// reverses the list and takes the first), or all of them.
+fn capped<'a>(
+    available: &'a [String],
+    policy: &'a tags::TagPolicy,
+    max: Option<usize>,
+) -> impl Iterator<Item = &'a String> {
+    let skip = max.map_or(0, |max| {
+        let admitted = available.iter().filter(|t| policy.admits(t)).count();
+        admitted.saturating_sub(max)
+    });
+    available.iter().filter(|t| policy.admits(t)).skip(skip)
+}
+
 /// Whether the container runs the image its tag points to now.
 async fn digest_finding(
     session: &Session<'_>,
@@ -187,5 +196,25 @@ async fn digest_finding(
         }
         Ok(DigestCheck::NoLocalDigest) => Finding::skipped(NO_LOCAL_DIGEST),
         Err(err) => Finding::failed(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_tags_keeps_the_last_admitted_tags_the_registry_listed() {
+        let listed: Vec<String> = ["1.0.0", "1.11.0", "1.9.0-rc1", "latest", "1.10.0"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let policy = tags::TagPolicy::new(None, Some("-rc"), None).unwrap();
+        let seen = |max| capped(&listed, &policy, max).cloned().collect::<Vec<_>>();
+        assert_eq!(seen(None), ["1.0.0", "1.11.0", "latest", "1.10.0"]);
+        assert_eq!(seen(Some(2)), ["latest", "1.10.0"]);
+        assert_eq!(seen(Some(9)).len(), 4);
+        let newest = tags::newest("1.0.0", capped(&listed, &policy, Some(2)), &policy);
+        assert_eq!(newest.map(|n| n.tag), Some("1.10.0".to_string()));
     }
 }

@@ -238,8 +238,45 @@ fn a_diun_yml_setup_offers_new_tags_only_with_watch_repo_and_new_images_behind_a
         &app.reference,
         &[],
     );
-    // News: a new tag of `app`, and a new image behind `lib:2.0.0`.
+    let cap = run.push(&registry, "cap", "1.0.0");
+    let capped = run.run_with(
+        "capped",
+        &[
+            "--label",
+            "diun.enable=true",
+            "--label",
+            "diun.watch_repo=true",
+            "--label",
+            "diun.max_tags=1",
+        ],
+        &cap.reference,
+        &[],
+    );
+    // News: a new tag of `app`, a new image behind `lib:2.0.0`, and four tags of `cap`.
     run.push(&registry, "app", "1.1.0");
+    for tag in ["1.11.0", "latest", "stable", "edge"] {
+        run.push(&registry, "cap", tag);
+    }
+    // `diun.max_tags=1`: only the last tag the registry lists competes (Diun's `reverse` order).
+    // The order is the registry's (this one lists as its files come): ask it. Most often the
+    // last is one of the names, not `1.11.0`, which the cap then hides.
+    let listed =
+        crate::support::http_request("GET", registry.addr(), "/v2/cap/tags/list", &[], b"")
+            .expect("the registry lists cap's tags");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.body).expect("a JSON tag list");
+    let listed: Vec<&str> = listed["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    let minor = |tag: &str| tag.split('.').nth(1).and_then(|m| m.parse::<u32>().ok());
+    let capped_to = listed[4..]
+        .iter()
+        .copied()
+        .filter(|t| minor(t).is_some_and(|m| m > 0))
+        .max_by_key(|t| minor(t));
     let lib2 = run.push_spec(
         &registry,
         "lib",
@@ -268,7 +305,7 @@ providers:
 "#,
         hook.url("/diun")
     ));
-    let only = [&repo, &own, &rebuilt, &bad]
+    let only = [&repo, &own, &rebuilt, &bad, &capped]
         .iter()
         .map(|c| c.name.as_str())
         .collect::<Vec<_>>()
@@ -301,6 +338,15 @@ providers:
     assert_eq!(r["status"], "update-available", "{r:#}");
     assert_eq!(r["update"]["kind"], "digest", "{r:#}");
     assert_eq!(r["update"]["tag"], "2.0.0", "{r:#}");
+    let r = row(&report, &capped.name);
+    match capped_to {
+        Some(tag) => assert_eq!(
+            (&r["status"], r["update"]["tag"].as_str()),
+            (&serde_json::json!("update-available"), Some(tag)),
+            "diun.max_tags=1 of {listed:?}: {r:#}"
+        ),
+        None => assert_eq!(r["status"], "up-to-date", "{listed:?}: {r:#}"),
+    }
     let r = row(&report, &bad.name);
     assert_eq!(r["status"], "skipped", "{r:#}");
     let reason = r["reason"].as_str().unwrap_or_default();
@@ -310,8 +356,11 @@ providers:
         "the bad label is in the log: {out}"
     );
 
-    // The webhook hears of both updates, of nothing else, and nothing is applied.
-    let requests = hook.wait_for(2, Duration::from_secs(30));
+    // The webhook hears of each update, of nothing else, and nothing is applied.
+    let requests = hook.wait_for(
+        2 + usize::from(capped_to.is_some()),
+        Duration::from_secs(30),
+    );
     let texts: Vec<String> = requests.iter().map(|r| r.text()).collect();
     assert!(
         texts
@@ -323,12 +372,25 @@ providers:
         texts.iter().any(|t| t.contains(&rebuilt.name)),
         "{texts:#?}"
     );
+    if let Some(tag) = capped_to {
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains(&capped.name) && t.contains(tag)),
+            "{texts:#?}"
+        );
+    }
     assert!(!texts.iter().any(|t| t.contains(&own.name)), "{texts:#?}");
     assert_eq!(
         requests[0].header("Authorization"),
         Some("Bearer hookS3CRET")
     );
-    for (container, image) in [(&repo, &app), (&own, &app), (&rebuilt, &lib)] {
+    for (container, image) in [
+        (&repo, &app),
+        (&own, &app),
+        (&rebuilt, &lib),
+        (&capped, &cap),
+    ] {
         assert_eq!(
             run.inspect(&container.name, "{{.Id}} {{.Config.Image}}"),
             format!("{} {}", container.id, image.reference),
