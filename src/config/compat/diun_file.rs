@@ -50,7 +50,7 @@ pub fn is_yaml(path: &Path) -> bool {
 pub fn read(path: &Path) -> Result<Vec<FileVar>, ConfigError> {
     let origin = path.display().to_string();
     let text = crate::config::file::read_to_string(path, crate::config::file::FILE_LIMIT)
-        .map_err(|err| ConfigError::new("--config", err.to_string()))?;
+        .map_err(|err| ConfigError::new("--config, TIDEWATCH_CONFIG or CONFIG", err.to_string()))?;
     flatten_text(&text).map_err(|message| ConfigError::new(origin, message))
 }
 
