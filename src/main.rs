@@ -39,6 +39,9 @@ enum Command {
         /// With --once: print the report as JSON (logs stay on stderr).
         #[arg(long, requires = "once")]
         json: bool,
+        /// Only these containers (Watchtower's positional arguments, also taken here).
+        #[arg(value_name = "CONTAINER")]
+        containers: Vec<String>,
     },
     /// Check every watched container once: its image, its digests, and whether the registry has
     /// a newer image behind its tag.
@@ -46,9 +49,16 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only these containers (Watchtower's positional arguments, also taken here).
+        #[arg(value_name = "CONTAINER")]
+        containers: Vec<String>,
     },
     /// Print the effective configuration, secrets masked, and where each value came from.
-    Config,
+    Config {
+        /// Only these containers (Watchtower's positional arguments, also taken here).
+        #[arg(value_name = "CONTAINER")]
+        containers: Vec<String>,
+    },
     /// Print the audit log: findings as they changed, notifications, updates.
     History {
         /// Only this container.
@@ -65,7 +75,11 @@ enum Command {
     /// through the docker trigger, whatever its `auto`. Exit 1 when an update failed.
     Update { names: Vec<String> },
     /// Show what would be updated now, and why the others would not; change nothing.
-    Plan,
+    Plan {
+        /// Only these containers (Watchtower's positional arguments, also taken here).
+        #[arg(value_name = "CONTAINER")]
+        containers: Vec<String>,
+    },
     /// Exit 0 when the daemon's last check per watcher is recent (its cron, jitter and a grace
     /// period), 1 when it is late or none is recorded: the image's HEALTHCHECK.
     Health,
@@ -123,8 +137,23 @@ fn parse() -> (Cli, config::WatchtowerCommandLine) {
     }
     let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    // Names may come before the command (Watchtower's place) or after it.
+    let mut containers = cli.containers.clone();
+    if let Some(
+        Command::Run {
+            containers: more, ..
+        }
+        | Command::Check {
+            containers: more, ..
+        }
+        | Command::Config { containers: more }
+        | Command::Plan { containers: more },
+    ) = &cli.command
+    {
+        containers.extend(more.iter().cloned());
+    }
     let mut watchtower = config::WatchtowerCommandLine {
-        containers: cli.containers.clone(),
+        containers,
         ..Default::default()
     };
     // Global flags given after a command are recorded on it; look where the user put them.
@@ -168,10 +197,12 @@ async fn main() -> ExitCode {
         None | Some(Command::Run { once: false, .. }) if loaded.run_once => Command::Run {
             once: true,
             json: false,
+            containers: Vec::new(),
         },
         command => command.unwrap_or(Command::Run {
             once: false,
             json: false,
+            containers: Vec::new(),
         }),
     };
     // Triggers are built (templates compiled, settings checked) before anything runs, so a
@@ -181,9 +212,9 @@ async fn main() -> ExitCode {
         command,
         Command::Run { .. }
             | Command::NotifyTest { .. }
-            | Command::Config
+            | Command::Config { .. }
             | Command::Update { .. }
-            | Command::Plan
+            | Command::Plan { .. }
             | Command::Rollback { .. }
             | Command::Hold { .. }
             | Command::Release { .. }
@@ -202,11 +233,11 @@ async fn main() -> ExitCode {
         Default::default()
     };
     match command {
-        Command::Config => finish(app::print_config(&loaded, &mut std::io::stdout().lock())),
-        Command::Check { json } => report(app::check(&loaded).await, json, false),
-        Command::Run { once: true, json } => {
-            report(app::run_once(&loaded, triggers).await, json, true)
-        }
+        Command::Config { .. } => finish(app::print_config(&loaded, &mut std::io::stdout().lock())),
+        Command::Check { json, .. } => report(app::check(&loaded).await, json, false),
+        Command::Run {
+            once: true, json, ..
+        } => report(app::run_once(&loaded, triggers).await, json, true),
         Command::Run { once: false, .. } => {
             failure_line(app::run(&loaded, triggers, shutdown_signal()).await)
         }
@@ -246,7 +277,7 @@ async fn main() -> ExitCode {
             }
             Err(err) => failure_line(Err(err)),
         },
-        Command::Plan => failure_line(app::plan(&loaded, &triggers).await.map(|lines| {
+        Command::Plan { .. } => failure_line(app::plan(&loaded, &triggers).await.map(|lines| {
             for line in lines {
                 println!("{line}");
             }

@@ -10,7 +10,7 @@
 use crate::bus::{Bus, Event, WeakBus};
 use crate::config::{Loaded, WatcherConfig};
 use crate::docker::Engine;
-use crate::model::{ContainerInfo, Hold, ImageRef, UpdateCandidate, UpdateKind};
+use crate::model::{ContainerInfo, Hold, ImageRef, Kind, UpdateCandidate, UpdateKind};
 use crate::registry::RegistryClient;
 use crate::store::{RollbackTarget, Store};
 use crate::update::trigger::DockerTrigger;
@@ -53,6 +53,17 @@ async fn find(
             Ok(Some(info)) if info.name == name => return Ok((engine, info)),
             Ok(_) => {}
             Err(err) => problems.push(err.to_string()),
+        }
+        // A Swarm service of that name, on a manager.
+        if config.swarm != Some(false) && engine.is_swarm_manager().await.unwrap_or(false) {
+            match engine.services().await {
+                Ok(services) => {
+                    if let Some(info) = services.into_iter().find(|s| s.name == name) {
+                        return Ok((engine, info));
+                    }
+                }
+                Err(err) => problems.push(err.to_string()),
+            }
         }
     }
     let mut message = format!("no container named {name}");
@@ -174,6 +185,9 @@ pub async fn roll_back(
 ) -> anyhow::Result<Vec<String>> {
     let Asked { name, by, why } = asked;
     let (engine, info) = find(scene.watchers, name).await?;
+    if info.kind == Kind::Service {
+        return roll_back_service(store, bus, options, &engine, &info, asked, to).await;
+    }
     let watcher = info.watcher.clone();
     let (w, n, running) = (watcher.clone(), name.to_string(), info.image_id.clone());
     let targets = store
@@ -316,6 +330,110 @@ pub async fn roll_back(
         Err(line) => {
             lines.push(line.clone());
             Err(anyhow::anyhow!(lines.join("\n")))
+        }
+    }
+}
+
+/// A Swarm service goes back through Swarm's own rollback: Swarm keeps the spec from before the
+/// last update (image, login and all), so that is the one target; the version it ran until
+/// now is held as a container's is.
+async fn roll_back_service(
+    store: &Store,
+    bus: &WeakBus,
+    options: &update::Options,
+    engine: &Engine,
+    info: &ContainerInfo,
+    asked: Asked<'_>,
+    to: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let Asked { name, by, why } = asked;
+    if to.is_some_and(|to| to != "-1") {
+        anyhow::bail!(
+            "{name} is a Swarm service: Swarm keeps only the spec it ran before its last update, so `tidewatch rollback {name}` without --to is the one rollback there is"
+        );
+    }
+    let current = ImageRef::parse(&info.image)
+        .map_err(|err| anyhow::anyhow!("{name}: its image cannot be read: {err}"))?;
+    let from_tag = current.tag.clone().unwrap_or_else(|| "latest".into());
+    let probe = UpdateCandidate {
+        container: info.clone(),
+        current: current.clone(),
+        target: current.clone(),
+        digest: None,
+        kind: UpdateKind::Digest,
+        display_name: info.name.clone(),
+        link: None,
+    };
+    let hold = Hold {
+        watcher: info.watcher.clone(),
+        name: name.to_string(),
+        tag: current.tag.clone(),
+        digest: crate::store::running_digest(&probe),
+        by: by.to_string(),
+        at: now(),
+        reason: match why {
+            Some(why) => format!("rolled back from {from_tag} through Swarm: {why}"),
+            None => format!("rolled back from {from_tag} through Swarm"),
+        },
+    };
+    let (w, n) = (info.watcher.clone(), name.to_string());
+    let before = store
+        .blocking(move |s| Ok(s.holds()?.get(&w, &n).cloned()))
+        .await?;
+    let held = hold.clone();
+    store.blocking(move |s| s.hold(&held)).await?;
+    match update::service::rollback(engine, info, &options.gate).await {
+        Ok(()) => {
+            let now_runs = engine
+                .services()
+                .await
+                .ok()
+                .and_then(|all| all.into_iter().find(|s| s.id == info.id));
+            let image = now_runs
+                .as_ref()
+                .map(|s| s.image.clone())
+                .unwrap_or_default();
+            if let (Some(after), Ok(target)) = (&now_runs, ImageRef::parse(&image)) {
+                bus.publish(Event::RollbackApplied {
+                    candidate: UpdateCandidate {
+                        container: info.clone(),
+                        current: current.clone(),
+                        kind: kind(&current, &target),
+                        target,
+                        digest: after
+                            .repo_digests
+                            .first()
+                            .and_then(|d| d.split_once('@'))
+                            .map(|(_, digest)| digest.to_string()),
+                        display_name: info.name.clone(),
+                        link: None,
+                    },
+                    new_container_id: info.id.clone(),
+                    from_image_id: String::new(),
+                    to_image_id: String::new(),
+                    by: by.to_string(),
+                });
+            }
+            Ok(vec![format!(
+                "{name}: rolled back through Swarm from {from_tag} to its previous spec ({image}) by {by}; {from_tag} is held until a newer version appears or `tidewatch release {name}`"
+            )])
+        }
+        Err(reason) => {
+            let (key, detail) = (info.key(), format!("{name}: not rolled back: {reason}"));
+            let by = by.to_string();
+            let logged = detail.clone();
+            store
+                .blocking(move |s| {
+                    s.log(Some(&key), "rollback-failed", &logged)?;
+                    match before {
+                        Some(before) => s.hold(&before),
+                        None => s
+                            .release(&key.watcher, &key.name, &by, "the rollback did not happen")
+                            .map(|_| ()),
+                    }
+                })
+                .await?;
+            Err(anyhow::anyhow!(detail))
         }
     }
 }

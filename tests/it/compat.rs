@@ -38,6 +38,9 @@ fn watchtower_flags_and_variables_as_users_write_them_are_mapped_with_their_orig
             "--label-enable",
             "-S",
             "--stop-timeout=30s",
+            // Container names after the command, as `tidewatch config` users add them.
+            "web",
+            "db",
         ],
         &[
             (
@@ -59,6 +62,11 @@ fn watchtower_flags_and_variables_as_users_write_them_are_mapped_with_their_orig
     for (key, value, origin) in [
         ("watcher.local.interval", "300", "command line (--interval)"),
         ("watcher.local.jitter", "0", "default"),
+        (
+            "watcher.local.include",
+            "\"web,db\"",
+            "command line (container names)",
+        ),
         (
             "watcher.local.watchbydefault",
             "false",

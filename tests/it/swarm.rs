@@ -354,16 +354,11 @@ fn the_registry_login_goes_with_the_update_to_the_node_that_pulls() {
     );
 }
 
-/// `tidewatch rollback NAME` on a service is Swarm's own rollback: the executor asks for it and
-/// waits for Swarm to finish. The command itself is not wired to services yet, so the executor
-/// is driven here through the library, as the command will drive it.
-#[tokio::test]
-async fn a_service_is_rolled_back_through_swarms_own_rollback() {
-    use tidewatch::config::WatcherConfig;
-    use tidewatch::docker::Engine;
-    use tidewatch::model::Kind;
-    use tidewatch::update::{Gate, service};
-
+/// `tidewatch rollback NAME` on a service is Swarm's own rollback: the command asks for it,
+/// waits for Swarm to finish, and holds the version it ran until then, so the next cycle
+/// neither offers nor applies it again.
+#[test]
+fn a_service_is_rolled_back_through_swarms_own_rollback_and_held() {
     let run = TestRun::new();
     let registry = run.registry();
     let v1 = run.push(&registry, "back", "1.0.0");
@@ -399,23 +394,21 @@ async fn a_service_is_rolled_back_through_swarms_own_rollback() {
     ]);
     swarm.wait_converged(&name, 2, &format!("{}@{}", v2.reference, v2.digest));
 
-    let config = WatcherConfig {
-        socket: swarm.socket(),
-        ..WatcherConfig::default()
-    };
-    let engine = Engine::connect("swarm", &config)
-        .await
-        .expect("the manager");
-    let services = engine.services().await.expect("services");
-    let listed = services
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("{name} not among {services:?}"));
-    assert_eq!(listed.kind, Kind::Service);
-    service::rollback(&engine, listed, &Gate::default())
-        .await
-        .expect("rolled back");
+    let dir = fresh_store_dir();
+    let store = dir.to_str().expect("UTF-8 path");
+    let socket = swarm.socket();
+    let env = env(&socket, store);
+    // Swarm keeps one previous spec: an older target is refused, nothing changed.
+    let refused = tidewatch_swarm(&["rollback", &name, "--to", "-2"], &env);
+    assert!(!refused.success(), "{refused}");
+    assert!(refused.stderr.contains("Swarm service"), "{refused}");
 
+    let out = tidewatch_swarm(&["rollback", &name, "--reason", "broke the login"], &env);
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout.contains("rolled back through Swarm from 1.1.0"),
+        "{out}"
+    );
     assert_eq!(
         swarm.service_json(&name, ".UpdateStatus.State"),
         "rollback_completed"
@@ -425,6 +418,25 @@ async fn a_service_is_rolled_back_through_swarms_own_rollback() {
         old.as_str()
     );
     swarm.wait_converged(&name, 2, &old);
+    let events = history_events(store, &name);
+    assert!(
+        events.iter().any(|(e, _)| e == "rollback-applied"),
+        "{events:?}\n{out}"
+    );
+
+    // The next cycle sees 1.1.0 again and leaves it alone: held, with why.
+    let next = tidewatch_swarm(&["run", "--once", "--json"], &env);
+    let rows = listed(&next);
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} not listed: {next}"));
+    assert_eq!(row["status"], "held", "{next}");
+    assert_eq!(
+        swarm.service_json(&name, ".Spec.TaskTemplate.ContainerSpec.Image"),
+        old.as_str(),
+        "not updated again: {next}"
+    );
 }
 
 /// A service deployed with `docker stack deploy`: the compose trigger with the stack's file and

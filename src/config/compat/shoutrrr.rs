@@ -420,7 +420,17 @@ fn telegram(url: &Url, name: &str) -> Result<Mapped, String> {
             false => name.to_string(),
         };
         m.set("telegram", &name, "bottoken", token.clone());
-        m.set("telegram", &name, "chatid", chat.clone());
+        // `-100123:45`: a chat and a forum topic in it, as shoutrrr writes them.
+        match chat.split_once(':') {
+            Some((chat, thread)) => {
+                let thread: u64 = thread.parse().map_err(|_| {
+                    format!("chat {chat}: the topic after `:` must be a message thread number")
+                })?;
+                m.set("telegram", &name, "chatid", chat.to_string());
+                m.set("telegram", &name, "messagethreadid", thread);
+            }
+            None => m.set("telegram", &name, "chatid", chat.clone()),
+        }
         if let Some(title) = &title {
             m.set("telegram", &name, "batchtitle", literal(title));
             m.set("telegram", &name, "simpletitle", literal(title));
@@ -738,6 +748,13 @@ mod tests {
             &"trigger.telegram.watchtower1chat1.bottoken = 110201543:AAHdqTcv".to_string()
         ));
         assert!(lines.contains(&"trigger.telegram.watchtower1chat2.chatid = -1001".to_string()));
+        let lines = check("telegram://1:tok@telegram?chats=-1001234:42").unwrap();
+        assert!(lines.contains(&"trigger.telegram.watchtower1.chatid = -1001234".to_string()));
+        assert!(
+            lines.contains(&"trigger.telegram.watchtower1.messagethreadid = 42".to_string()),
+            "{lines:?}"
+        );
+        assert!(check("telegram://1:tok@telegram?chats=-1001234:general").is_err());
         assert_eq!(
             check("slack://hook:AAA-BBB-CCC@webhook").unwrap()[0],
             "trigger.slack.watchtower1.url = https://hooks.slack.com/services/AAA/BBB/CCC"
