@@ -152,6 +152,10 @@ fn parse() -> (Cli, config::WatchtowerCommandLine) {
     {
         containers.extend(more.iter().cloned());
     }
+    // Diun's compose files start it with `command: serve`: that is `run`, not a container.
+    if cli.command.is_none() && cli.containers.first().is_some_and(|c| c == "serve") {
+        containers.remove(0);
+    }
     let mut watchtower = config::WatchtowerCommandLine {
         containers,
         ..Default::default()

@@ -117,7 +117,19 @@ fn load_vars(
     let file = file
         .or_else(|| var("TIDEWATCH_CONFIG"))
         .or_else(|| var("CONFIG").filter(|p| diun_file::is_yaml(p)));
-    load_with(file.as_deref(), vars, cli)
+    // None named: Diun's file where Diun would find it, said in the log.
+    let found = file
+        .is_none()
+        .then(|| diun_file::default_path(&vars))
+        .flatten();
+    let mut loaded = load_with(file.or(found.clone()).as_deref(), vars, cli)?;
+    if let Some(found) = found {
+        loaded.warnings.push(format!(
+            "{}: read as Diun's configuration file, found where Diun looks for it (--config names another)",
+            found.display()
+        ));
+    }
+    Ok(loaded)
 }
 
 /// Loads from an explicit file and environment, so tests need not touch the process's.

@@ -398,3 +398,50 @@ providers:
         );
     }
 }
+
+#[test]
+fn diuns_compose_file_works_unchanged_its_serve_command_and_a_diun_yml_where_diun_looks() {
+    // Diun's documented compose: `command: serve`, `./diun.yml` mounted where Diun finds it
+    // without being told (here `$HOME/.config/diun.yml`, one of Diun's places).
+    let run = TestRun::new();
+    let image = run.image(&format!("{}:1.0.0", run.name("plain")), "1.0.0");
+    // A scope of this test's own: only its container is seen on the shared engine.
+    let scope = format!("diun-{}", run.id());
+    let label = format!("tidewatch.scope={scope}");
+    let plain = run.run_with("plain", &["--label", &label], &image.reference, &[]);
+    let home = tempfile::tempdir().expect("a temporary folder");
+    std::fs::create_dir_all(home.path().join(".config")).unwrap();
+    let path = home.path().join(".config/diun.yml");
+    std::fs::write(
+        &path,
+        "watch:\n  schedule: \"0 */6 * * *\"\nproviders:\n  docker:\n    watchByDefault: true\n",
+    )
+    .unwrap();
+    let home_dir = home.path().to_str().unwrap();
+    let out = tidewatch(
+        &["serve", "--run-once"],
+        &[
+            ("HOME", home_dir),
+            ("XDG_CONFIG_HOME", ""),
+            ("TIDEWATCH_WATCHER_LOCAL_SCOPE", scope.as_str()),
+        ],
+    );
+    out.assert_success();
+    assert!(
+        out.stderr.contains(&format!(
+            "{}: read as Diun's configuration file",
+            path.display()
+        )),
+        "{out}"
+    );
+    // `serve` is Diun's command, not the name of the only container to watch.
+    assert!(out.stdout.contains(&plain.name), "{out}");
+    let out = tidewatch(&["config"], &[("HOME", home_dir), ("XDG_CONFIG_HOME", "")]);
+    out.assert_success();
+    assert_from(
+        &out,
+        "watcher.local.watchbydefault",
+        &path,
+        "providers.docker.watchByDefault",
+    );
+}

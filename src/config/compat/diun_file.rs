@@ -46,6 +46,31 @@ pub fn is_yaml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"))
 }
 
+/// Where Diun looks for its file when none is named, in its order: `/etc/diun/`,
+/// `$XDG_CONFIG_HOME/`, `$HOME/.config/`, the working directory; `diun.yaml`, then `diun.yml`.
+/// Diun's documented compose file mounts `./diun.yml:/diun.yml` and names nothing, so a switched
+/// setup finds it here as Diun did (the image's working directory is `/`).
+pub fn default_path(vars: &[(String, String)]) -> Option<std::path::PathBuf> {
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let mut folders = vec![std::path::PathBuf::from("/etc/diun")];
+    if let Some(xdg) = var("XDG_CONFIG_HOME") {
+        folders.push(xdg.into());
+    }
+    if let Some(home) = var("HOME") {
+        folders.push(Path::new(home).join(".config"));
+    }
+    folders.push(".".into());
+    folders
+        .into_iter()
+        .flat_map(|folder| ["diun.yaml", "diun.yml"].map(|name| folder.join(name)))
+        .find(|path| path.is_file())
+}
+
 /// Reads and flattens the file at `path`, bounded as every file a user names.
 pub fn read(path: &Path) -> Result<Vec<FileVar>, ConfigError> {
     let origin = path.display().to_string();
@@ -706,6 +731,27 @@ notif:
             errors[0].starts_with("diun.yml: not valid YAML"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn diuns_file_is_found_where_diun_looks_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let xdg = dir.path().join("xdg");
+        std::fs::create_dir_all(home.join(".config")).unwrap();
+        std::fs::create_dir_all(&xdg).unwrap();
+        let vars = |pairs: &[(&str, &std::path::Path)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.display().to_string()))
+                .collect()
+        };
+        let both = vars(&[("HOME", &home), ("XDG_CONFIG_HOME", &xdg)]);
+        assert_eq!(default_path(&both), None);
+        std::fs::write(home.join(".config/diun.yml"), "watch: {}\n").unwrap();
+        assert_eq!(default_path(&both), Some(home.join(".config/diun.yml")));
+        std::fs::write(xdg.join("diun.yaml"), "watch: {}\n").unwrap();
+        assert_eq!(default_path(&both), Some(xdg.join("diun.yaml")));
     }
 
     #[test]
