@@ -25,6 +25,19 @@ impl Triggers {
             .collect()
     }
 
+    /// Hands the docker triggers to the notifiers: with `when=updated`, what a docker trigger
+    /// takes on is told by its outcome. Again whenever a docker trigger is added.
+    pub fn tell_outcomes(&mut self) {
+        let acting: Vec<(String, Arc<dyn Claims>)> = self
+            .docker
+            .iter()
+            .map(|t| (t.id().to_string(), Arc::clone(t) as Arc<dyn Claims>))
+            .collect();
+        for notifier in &mut self.notifiers {
+            notifier.act_through(acting.clone());
+        }
+    }
+
     pub fn ids(&self) -> Vec<String> {
         let notifiers = self.notifiers.iter().map(|t| t.id().to_string());
         notifiers
@@ -62,7 +75,7 @@ pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem
         }
     }
     if problems.is_empty() {
-        let triggers = Triggers {
+        let mut triggers = Triggers {
             notifiers: built,
             docker: docker_triggers,
             compose: compose_triggers,
@@ -70,6 +83,7 @@ pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem
         for trigger in &triggers.docker {
             trigger.leave_to(triggers.claims());
         }
+        triggers.tell_outcomes();
         Ok(triggers)
     } else {
         Err(problems)

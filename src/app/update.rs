@@ -55,6 +55,7 @@ pub async fn update(
         let trigger = docker_trigger::DockerTrigger::command_line();
         trigger.leave_to(triggers.claims());
         triggers.docker.push(Arc::new(trigger));
+        triggers.tell_outcomes();
     }
     for trigger in &triggers.docker {
         trigger.force(names.clone());

@@ -23,8 +23,8 @@ use crate::docker::Engine;
 use crate::model::{ContainerInfo, Kind, UpdateCandidate};
 use crate::trigger::filter::Filter;
 use crate::trigger::{BuildProblem, TriggerId};
-use crate::update;
 use crate::update::Context;
+use crate::update::{self, lease};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -504,7 +504,72 @@ impl ComposeTrigger {
             }
             return Ok(None);
         }
-        for edit in &edits {
+        // `compose up` replaces the service's containers: under their leases, as the docker
+        // trigger's updates are, so two instances never act on them at once. Without a command
+        // the containers are re-created through `update::`, which takes the leases itself.
+        let mut leases = Vec::new();
+        let engine = match &self.command {
+            Some(_) => {
+                let engine = self
+                    .engine(candidate, context)
+                    .await
+                    .map_err(Failure::Failed)?;
+                for replica in replicas {
+                    match lease::take(&engine, &replica.container.name).await {
+                        Ok(lease) => leases.push(lease),
+                        Err(refused) => {
+                            for lease in leases {
+                                lease.release(&engine).await;
+                            }
+                            return match refused {
+                                lease::Refused::Busy(reason) => {
+                                    tracing::warn!(trigger = %self.id, container = %replica.container.name, reason = %reason, "Not updated: another tidewatch instance is updating it.");
+                                    Ok(None)
+                                }
+                                lease::Refused::Failed(reason) => Err(Failure::Failed(reason)),
+                            };
+                        }
+                    }
+                }
+                Some(engine)
+            }
+            None => None,
+        };
+        let outcome = self
+            .rewrite_and_apply(
+                &edits,
+                &files,
+                &service,
+                project,
+                working_dir,
+                candidate,
+                replicas,
+                context,
+            )
+            .await;
+        if let Some(engine) = &engine {
+            for lease in leases {
+                lease.release(engine).await;
+            }
+        }
+        outcome
+    }
+
+    /// The files rewritten and the service brought up on them (or its containers re-created),
+    /// the files put back when that fails.
+    #[allow(clippy::too_many_arguments)]
+    async fn rewrite_and_apply(
+        &self,
+        edits: &[Edit],
+        files: &[PathBuf],
+        service: &str,
+        project: Option<String>,
+        working_dir: Option<PathBuf>,
+        candidate: &UpdateCandidate,
+        replicas: &[UpdateCandidate],
+        context: &Context,
+    ) -> Result<Option<String>, Failure> {
+        for edit in edits {
             write_atomic(&edit.path, &edit.after, self.backup)
                 .map_err(|err| Failure::Failed(err.to_string()))?;
             tracing::info!(trigger = %self.id, file = %edit.path.display(), "Compose file rewritten.");
@@ -521,18 +586,18 @@ impl ComposeTrigger {
                 let target = Project {
                     command,
                     name: project.as_deref(),
-                    files: &files,
+                    files,
                     working_dir: working_dir.as_deref(),
-                    service: &service,
+                    service,
                     replicas: replicas.len(),
                 };
-                self.bring_up(&target, candidate, context, || undo(&edits))
+                self.bring_up(&target, candidate, context, || undo(edits))
                     .await
             }
             None => self.recreate(replicas, context).await,
         };
         if outcome.is_err() && self.command.is_none() {
-            undo(&edits);
+            undo(edits);
         }
         outcome.map(Some)
     }

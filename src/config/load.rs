@@ -161,25 +161,44 @@ pub fn load_with(
     let env_vars = env::collect(vars, &mut errors, &mut warnings);
     let urls = watchtower_env.notification_urls(&mut errors);
     let mut compat = shoutrrr::map(&urls, &mut errors, &mut warnings);
+    let mut compat_after: Vec<(String, Vec<String>)> = Vec::new();
     compat.extend(watchtower_env.legacy_notifications(&mut errors, &mut warnings));
-    // Watchtower's title on every trigger made from its settings, unless a URL set its own.
+    // Watchtower's title and body on every trigger made from its settings, unless a URL set
+    // its own; its report comes after the updates, and, split by container, a message each.
     let title = watchtower_env.title(&mut errors);
-    let body = watchtower_env.body(&mut errors);
+    let (body_origin, body) = watchtower_env.body(&mut errors);
+    let split = watchtower_env.split(&mut errors);
     let mut titled: Vec<Vec<String>> = Vec::new();
     let mut titles = Vec::new();
     for setting in &compat {
         let trigger = setting.path[..3].to_vec();
         if setting.path.len() > 3 && !titled.contains(&trigger) {
-            let mut path: Vec<&str> = trigger.iter().map(String::as_str).collect();
-            path.push("batchtitle");
-            titles.push(Setting::new(setting.origin.clone(), &path, title.clone()));
-            if let Some((origin, body)) = &body {
-                path.pop();
-                path.push("batchbody");
-                titles.push(Setting::new(origin.clone(), &path, body.clone()));
+            let path = |key: &str| -> Vec<String> {
+                let mut path = trigger.clone();
+                path.push(key.to_string());
+                path
+            };
+            let mut set = |origin: &str, key: &str, value: &str| {
+                let path = path(key);
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                titles.push(Setting::new(origin.to_string(), &path, value.to_string()));
+            };
+            let body_origin = body_origin.as_deref().unwrap_or(&setting.origin);
+            set(&setting.origin, "batchtitle", &title);
+            set(body_origin, "batchbody", &body);
+            set(&setting.origin, "when", "updated");
+            if let Some(split) = &split {
+                set(split, "simpletitle", &title);
+                set(body_origin, "simplebody", &body);
+                // After the URL's own `mode=batch`.
+                compat_after.push((split.clone(), path("mode")));
             }
             titled.push(trigger);
         }
+    }
+    for (origin, path) in compat_after {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        compat.push(Setting::new(origin, &path, "simple"));
     }
     titles.extend(compat);
     let mut compat = titles;

@@ -40,6 +40,7 @@ pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
     HttpAuthConfig, HttpConfig, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig, PushoverConfig,
     SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig,
+    When,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, WatcherDiunConfig, name_patterns};
 

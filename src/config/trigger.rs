@@ -156,11 +156,26 @@ pub enum Mode {
     Batch,
 }
 
+/// When a notifier speaks about the updates a check found: as soon as the check found them, or
+/// after the docker triggers acted on them (Watchtower's session report), so that what it says
+/// was updated was updated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum When {
+    /// When the check finds them (batch: when the watcher's check is done).
+    #[default]
+    Found,
+    /// After the docker triggers acted: what was updated, failed or skipped. What no docker
+    /// trigger acts on (monitor-only, `auto=false`, no docker trigger) is told when found.
+    Updated,
+}
+
 /// What every notifier accepts besides its own keys, as the shared runner reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CommonConfig {
     pub threshold: Threshold,
     pub mode: Mode,
+    pub when: When,
     pub once: Option<bool>,
     pub simpletitle: Option<String>,
     pub simplebody: Option<String>,
@@ -185,6 +200,9 @@ macro_rules! notifier_config {
             /// Which update kinds are sent (WUD's values: all, major, major-only, minor, …).
             pub threshold: Threshold,
             pub mode: Mode,
+            /// `found`: as soon as a check finds updates; `updated`: after the docker
+            /// triggers acted on them, saying what was updated, failed or skipped.
+            pub when: When,
             /// Send a given new version of a container once, remembered across restarts
             /// (default true).
             pub once: Option<bool>,
@@ -211,6 +229,7 @@ macro_rules! notifier_config {
                 CommonConfig {
                     threshold: self.threshold,
                     mode: self.mode,
+                    when: self.when,
                     once: self.once,
                     simpletitle: self.simpletitle.clone(),
                     simplebody: self.simplebody.clone(),

@@ -260,6 +260,10 @@ fn field(update: &Value) -> (String, String) {
         name = text("name");
     }
     let mut value = format!("`{}` → `{}` ({})", text("from"), text("to"), text("kind"));
+    // Told after the updates (`when=updated`): what became of it.
+    if let Some(state) = update["state"].as_str().filter(|s| *s != "Stale") {
+        value.push_str(&format!(": {state}"));
+    }
     // An entry of `updates` has no `event`, so it reads as one update's data. A link too long
     // for the field is left out rather than cut into broken markdown.
     if let Some(link) = webhook::link(update) {

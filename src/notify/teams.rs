@@ -148,10 +148,12 @@ fn facts(data: &Value) -> Vec<Value> {
         .iter()
         .map(|u| {
             let (from, to, kind) = (text(&u["from"]), text(&u["to"]), text(&u["kind"]));
-            json!({
-                "title": text(&u["display_name"]),
-                "value": format!("{from} → {to} ({kind})"),
-            })
+            let mut value = format!("{from} → {to} ({kind})");
+            // Told after the updates (`when=updated`): what became of it.
+            if let Some(state) = u["state"].as_str().filter(|s| *s != "Stale") {
+                value.push_str(&format!(": {state}"));
+            }
+            json!({ "title": text(&u["display_name"]), "value": value })
         })
         .collect()
 }

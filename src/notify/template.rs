@@ -8,6 +8,7 @@
 //! escaping: the channels are text or markdown, and each kind escapes what its format needs.
 
 use crate::config::CommonConfig;
+use crate::model::finding::{ListedContainer, Status};
 use crate::model::{Report, UpdateCandidate, UpdateKind};
 use crate::trigger::BuildProblem;
 use handlebars::Handlebars;
@@ -47,6 +48,10 @@ const SLOTS: [(&str, &str, &str); 4] = [
 #[derive(Debug)]
 pub struct Templates {
     registry: Handlebars<'static>,
+    /// The batch body is the user's, not the kind's shipped one: with `when=updated`, a session
+    /// with nothing to tell is still rendered through it, and sent if it says something
+    /// (Watchtower's templates decide for themselves whether an empty session is worth a word).
+    custom_batch_body: bool,
 }
 
 impl Templates {
@@ -67,12 +72,21 @@ impl Templates {
             &common.batchbody,
         ];
         let mut problems = Vec::new();
+        let mut custom_batch_body = false;
         for (((name, option, file), shipped), inline) in SLOTS.into_iter().zip(shipped).zip(inline)
         {
+            let custom = &mut custom_batch_body;
+            let mut mark = || *custom |= name == "batch-body";
             let (source, key) = match (inline, &common.templates) {
-                (Some(text), _) => (text.clone(), option.to_string()),
+                (Some(text), _) => {
+                    mark();
+                    (text.clone(), option.to_string())
+                }
                 (None, Some(folder)) => match read_override(folder, file) {
-                    Ok(Some(text)) => (text, "templates".to_string()),
+                    Ok(Some(text)) => {
+                        mark();
+                        (text, "templates".to_string())
+                    }
                     Ok(None) => (shipped.to_string(), option.to_string()),
                     Err(message) => {
                         problems.push(BuildProblem::new("templates", message));
@@ -112,7 +126,10 @@ impl Templates {
             }
         }
         if problems.is_empty() {
-            Ok(Templates { registry })
+            Ok(Templates {
+                registry,
+                custom_batch_body,
+            })
         } else {
             Err(problems)
         }
@@ -121,6 +138,11 @@ impl Templates {
     /// Renders title and body for one notice (simple mode, and every applied/failed update).
     pub fn simple(&self, data: Value) -> Result<super::Message, String> {
         self.render("simple-title", "simple-body", data)
+    }
+
+    /// Whether the batch body is the user's own rather than the kind's shipped one.
+    pub fn custom_batch_body(&self) -> bool {
+        self.custom_batch_body
     }
 
     /// Renders title and body for a cycle's updates.
@@ -288,7 +310,135 @@ pub fn update_data(c: &UpdateCandidate) -> Value {
     })
 }
 
-/// The values of a simple message.
+/// What became of one update by the time its message is sent, in Watchtower's words (the
+/// `.State` of its report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Found, and nothing acts on it (monitor-only, or told as soon as found).
+    Stale,
+    /// Re-created on the new image; the health gate passed.
+    Updated,
+    /// Not updated: the update failed, or was rolled back.
+    Failed,
+    /// Left alone on purpose (a pre-update hook's exit 75).
+    Skipped,
+}
+
+impl State {
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Stale => "Stale",
+            State::Updated => "Updated",
+            State::Failed => "Failed",
+            State::Skipped => "Skipped",
+        }
+    }
+}
+
+/// One update of a message: the candidate, what became of it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub candidate: UpdateCandidate,
+    pub state: State,
+    /// Why it failed, was rolled back or skipped.
+    pub reason: Option<String>,
+    /// Failed because the new container did not pass the health gate; the old one is back.
+    pub rolled_back: bool,
+}
+
+impl Entry {
+    pub fn new(candidate: UpdateCandidate, state: State) -> Entry {
+        Entry {
+            candidate,
+            state,
+            reason: None,
+            rolled_back: false,
+        }
+    }
+}
+
+/// The values of one entry: the update's, with its `state`, a one-line `message`, the
+/// `error` (empty unless it failed or was skipped) and a log `level`, which is what a
+/// Watchtower template reads of a container or a log entry.
+pub fn entry_data(entry: &Entry) -> Value {
+    let c = &entry.candidate;
+    let mut data = update_data(c);
+    let (image, to) = (&c.container.image, data["to"].as_str().unwrap_or_default());
+    let (from, name) = (data["from"].as_str().unwrap_or_default(), &c.container.name);
+    let reason = entry.reason.as_deref().unwrap_or_default();
+    let message = match entry.state {
+        State::Stale => format!("Found new {image} image ({to}) for {name}"),
+        State::Updated => format!("Updated {name} ({image}): {from} updated to {to}"),
+        State::Failed if entry.rolled_back => {
+            format!("Rolled back {name} ({image}): {to} failed: {reason}")
+        }
+        State::Failed => format!("Could not update {name} ({image}) to {to}: {reason}"),
+        State::Skipped => format!("Skipped {name} ({image}): {reason}"),
+    };
+    let level = match entry.state {
+        State::Failed => "error",
+        State::Skipped => "warning",
+        _ => "info",
+    };
+    let error = match entry.state {
+        State::Failed | State::Skipped => reason,
+        _ => "",
+    };
+    if let Value::Object(map) = &mut data {
+        map.insert("state".into(), json!(entry.state.word()));
+        map.insert("message".into(), json!(message));
+        map.insert("error".into(), json!(error));
+        map.insert("level".into(), json!(level));
+        map.insert("rolled_back".into(), json!(entry.rolled_back));
+    }
+    data
+}
+
+/// A container a check listed with no update to tell (Watchtower's `Fresh`), or whose check
+/// failed (its `Skipped`), with the keys of [`entry_data`] so one template reads both.
+fn listed_data(l: &ListedContainer, state: &str) -> Value {
+    let reference = l
+        .reference
+        .as_deref()
+        .and_then(|r| crate::model::ImageRef::parse(r).ok());
+    let tag = reference
+        .as_ref()
+        .and_then(|r| r.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let error = l.reason.clone().unwrap_or_default();
+    let message = match state {
+        "Fresh" => format!("{} ({}) is up to date", l.name, l.image),
+        _ => format!("Skipped {} ({}): {error}", l.name, l.image),
+    };
+    json!({
+        "name": l.name,
+        "display_name": l.display_name.clone().unwrap_or_else(|| l.name.clone()),
+        "watcher": l.watcher,
+        "id": l.id,
+        "image": l.image,
+        "registry": reference.as_ref().map(|r| r.registry.clone()),
+        "repository": reference.as_ref().map(|r| r.repository.clone()),
+        "kind": null,
+        "current_tag": tag,
+        "new_tag": tag,
+        "current_digest": null,
+        "new_digest": null,
+        "new_image": l.image,
+        "from": tag,
+        "to": tag,
+        "link": null,
+        "state": state,
+        "message": message,
+        "error": error,
+        "level": if state == "Fresh" { "info" } else { "warning" },
+        "rolled_back": false,
+        "reason": l.reason,
+    })
+}
+
+/// The values of a simple message. It also carries the fields of a batch message about its
+/// one update (`count`, `updates`, `updated`, `failed`, …), so one template (Watchtower's,
+/// split by container) reads either.
 pub fn simple_data(notice: Notice<'_>) -> Value {
     let (event, verb, reason) = match notice {
         Notice::Available(_) => ("update-available", "Update available", None),
@@ -297,29 +447,109 @@ pub fn simple_data(notice: Notice<'_>) -> Value {
         Notice::RolledBack(_, r) => ("rolled-back", "Update rolled back", Some(r)),
         Notice::RolledBackByUser(_, r) => ("rollback-applied", "Rolled back", Some(r)),
     };
-    let mut data = update_data(notice.candidate());
-    if let Value::Object(map) = &mut data {
+    let candidate = notice.candidate();
+    let entry = Entry {
+        candidate: candidate.clone(),
+        state: match notice {
+            Notice::Available(_) => State::Stale,
+            Notice::Applied(_) | Notice::RolledBackByUser(..) => State::Updated,
+            Notice::Failed(..) | Notice::RolledBack(..) => State::Failed,
+        },
+        reason: reason.map(str::to_string),
+        rolled_back: matches!(notice, Notice::RolledBack(..)),
+    };
+    let mut data = session_data(
+        &candidate.container.watcher,
+        std::slice::from_ref(&entry),
+        &[],
+        None,
+    );
+    if let (Value::Object(map), Value::Object(update)) = (&mut data, update_data(candidate)) {
+        map.extend(update);
         map.insert("event".into(), json!(event));
         map.insert("verb".into(), json!(verb));
         map.insert("reason".into(), json!(reason));
-        map.insert("host".into(), json!(crate::config::host::hostname()));
-        map.insert("time".into(), json!(now()));
     }
     data
 }
 
 /// The values of a batch message: the updates of one watcher's cycle, with its counts.
 pub fn batch_data(watcher: &str, updates: &[UpdateCandidate], report: Option<&Report>) -> Value {
+    let entries: Vec<Entry> = updates
+        .iter()
+        .map(|c| Entry::new(c.clone(), State::Stale))
+        .collect();
+    session_data(watcher, &entries, &[], report)
+}
+
+/// The values of a batch message about a session: the entries of one watcher's cycle, the
+/// containers its check listed (for Watchtower's `Fresh` and `Scanned`), and its counts.
+/// `updates` is every entry; `updated`, `failed`, `skipped`, `stale` split them by state;
+/// `fresh` and `scanned` come from the listing (`scanned`: every container checked, each
+/// with its state).
+pub fn session_data(
+    watcher: &str,
+    entries: &[Entry],
+    listed: &[ListedContainer],
+    report: Option<&Report>,
+) -> Value {
     let report = report.cloned().unwrap_or_else(|| Report {
         watcher: watcher.to_string(),
-        updates: updates.len(),
+        updates: entries.len(),
         ..Report::default()
     });
+    let of = |state: State| -> Vec<Value> {
+        entries
+            .iter()
+            .filter(|e| e.state == state)
+            .map(entry_data)
+            .collect()
+    };
+    let (updated, failed, skipped, stale) = (
+        of(State::Updated),
+        of(State::Failed),
+        of(State::Skipped),
+        of(State::Stale),
+    );
+    let entry_of = |name: &str| entries.iter().find(|e| e.candidate.container.name == name);
+    let mut fresh = Vec::new();
+    let mut check_skipped = Vec::new();
+    let mut scanned = Vec::new();
+    for l in listed {
+        if entry_of(&l.name).is_some() {
+            continue;
+        }
+        match l.status {
+            Status::UpToDate | Status::Held => {
+                let data = listed_data(l, "Fresh");
+                fresh.push(data.clone());
+                scanned.push(data);
+            }
+            Status::Failed => check_skipped.push(listed_data(l, "Skipped")),
+            Status::Skipped | Status::UpdateAvailable => {}
+        }
+    }
+    scanned.extend(entries.iter().map(entry_data));
+    let skipped: Vec<Value> = skipped.into_iter().chain(check_skipped).collect();
     json!({
         "event": "batch",
         "watcher": watcher,
-        "count": updates.len(),
-        "updates": updates.iter().map(update_data).collect::<Vec<_>>(),
+        "count": entries.len(),
+        "updates": entries.iter().map(entry_data).collect::<Vec<_>>(),
+        "counts": {
+            "scanned": scanned.len(),
+            "updated": updated.len(),
+            "failed": failed.len(),
+            "skipped": skipped.len(),
+            "stale": stale.len(),
+            "fresh": fresh.len(),
+        },
+        "updated": updated,
+        "failed": failed,
+        "skipped": skipped,
+        "stale": stale,
+        "fresh": fresh,
+        "scanned": scanned,
         "report": {
             "scanned": report.scanned,
             "updates": report.updates,

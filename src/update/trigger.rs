@@ -69,6 +69,14 @@ impl std::fmt::Display for Declined {
     }
 }
 
+/// What notifiers with `when=updated` ask: will this trigger act on the update (and so report
+/// what became of it)?
+impl Claims for DockerTrigger {
+    fn claims(&self, candidate: &UpdateCandidate) -> bool {
+        self.wants(candidate).is_ok()
+    }
+}
+
 impl std::fmt::Debug for DockerTrigger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DockerTrigger")

@@ -5,7 +5,7 @@
 
 use crate::support::receiver::{Answer, Receiver};
 use crate::support::smtp::SmtpSink;
-use crate::support::{Output, TestRun, fresh_store_dir, tidewatch};
+use crate::support::{ImageSpec, Output, TestRun, fresh_store_dir, tidewatch};
 use serde_json::json;
 use std::time::Duration;
 
@@ -51,6 +51,7 @@ fn watchtower_flags_and_variables_as_users_write_them_are_mapped_with_their_orig
             ("WATCHTOWER_NOTIFICATION_TITLE_TAG", "home"),
             ("WATCHTOWER_POLL_INTERVAL", "86400"),
             ("WATCHTOWER_ROLLING_RESTART", "true"),
+            ("WATCHTOWER_NOTIFICATION_SPLIT_BY_CONTAINER", "true"),
             ("TZ", "Europe/Berlin"),
         ],
     );
@@ -106,6 +107,17 @@ fn watchtower_flags_and_variables_as_users_write_them_are_mapped_with_their_orig
             "trigger.discord.watchtower1.batchtitle",
             "\"[home] Watchtower updates on nas\"",
             "WATCHTOWER_NOTIFICATION_URL",
+        ),
+        // Watchtower's report comes after the updates, split by container: a message each.
+        (
+            "trigger.discord.watchtower1.when",
+            "\"updated\"",
+            "WATCHTOWER_NOTIFICATION_URL",
+        ),
+        (
+            "trigger.telegram.watchtower2.mode",
+            "\"simple\"",
+            "WATCHTOWER_NOTIFICATION_SPLIT_BY_CONTAINER",
         ),
     ] {
         let got = line(&out, key);
@@ -452,4 +464,166 @@ fn wud_javascript_templates_are_translated_and_an_expression_is_refused_naming_i
             && out.stderr.contains("JavaScript expression"),
         "{out}"
     );
+}
+
+/// What a receiver got on `path` (every request, in order), as text.
+fn posted(requests: &[crate::support::receiver::Recorded], path: &str) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.path().starts_with(path))
+        .map(|r| r.text())
+        .collect()
+}
+
+#[test]
+fn watchtowers_report_comes_after_the_updates_and_says_failed_for_an_update_rolled_back() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let web1 = run.push(&registry, "web", "1.0.0");
+    run.push(&registry, "web", "1.1.0");
+    let broken1 = run.push(&registry, "broken", "1.0.0");
+    // Its new version exits at once: the settle gate rolls it back.
+    run.push_spec(
+        &registry,
+        "broken",
+        "1.1.0",
+        &ImageSpec::version("1.1.0").cmd(&["sh", "-c", "exit 3"]),
+    );
+    let web = run.run("web", &web1.reference, &[]);
+    let broken = run.run("broken", &broken1.reference, &[]);
+    let apis = Receiver::always(Answer::status(204));
+    // Discord's and Teams' URLs as Watchtower's users write them, delivered to the test's
+    // receiver by setting the trigger's webhook the tidewatch way.
+    let urls = [
+        format!("generic+http://{}/hook?template=json", apis.addr()),
+        "discord://discordS3CRET@1234567890".to_string(),
+        "teams://group@tenant/altId/groupOwner?host=example.webhook.office.com".to_string(),
+    ]
+    .join(" ");
+    let (discord, teams) = (apis.url("/discord"), apis.url("/teams"));
+    let store = fresh_store_dir();
+    let out = tidewatch(
+        &[
+            "--run-once",
+            "--notification-report",
+            "--stop-timeout",
+            "1s",
+            &web.name,
+            &broken.name,
+        ],
+        &[
+            ("WATCHTOWER_NOTIFICATION_URL", urls.as_str()),
+            ("WATCHTOWER_NOTIFICATIONS_HOSTNAME", "testhost"),
+            (
+                "TIDEWATCH_TRIGGER_DISCORD_WATCHTOWER2_URL",
+                discord.as_str(),
+            ),
+            ("TIDEWATCH_TRIGGER_TEAMS_WATCHTOWER3_URL", teams.as_str()),
+            ("TIDEWATCH_TRIGGER_DOCKER_WATCHTOWER_SETTLE", "2"),
+            ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+        ],
+    );
+    assert!(!out.stderr.contains("S3CRET"), "{out}");
+    assert_eq!(
+        run.inspect(&broken.name, "{{.Id}} {{.Config.Image}}"),
+        format!("{} {}", broken.id, broken1.reference),
+        "broken rolled back: {out}"
+    );
+    let requests = apis.wait_for(3, Duration::from_secs(30));
+    let hook = posted(&requests, "/hook");
+    assert_eq!(hook.len(), 1, "one report per session: {hook:?}\n{out}");
+    let hook: serde_json::Value = serde_json::from_str(&hook[0]).unwrap();
+    let message = hook["message"].as_str().unwrap_or_default();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(
+        lines[0], "2 Scanned, 1 Updated, 1 Failed",
+        "{message}\n{out}"
+    );
+    assert!(
+        lines.contains(
+            &format!(
+                "- {} ({}): 1.0.0 updated to 1.1.0",
+                web.name, web1.reference
+            )
+            .as_str()
+        ),
+        "{message}"
+    );
+    let failed = format!("- {} ({}): Failed: ", broken.name, broken1.reference);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&failed) && l.contains("exit code 3")),
+        "the rollback's reason is the .Error: {message}"
+    );
+    assert!(
+        !message.contains(&format!(
+            "{} ({}): 1.0.0 updated",
+            broken.name, broken1.reference
+        )),
+        "{message}"
+    );
+    // Discord and Teams get the same report, and their per-update parts say what became of each.
+    for (path, what) in [("/discord", "Discord"), ("/teams", "Teams")] {
+        let got = posted(&requests, path);
+        assert_eq!(got.len(), 1, "{what}: {got:?}\n{out}");
+        assert!(
+            got[0].contains("2 Scanned, 1 Updated, 1 Failed"),
+            "{what}: {}",
+            got[0]
+        );
+        assert!(
+            got[0].contains("Watchtower updates on testhost"),
+            "{what}: {}",
+            got[0]
+        );
+        assert!(got[0].contains(": Failed"), "{what}: {}", got[0]);
+    }
+}
+
+#[test]
+fn split_by_container_sends_a_message_per_updated_container_after_its_update() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let web1 = run.push(&registry, "web", "1.0.0");
+    run.push(&registry, "web", "1.1.0");
+    let api1 = run.push(&registry, "api", "2.0.0");
+    run.push(&registry, "api", "2.1.0");
+    let web = run.run("web", &web1.reference, &[]);
+    let api = run.run("api", &api1.reference, &[]);
+    let apis = Receiver::always(Answer::status(204));
+    let hook = format!("generic+http://{}/hook?template=json", apis.addr());
+    let store = fresh_store_dir();
+    let out = tidewatch(
+        &["--run-once", "--stop-timeout", "1s", &web.name, &api.name],
+        &[
+            ("WATCHTOWER_NOTIFICATION_URL", hook.as_str()),
+            ("WATCHTOWER_NOTIFICATION_REPORT", "true"),
+            ("WATCHTOWER_NOTIFICATION_SPLIT_BY_CONTAINER", "true"),
+            ("TIDEWATCH_TRIGGER_DOCKER_WATCHTOWER_SETTLE", "1"),
+            ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{out}");
+    let requests = apis.wait_for(2, Duration::from_secs(30));
+    let mut messages: Vec<String> = posted(&requests, "/hook")
+        .iter()
+        .map(|text| {
+            let body: serde_json::Value = serde_json::from_str(text).unwrap();
+            body["message"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    messages.sort();
+    let mut expected = vec![
+        format!(
+            "1 Scanned, 1 Updated, 0 Failed\n- {} ({}): 1.0.0 updated to 1.1.0",
+            web.name, web1.reference
+        ),
+        format!(
+            "1 Scanned, 1 Updated, 0 Failed\n- {} ({}): 2.0.0 updated to 2.1.0",
+            api.name, api1.reference
+        ),
+    ];
+    expected.sort();
+    assert_eq!(messages, expected, "{out}");
 }

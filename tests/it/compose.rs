@@ -574,3 +574,61 @@ fn without_a_compose_command_a_failing_replica_takes_the_others_back() {
         "{actions:?}\n{out}"
     );
 }
+
+/// `compose up` replaces the service's container under its update lease, as the docker
+/// trigger does: while another instance (on another host, its lease fresh) holds it, the file
+/// is not written and nothing is replaced; once it is released, the update goes through and
+/// leaves no lease behind.
+#[test]
+fn the_compose_command_waits_for_a_lease_another_instance_holds() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let v1 = run.push(&registry, "leasedweb", "1.0.0");
+    let v2 = run.push(&registry, "leasedweb", "1.1.0");
+    let dir = fresh_store_dir();
+    let folder = dir.join("project");
+    let project = Project::up(&run, &folder, &v1.reference);
+    let before = project.file();
+    let container = run.inspect(&project.web_ids()[0], "{{.Name}}");
+    let container = container.trim_start_matches('/');
+    let volume = format!("tidewatch-lease-{container}");
+    let expires = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600)
+        .to_string();
+    run.docker(&[
+        "volume",
+        "create",
+        "--label",
+        &run.label(),
+        "--label",
+        &format!("tidewatch.lease={container}"),
+        "--label",
+        "tidewatch.lease.holder=elsewhere/0/1/1",
+        "--label",
+        "tidewatch.lease.token=theirs",
+        "--label",
+        &format!("tidewatch.lease.expires={expires}"),
+        &volume,
+    ]);
+    let store = dir.join("store");
+
+    let out = run_once(&project, &folder, &store, &[]);
+    assert!(
+        out.stderr
+            .contains("Not updated: another tidewatch instance is updating it."),
+        "{out}"
+    );
+    assert_eq!(project.file(), before, "not written: {out}");
+    assert_eq!(project.web_image(&run), v1.reference, "{out}");
+
+    run.docker(&["volume", "rm", &volume]);
+    let out = run_once(&project, &folder, &store, &[]);
+    assert_eq!(project.web_image(&run), v2.reference, "{out}");
+    assert!(
+        !run.docker_output(&["volume", "inspect", &volume]).success(),
+        "the lease is released: {out}"
+    );
+}

@@ -27,6 +27,7 @@ mod rollback_on_demand;
 mod run;
 mod self_update;
 mod server;
+mod shoutrrr_hooks;
 mod spec;
 mod store;
 mod support;

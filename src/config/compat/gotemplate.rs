@@ -1,14 +1,30 @@
 //! Watchtower's `WATCHTOWER_NOTIFICATION_TEMPLATE` is a Go template; tidewatch's are handlebars.
 //! The forms Watchtower's documentation shows are translated: a range over the log entries
-//! (`{{range .}}`, `.Entries`) or over the report's `.Updated` containers, their `.Name`,
-//! `.ImageName`, `.State`, `.Message`, `.Level`, `.Time`, the image IDs' `.ShortID`, the
-//! report's counts (`len .Scanned`), `if .Report`/`with .Report`, `or`, `println` and `"\n"`,
-//! with `{{-`/`-}}` trimming. Anything else is refused at start-up: a template half understood
-//! would send a broken text.
+//! (`{{range .}}`, `.Entries`) or over the report's lists (`.Scanned`, `.Updated`, `.Failed`,
+//! `.Skipped`, `.Stale`, `.Fresh`), their `.Name`, `.ImageName`, `.State`, `.Error`,
+//! `.Message`, `.Level`, `.Time`, the image IDs' `.ShortID`, the report's counts (`len
+//! .Scanned`), `if .Report`/`with .Report`, `if` over a list or `or` of two, `println` and
+//! `"\n"`, with `{{-`/`-}}` trimming. Anything else is refused at start-up: a template half
+//! understood would send a broken text.
 //!
-//! A message here is about the updates of one check cycle, so every entry or updated
-//! container is one of those updates; the report's other lists (`.Fresh`, `.Skipped`,
-//! `.Failed`, `.Stale`) have no entries here and their ranges render nothing.
+//! The notifiers made from Watchtower's settings tell a cycle after the updates
+//! (`when=updated`), so the lists hold what became of each update: an entry of `.Entries` is
+//! one update (its `.Message` a line like Watchtower's log), `.Updated` what was applied,
+//! `.Failed` what failed or was rolled back (the reason in `.Error`), `.Fresh` what was up to
+//! date.
+
+/// A report list of Watchtower's, as the field of the batch values that holds it.
+fn list(word: &str) -> Option<&'static str> {
+    Some(match word.trim_start_matches(".Report") {
+        ".Scanned" => "scanned",
+        ".Updated" => "updated",
+        ".Failed" => "failed",
+        ".Skipped" => "skipped",
+        ".Stale" => "stale",
+        ".Fresh" => "fresh",
+        _ => return None,
+    })
+}
 
 /// What an open block becomes when it ends.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,7 +35,7 @@ enum Frame {
     If,
     /// Nothing: `with .Report`, or `if .Report` (always true here).
     Transparent,
-    /// Skipped content: a range with no entries here, or `else` of `if .Report`.
+    /// Skipped content: `else` of `if .Report` (always true here).
     Skip,
 }
 
@@ -67,39 +83,29 @@ pub fn translate(source: &str) -> Result<String, String> {
             }
         };
         match words.as_slice() {
-            ["range", "."]
-            | ["range", ".Entries"]
-            | ["range", ".Updated"]
-            | ["range", ".Report.Updated"] => {
+            ["range", "."] | ["range", ".Entries"] => {
                 emit(&mut out, &frames, "{{#each updates}}");
                 frames.push(Frame::Each);
             }
-            ["range", list]
-                if matches!(
-                    *list,
-                    ".Fresh"
-                        | ".Skipped"
-                        | ".Failed"
-                        | ".Stale"
-                        | ".Scanned"
-                        | ".Report.Fresh"
-                        | ".Report.Skipped"
-                        | ".Report.Failed"
-                        | ".Report.Stale"
-                ) =>
-            {
-                frames.push(Frame::Skip);
+            ["range", word] if list(word).is_some() => {
+                let field = list(word).unwrap_or_default();
+                emit(&mut out, &frames, &format!("{{{{#each {field}}}}}"));
+                frames.push(Frame::Each);
             }
             ["with", ".Report"] | ["if", ".Report"] => frames.push(Frame::Transparent),
+            ["if", word] if list(word).is_some() => {
+                let field = list(word).unwrap_or_default();
+                emit(&mut out, &frames, &format!("{{{{#if {field}}}}}"));
+                frames.push(Frame::If);
+            }
             ["if", "(", "or", a, b, ")"] | ["if", "(or", a, b] | ["if", "or", a, b]
-                if [*a, b.trim_end_matches(')')].iter().all(|w| {
-                    matches!(
-                        *w,
-                        ".Updated" | ".Failed" | ".Scanned" | ".Fresh" | ".Skipped" | ".Stale"
-                    )
-                }) =>
+                if list(a).is_some() && list(b.trim_end_matches(')')).is_some() =>
             {
-                emit(&mut out, &frames, "{{#if count}}");
+                let (a, b) = (
+                    list(a).unwrap_or_default(),
+                    list(b.trim_end_matches(')')).unwrap_or_default(),
+                );
+                emit(&mut out, &frames, &format!("{{{{#if (or {a} {b})}}}}"));
                 frames.push(Frame::If);
             }
             ["else"] => match frames.last_mut() {
@@ -114,13 +120,10 @@ pub fn translate(source: &str) -> Result<String, String> {
                 None => return Err("`end` without a block".into()),
             },
             ["println"] | ["\"\\n\""] => emit(&mut out, &frames, "\n"),
-            ["len", list] => {
-                let field = match list.trim_start_matches(".Report") {
-                    ".Scanned" => "report.scanned",
-                    ".Updated" | ".Stale" | "" => "count",
-                    ".Failed" => "report.failed",
-                    ".Fresh" => "report.up_to_date",
-                    ".Skipped" => "report.skipped",
+            ["len", word] => {
+                let field = match (list(word), *word) {
+                    (Some(field), _) => format!("counts.{field}"),
+                    (None, "." | ".Entries") => "count".to_string(),
                     _ => return Err(format!("`{{{{{action}}}}}` has no translation")),
                 };
                 emit(&mut out, &frames, &format!("{{{{{field}}}}}"));
@@ -132,10 +135,10 @@ pub fn translate(source: &str) -> Result<String, String> {
                     (".CurrentImageID.ShortID", []) | (".CurrentImageID", []) => "{{from}}",
                     (".LatestImageID.ShortID", []) | (".LatestImageID", []) => "{{to}}",
                     (".ID.ShortID", []) | (".ID", []) => "{{id}}",
-                    (".State", []) => "Updated",
-                    (".Error", []) => "",
-                    (".Message", []) => "Found new {{image}} image ({{to}}) for {{name}}",
-                    (".Level", []) => "info",
+                    (".State", []) => "{{state}}",
+                    (".Error", []) => "{{error}}",
+                    (".Message", []) => "{{message}}",
+                    (".Level", []) => "{{level}}",
                     (".Time", []) => "{{../time}}",
                     (".Time.Format", [_, ..]) => "{{../time}}",
                     _ => return Err(format!("`{{{{{action}}}}}` has no translation")),
@@ -165,12 +168,12 @@ mod tests {
         assert_eq!(
             translate("{{range .}}{{.Time.Format \"2006-01-02 15:04:05\"}} ({{.Level}}): {{.Message}}{{println}}{{end}}")
                 .unwrap(),
-            "{{#each updates}}{{../time}} (info): Found new {{image}} image ({{to}}) for {{name}}\n{{/each}}"
+            "{{#each updates}}{{../time}} ({{level}}): {{message}}\n{{/each}}"
         );
     }
 
     #[test]
-    fn the_documented_report_form_keeps_the_counts_and_the_updated() {
+    fn the_documented_report_form_reads_every_list_of_the_report() {
         let source = r#"{{- if .Report -}}
   {{- with .Report -}}
     {{- if ( or .Updated .Failed ) -}}
@@ -191,8 +194,10 @@ mod tests {
 {{- end -}}"#;
         assert_eq!(
             translate(source).unwrap(),
-            "{{#if count}}{{report.scanned}} Scanned, {{count}} Updated, {{report.failed}} Failed\n- {{#each updates}}{{name}} ({{image}}): {{from}} updated to {{to}}{{/each}}{{/if}}"
-                .replace("\n- {{#each updates}}", "{{#each updates}}\n- ")
+            "{{#if (or updated failed)}}{{counts.scanned}} Scanned, {{counts.updated}} Updated, {{counts.failed}} Failed\
+             {{#each updated}}\n- {{name}} ({{image}}): {{from}} updated to {{to}}{{/each}}\
+             {{#each fresh}}\n- {{name}} ({{image}}): {{state}}{{/each}}\
+             {{#each failed}}\n- {{name}} ({{image}}): {{state}}: {{error}}{{/each}}{{/if}}"
         );
     }
 

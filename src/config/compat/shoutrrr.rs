@@ -13,8 +13,10 @@ use crate::config::error::ConfigError;
 use figment::value::Value;
 use reqwest::Url;
 
+mod hooks;
+
 /// The services this maps, for the error about any other.
-const SERVICES: &str = "smtp, slack, teams, discord, telegram, gotify, ntfy, pushover, matrix, generic, generic+http, generic+https";
+const SERVICES: &str = "smtp, slack, teams, discord, telegram, gotify, ntfy, pushover, matrix, mattermost, rocketchat, googlechat, ifttt, generic, generic+http, generic+https";
 
 /// Splits a `WATCHTOWER_NOTIFICATION_URL` value into URLs: separated by white space, or by
 /// commas where a comma is followed by a new `scheme://` (a comma inside a URL, as in
@@ -125,6 +127,10 @@ pub fn map(
             "generic" | "generic+http" | "generic+https" => generic(&url, &name),
             "pushover" => pushover(&url, &name),
             "matrix" => matrix(&url, &name),
+            "mattermost" => hooks::mattermost(&url, &name),
+            "rocketchat" => hooks::rocketchat(&url, &name),
+            "googlechat" | "hangouts" => hooks::googlechat(&url, &name),
+            "ifttt" => hooks::ifttt(&url, &name),
             _ => Err(format!(
                 "unknown notification service `{scheme}`, expected one of: {SERVICES}"
             )),
@@ -693,7 +699,7 @@ mod tests {
     use super::*;
 
     /// The settings one URL makes, as `key = value` lines, or its error.
-    fn check(url: &str) -> Result<Vec<String>, String> {
+    pub(super) fn check(url: &str) -> Result<Vec<String>, String> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let settings = map(

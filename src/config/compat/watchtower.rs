@@ -316,11 +316,11 @@ const NO_MEANING: &[(&str, &str)] = &[
     ),
     (
         "WATCHTOWER_NOTIFICATIONS_DELAY",
-        "messages are sent when a cycle's checks are done",
+        "messages are sent when a cycle's updates are done",
     ),
     (
         "WATCHTOWER_NOTIFICATION_EMAIL_DELAY",
-        "messages are sent when a cycle's checks are done",
+        "messages are sent when a cycle's updates are done",
     ),
 ];
 
@@ -460,30 +460,49 @@ impl WatchtowerEnv {
     }
 
     /// The body of the messages, from `WATCHTOWER_NOTIFICATION_TEMPLATE` translated to
-    /// handlebars, or Watchtower's report template with `WATCHTOWER_NOTIFICATION_REPORT`;
-    /// `None` for the shipped templates. (origin, template)
-    pub fn body(&self, errors: &mut Vec<ConfigError>) -> Option<(String, String)> {
-        /// Watchtower's default template in report mode.
-        const REPORT: &str = "{{- with .Report -}}{{len .Scanned}} Scanned, {{len .Updated}} Updated, {{len .Failed}} Failed{{range .Updated}}\n- {{.Name}} ({{.ImageName}}): {{.CurrentImageID.ShortID}} updated to {{.LatestImageID.ShortID}}{{end}}{{end}}";
+    /// handlebars, else Watchtower's report template with `WATCHTOWER_NOTIFICATION_REPORT`,
+    /// else Watchtower's default: a line per update. (origin when a setting chose it,
+    /// template)
+    pub fn body(&self, errors: &mut Vec<ConfigError>) -> (Option<String>, String) {
+        /// Watchtower's default template in report mode: nothing unless something was updated
+        /// or failed, then the counts and a line per container.
+        const REPORT: &str = "{{- if .Report -}}{{- with .Report -}}{{- if ( or .Updated .Failed ) -}}\
+            {{len .Scanned}} Scanned, {{len .Updated}} Updated, {{len .Failed}} Failed\
+            {{- range .Updated}}\n- {{.Name}} ({{.ImageName}}): {{.CurrentImageID.ShortID}} updated to {{.LatestImageID.ShortID}}{{- end -}}\
+            {{- range .Fresh}}\n- {{.Name}} ({{.ImageName}}): {{.State}}{{- end -}}\
+            {{- range .Skipped}}\n- {{.Name}} ({{.ImageName}}): {{.State}}: {{.Error}}{{- end -}}\
+            {{- range .Failed}}\n- {{.Name}} ({{.ImageName}}): {{.State}}: {{.Error}}{{- end -}}\
+            {{- end -}}{{- end -}}{{- end -}}";
+        /// Watchtower's default template otherwise: its log lines, here a line per update.
+        const LINES: &str = "{{range .}}{{.Message}}{{println}}{{end}}";
+        let translated = |template: &str| {
+            super::gotemplate::translate(template).expect("Watchtower's own templates translate")
+        };
         if let Some(g) = self.get("WATCHTOWER_NOTIFICATION_TEMPLATE") {
             return match super::gotemplate::translate(&g.value) {
-                Ok(template) => Some((g.origin.to_string(), template)),
+                Ok(template) => (Some(g.origin.to_string()), template),
                 Err(why) => {
                     errors.push(ConfigError::new(
                         g.origin.to_string(),
                         format!("the Go template cannot be translated: {why}"),
                     ));
-                    None
+                    (None, translated(LINES))
                 }
             };
         }
-        let g = self.get("WATCHTOWER_NOTIFICATION_REPORT")?;
-        if boolean(&g.origin, &g.value, errors) != Some(true) {
-            return None;
+        match self.get("WATCHTOWER_NOTIFICATION_REPORT") {
+            Some(g) if boolean(&g.origin, &g.value, errors) == Some(true) => {
+                (Some(g.origin.to_string()), translated(REPORT))
+            }
+            _ => (None, translated(LINES)),
         }
-        super::gotemplate::translate(REPORT)
-            .ok()
-            .map(|t| (g.origin.to_string(), t))
+    }
+
+    /// `WATCHTOWER_NOTIFICATION_SPLIT_BY_CONTAINER`: a message per container rather than per
+    /// session; its origin when on.
+    pub fn split(&self, errors: &mut Vec<ConfigError>) -> Option<String> {
+        let g = self.get("WATCHTOWER_NOTIFICATION_SPLIT_BY_CONTAINER")?;
+        (boolean(&g.origin, &g.value, errors) == Some(true)).then(|| g.origin.to_string())
     }
 
     /// The last value given for `var`, with its origin.
@@ -681,7 +700,6 @@ impl WatchtowerEnv {
             }
         }
         for var in [
-            "WATCHTOWER_NOTIFICATION_SPLIT_BY_CONTAINER",
             "WATCHTOWER_NOTIFICATION_SLACK_IDENTIFIER",
             "WATCHTOWER_NOTIFICATION_SLACK_ICON_EMOJI",
             "WATCHTOWER_NOTIFICATION_SLACK_ICON_URL",

@@ -390,3 +390,258 @@ async fn the_rate_limit_spaces_messages() {
         start.elapsed()
     );
 }
+
+/// A docker trigger as `when=updated` sees it: takes on the containers named.
+struct Takes(&'static [&'static str]);
+
+impl Claims for Takes {
+    fn claims(&self, candidate: &UpdateCandidate) -> bool {
+        self.0.contains(&candidate.container.name.as_str())
+    }
+}
+
+/// The handlebars that Watchtower's documented report template translates to (see
+/// `config::compat::gotemplate`).
+const WATCHTOWER_REPORT: &str = "{{#if (or updated failed)}}{{counts.scanned}} Scanned, {{counts.updated}} Updated, {{counts.failed}} Failed\
+     {{#each updated}}\n- {{name}} ({{image}}): {{from}} updated to {{to}}{{/each}}\
+     {{#each fresh}}\n- {{name}} ({{image}}): {{state}}{{/each}}\
+     {{#each failed}}\n- {{name}} ({{image}}): {{state}}: {{error}}{{/each}}{{/if}}";
+
+fn reporting(mode: Mode, body: Option<&str>) -> CommonConfig {
+    CommonConfig {
+        mode,
+        when: When::Updated,
+        batchbody: body.map(str::to_string),
+        simplebody: body.map(str::to_string),
+        ..CommonConfig::default()
+    }
+}
+
+fn acting(
+    common: CommonConfig,
+    takes: &'static [&'static str],
+    recorder: Arc<Recorder>,
+) -> NotifierTrigger {
+    let mut t = trigger(common, recorder);
+    t.act_through(vec![("docker.watchtower".into(), Arc::new(Takes(takes)))]);
+    t
+}
+
+fn checked(name: &str, status: crate::model::finding::Status) -> Event {
+    let c = candidate(name, "1.0", UpdateKind::Patch);
+    let finding = crate::model::finding::Finding {
+        status,
+        reason: None,
+        update: None,
+        display_name: None,
+    };
+    Event::ContainerChecked(Box::new(ListedContainer::new(&c.container, finding)))
+}
+
+fn check_done(scanned: usize) -> Event {
+    Event::CheckCompleted(Report {
+        watcher: "local".into(),
+        scanned,
+        ..Report::default()
+    })
+}
+
+fn updates_done(updated: usize, rolled_back: usize) -> Event {
+    Event::UpdatesCompleted(crate::model::UpdateReport {
+        watcher: "local".into(),
+        trigger: "docker.watchtower".into(),
+        updated,
+        rolled_back,
+        ..Default::default()
+    })
+}
+
+/// Runs `trigger`, publishing `before`, letting (virtual) time pass, taking what was sent by
+/// then, then publishing `after` to the end of the bus.
+async fn in_two_parts(
+    trigger: NotifierTrigger,
+    recorder: &Recorder,
+    before: Vec<Event>,
+    after: Vec<Event>,
+) -> Vec<Message> {
+    let bus = Bus::default();
+    let context = Context {
+        store: None,
+        bus: bus.weak(),
+    };
+    let task = tokio::spawn(trigger.run(bus.subscribe("test"), context));
+    for event in before {
+        bus.publish(event);
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let early = recorder.sent.lock().unwrap().clone();
+    for event in after {
+        bus.publish(event);
+    }
+    drop(bus);
+    task.await.unwrap();
+    early
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_updated_the_report_waits_for_the_docker_trigger_and_tells_what_became_of_each() {
+    use crate::model::finding::Status;
+    let recorder = Arc::new(Recorder::default());
+    let common = reporting(
+        Mode::Batch,
+        Some(
+            "{{#each updates}}{{name}}={{state}}{{#if error}} ({{error}}){{/if}}; {{/each}}{{counts.scanned}} scanned, {{counts.fresh}} fresh",
+        ),
+    );
+    let web = candidate("web", "1.25.4", UpdateKind::Patch);
+    let db = candidate("db", "16.3", UpdateKind::Minor);
+    let cache = candidate("cache", "7.2", UpdateKind::Minor);
+    let before = vec![
+        checked("web", Status::UpdateAvailable),
+        checked("db", Status::UpdateAvailable),
+        checked("cache", Status::UpdateAvailable),
+        checked("proxy", Status::UpToDate),
+        Event::UpdateAvailable(web.clone()),
+        Event::UpdateAvailable(db.clone()),
+        // Not taken on by the docker trigger (monitor-only): stale.
+        Event::UpdateAvailable(cache),
+        check_done(4),
+    ];
+    let after = vec![
+        Event::UpdateApplied {
+            candidate: web,
+            new_container_id: "new".into(),
+        },
+        Event::RolledBack {
+            candidate: db,
+            reason: "exited at once".into(),
+        },
+        updates_done(1, 1),
+    ];
+    let trigger = acting(common, &["web", "db"], recorder.clone());
+    let early = in_two_parts(trigger, &recorder, before, after).await;
+    // The check is done, the updates are not: nothing is told yet.
+    assert!(early.is_empty(), "{early:?}");
+    let sent = recorder.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0].body,
+        "web=Updated; db=Failed (exited at once); cache=Stale; 4 scanned, 1 fresh"
+    );
+    assert_eq!(sent[0].data["counts"]["updated"], 1);
+    assert_eq!(sent[0].data["counts"]["failed"], 1);
+    assert_eq!(sent[0].data["failed"][0]["rolled_back"], true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn watchtowers_report_says_updated_and_failed_truly_and_nothing_when_nothing_happened() {
+    let recorder = Arc::new(Recorder::default());
+    let web = candidate("web", "1.25.4", UpdateKind::Patch);
+    let db = candidate("db", "16.3", UpdateKind::Minor);
+    let cycle = vec![
+        Event::UpdateAvailable(web.clone()),
+        Event::UpdateAvailable(db.clone()),
+        check_done(2),
+        Event::UpdateApplied {
+            candidate: web,
+            new_container_id: "new".into(),
+        },
+        Event::UpdateFailed {
+            candidate: db,
+            reason: "pull denied".into(),
+        },
+        updates_done(1, 0),
+        // The next cycle: nothing found. Watchtower's template says nothing, so nothing is sent.
+        check_done(2),
+    ];
+    let common = reporting(Mode::Batch, Some(WATCHTOWER_REPORT));
+    run(
+        acting(common, &["web", "db"], recorder.clone()),
+        None,
+        cycle,
+    )
+    .await;
+    let sent = recorder.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0].body,
+        "2 Scanned, 1 Updated, 1 Failed\n- web (nginx:1.25.3): 1.25.3 updated to 1.25.4\n- db (nginx:1.25.3): Failed: pull denied"
+    );
+    // A template that speaks of every cycle is sent for an empty one; the shipped ones are not.
+    let recorder = Arc::new(Recorder::default());
+    let common = reporting(Mode::Batch, Some("{{counts.scanned}} scanned"));
+    run(
+        acting(common, &[], recorder.clone()),
+        None,
+        vec![check_done(0)],
+    )
+    .await;
+    assert_eq!(titles(&recorder).len(), 1);
+    let recorder = Arc::new(Recorder::default());
+    let common = reporting(Mode::Batch, None);
+    run(
+        acting(common, &[], recorder.clone()),
+        None,
+        vec![check_done(3)],
+    )
+    .await;
+    assert!(titles(&recorder).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_no_docker_trigger_acts_the_stale_updates_are_told_when_the_check_is_done() {
+    let recorder = Arc::new(Recorder::default());
+    let common = reporting(Mode::Batch, Some("{{#each stale}}{{message}}{{/each}}"));
+    let before = vec![
+        Event::UpdateAvailable(candidate("web", "1.25.4", UpdateKind::Patch)),
+        check_done(1),
+    ];
+    let trigger = acting(common, &[], recorder.clone());
+    let early = in_two_parts(trigger, &recorder, before, Vec::new()).await;
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert_eq!(
+        early[0].body,
+        "Found new nginx:1.25.3 image (1.25.4) for web"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn split_by_container_tells_each_update_after_it_and_not_when_found() {
+    let recorder = Arc::new(Recorder::default());
+    let common = reporting(Mode::Simple, Some(WATCHTOWER_REPORT));
+    let web = candidate("web", "1.25.4", UpdateKind::Patch);
+    let db = candidate("db", "16.3", UpdateKind::Minor);
+    let before = vec![
+        Event::UpdateAvailable(web.clone()),
+        Event::UpdateAvailable(db.clone()),
+        check_done(2),
+    ];
+    let after = vec![
+        Event::UpdateApplied {
+            candidate: web,
+            new_container_id: "new".into(),
+        },
+        Event::UpdateApplied {
+            candidate: db,
+            new_container_id: "new".into(),
+        },
+        updates_done(2, 0),
+    ];
+    let trigger = acting(common, &["web", "db"], recorder.clone());
+    let early = in_two_parts(trigger, &recorder, before, after).await;
+    assert!(early.is_empty(), "{early:?}");
+    let bodies: Vec<String> = recorder
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| m.body.clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "1 Scanned, 1 Updated, 0 Failed\n- web (nginx:1.25.3): 1.25.3 updated to 1.25.4",
+            "1 Scanned, 1 Updated, 0 Failed\n- db (nginx:1.25.3): 1.25.3 updated to 16.3"
+        ]
+    );
+}
