@@ -15,7 +15,8 @@ const EXIT_UPDATE_FAILED: u8 = 3;
 #[derive(Parser)]
 #[command(version, about = "Keeps Docker containers current.")]
 struct Cli {
-    /// TOML configuration file; environment variables override it. Also TIDEWATCH_CONFIG.
+    /// TOML configuration file, or Diun's diun.yml (by its .yml/.yaml name); environment
+    /// variables override it. Also TIDEWATCH_CONFIG (and Diun's CONFIG for a .yml file).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Watch only these containers, as Watchtower's arguments do.
@@ -150,6 +151,10 @@ fn parse() -> (Cli, config::WatchtowerCommandLine) {
     ) = &cli.command
     {
         containers.extend(more.iter().cloned());
+    }
+    // Diun's compose files start it with `command: serve`: that is `run`, not a container.
+    if cli.command.is_none() && cli.containers.first().is_some_and(|c| c == "serve") {
+        containers.remove(0);
     }
     let mut watchtower = config::WatchtowerCommandLine {
         containers,

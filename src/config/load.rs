@@ -2,7 +2,7 @@
 //! answering "where did this value come from?".
 
 use super::compat::watchtower::{CommandLine, WatchtowerEnv};
-use super::compat::{Setting, diun, shoutrrr};
+use super::compat::{Setting, diun_file, shoutrrr};
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
 use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
@@ -107,12 +107,29 @@ fn load_vars(
     vars: Vec<(String, String)>,
     cli: &CommandLine,
 ) -> Result<Loaded, ConfigErrors> {
-    let file = file.or_else(|| {
+    let var = |name: &str| {
         vars.iter()
-            .find(|(k, _)| k == "TIDEWATCH_CONFIG")
+            .find(|(k, _)| k == name)
             .map(|(_, v)| PathBuf::from(v))
-    });
-    load_with(file.as_deref(), vars, cli)
+    };
+    // Diun's `CONFIG` names its file; read only when it is one (a YAML file), as another
+    // program's `CONFIG` may be set in the same environment.
+    let file = file
+        .or_else(|| var("TIDEWATCH_CONFIG"))
+        .or_else(|| var("CONFIG").filter(|p| diun_file::is_yaml(p)));
+    // None named: Diun's file where Diun would find it, said in the log.
+    let found = file
+        .is_none()
+        .then(|| diun_file::default_path(&vars))
+        .flatten();
+    let mut loaded = load_with(file.or(found.clone()).as_deref(), vars, cli)?;
+    if let Some(found) = found {
+        loaded.warnings.push(format!(
+            "{}: read as Diun's configuration file, found where Diun looks for it (--config names another)",
+            found.display()
+        ));
+    }
+    Ok(loaded)
 }
 
 /// Loads from an explicit file and environment, so tests need not touch the process's.
@@ -129,7 +146,10 @@ pub fn load_with(
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let watchtower_env = WatchtowerEnv::from_sources(&vars, cli, &mut errors, &mut warnings);
-    let diun_settings = diun::map(&vars, &mut errors, &mut warnings);
+    // A YAML file is Diun's (tidewatch's own is TOML): read as its `DIUN_*` variables.
+    let diun_yaml = file.filter(|f| diun_file::is_yaml(f));
+    let file = file.filter(|f| !diun_file::is_yaml(f));
+    let diun_settings = diun_file::map(diun_yaml, &vars, &mut errors, &mut warnings);
     let mut docker_env = DockerEnv::from_vars(&vars);
     if let Some((origin, host)) = &watchtower_env.docker_host {
         docker_env.host = Some(host.clone());

@@ -1,5 +1,6 @@
 //! Configuration: built-in defaults, then a TOML file (`--config PATH` or `TIDEWATCH_CONFIG`),
-//! then `TIDEWATCH_*` environment variables; each later source overrides the earlier.
+//! then `TIDEWATCH_*` environment variables; each later source overrides the earlier. A `--config`
+//! named `.yml`/`.yaml` is Diun's file instead, read as the `DIUN_*` variables it stands for.
 //!
 //! This module is the only one that reads the environment. It hands the rest of the program
 //! typed, validated structs, and keeps figment's record of where every value came from for
@@ -7,6 +8,7 @@
 
 mod compat;
 pub use compat::diun::regex_list as diun_regex_list;
+pub use compat::diun::{NotifyOn as DiunNotifyOn, notify_on as diun_notify_on};
 mod env;
 mod error;
 pub mod file;
@@ -40,7 +42,7 @@ pub use trigger::{
     PushoverConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig,
     TriggersConfig, When,
 };
-pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, name_patterns};
+pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, WatcherDiunConfig, name_patterns};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -55,6 +55,24 @@ pub struct WatcherConfig {
     /// Swarm. Unset: decided by asking the engine whether it is a manager. A task container
     /// of a service is never watched on its own, whatever this says.
     pub swarm: Option<bool>,
+    /// Defaults of Diun's labels `diun.watch_repo`, `diun.notify_on` and `diun.max_tags` for
+    /// this watcher's containers (Diun's `defaults`); a container's own label wins.
+    pub diun: WatcherDiunConfig,
+}
+
+/// Diun's `defaults.watchRepo`, `notifyOn` and `maxTags`, set from `DIUN_DEFAULTS_*` or
+/// `diun.yml`. A Diun setup sets `watchrepo=false` when Diun's is unset, as Diun follows only a
+/// container's own tag by default; elsewhere all three stay unset and mean nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatcherDiunConfig {
+    /// `true`: newer tags of the repository are offered as well as a new image behind the
+    /// container's tag; `false`: only the latter.
+    pub watchrepo: Option<bool>,
+    /// `new`, `update` or both (`new;update`): which of the two is offered.
+    pub notifyon: Option<String>,
+    /// Only the last this many tags the registry lists compete (`0`: all).
+    pub maxtags: Option<u32>,
 }
 
 /// The watcher-wide form of the container labels `tag.include`, `tag.exclude`,
@@ -96,6 +114,7 @@ impl Default for WatcherConfig {
             tag: WatcherTagConfig::default(),
             watchdigest: None,
             swarm: None,
+            diun: WatcherDiunConfig::default(),
         }
     }
 }
@@ -153,8 +172,15 @@ impl WatcherConfig {
             ("tag.morenumbers", t.morenumbers),
             ("watch.digest", self.watchdigest),
         ];
+        let d = &self.diun;
+        let diun = [
+            ("diun.watch_repo", d.watchrepo.map(|b| b.to_string())),
+            ("diun.notify_on", d.notifyon.clone()),
+            ("diun.max_tags", d.maxtags.map(|n| n.to_string())),
+        ];
         text.into_iter()
             .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+            .chain(diun.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))))
             .chain(
                 switch
                     .into_iter()
@@ -250,6 +276,9 @@ impl WatcherConfig {
         }
         if matches!(&self.host, Some(h) if h.trim().is_empty()) {
             problems.push(("host", "must not be empty".into()));
+        }
+        if let Some(Err(message)) = self.diun.notifyon.as_deref().map(super::diun_notify_on) {
+            problems.push(("diun.notifyon", message));
         }
         problems
     }

@@ -4,7 +4,9 @@
 //!
 //! As WUD does: a version tag (`1.4.2`, `v2.11.0-alpine`) is compared with the repository's
 //! tags, by the tag policy, and its digest only when `watch.digest` is set; any other tag
-//! (`latest`, `stable`) is watched by digest.
+//! (`latest`, `stable`) is watched by digest. Diun's labels change that for a container:
+//! `diun.watch_repo=false` (Diun's default, so a Diun setup's) follows its tag's digest only,
+//! `diun.notify_on` drops new tags or new digests, `diun.max_tags` narrows the tags compared.
 
 use crate::config::WatcherConfig;
 pub use crate::model::finding::{Finding, Status, Update};
@@ -116,15 +118,22 @@ async fn decide(
     }
     let tag = image.tag.clone().unwrap_or_else(|| "latest".into());
     let is_version = labels.tags.version(&tag).is_some();
-    if is_version {
-        match newer_tag(session, image, &tag, &labels.tags).await {
+    // Diun's `watch_repo` and `notify_on` (see `ContainerLabels`): unset, both hold.
+    let notify = labels.notify_on.unwrap_or_default();
+    if is_version && notify.new && labels.watch_repo != Some(false) {
+        match newer_tag(session, image, &tag, labels).await {
             Ok(Some(update)) => return update,
             Ok(None) => {}
             Err(failed) => return failed,
         }
-        if !labels.watch_digest.unwrap_or(false) {
-            return Finding::up_to_date();
-        }
+    }
+    let digest_watched = !is_version
+        || labels.watch_repo == Some(false)
+        || labels
+            .watch_digest
+            .unwrap_or(labels.watch_repo == Some(true));
+    if !notify.update || !digest_watched {
+        return Finding::up_to_date();
     }
     digest_finding(session, image, &tag, container).await
 }
@@ -134,13 +143,15 @@ async fn newer_tag(
     session: &Session<'_>,
     image: &ImageRef,
     tag: &str,
-    policy: &tags::TagPolicy,
+    labels: &labels::ContainerLabels,
 ) -> Result<Option<Finding>, Finding> {
+    let policy = &labels.tags;
     let available = session
         .tags(image)
         .await
         .map_err(|err| Finding::failed(err.to_string()))?;
-    let Some(newer) = tags::newest(tag, available.iter(), policy) else {
+    let considered = capped(&available, policy, labels.max_tags);
+    let Some(newer) = tags::newest(tag, considered, policy) else {
         return Ok(None);
     };
     let target = ImageRef {
@@ -157,6 +168,20 @@ async fn newer_tag(
     Ok(Some(Finding::update(newer.kind, newer.tag, digest)))
 }
 
+/// Diun's `max_tags`: of the tags the policy admits, the last `max` the registry listed (Diun
+/// reverses the list and takes the first), or all of them.
+fn capped<'a>(
+    available: &'a [String],
+    policy: &'a tags::TagPolicy,
+    max: Option<usize>,
+) -> impl Iterator<Item = &'a String> {
+    let skip = max.map_or(0, |max| {
+        let admitted = available.iter().filter(|t| policy.admits(t)).count();
+        admitted.saturating_sub(max)
+    });
+    available.iter().filter(|t| policy.admits(t)).skip(skip)
+}
+
 /// Whether the container runs the image its tag points to now.
 async fn digest_finding(
     session: &Session<'_>,
@@ -171,5 +196,25 @@ async fn digest_finding(
         }
         Ok(DigestCheck::NoLocalDigest) => Finding::skipped(NO_LOCAL_DIGEST),
         Err(err) => Finding::failed(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_tags_keeps_the_last_admitted_tags_the_registry_listed() {
+        let listed: Vec<String> = ["1.0.0", "1.11.0", "1.9.0-rc1", "latest", "1.10.0"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let policy = tags::TagPolicy::new(None, Some("-rc"), None).unwrap();
+        let seen = |max| capped(&listed, &policy, max).cloned().collect::<Vec<_>>();
+        assert_eq!(seen(None), ["1.0.0", "1.11.0", "latest", "1.10.0"]);
+        assert_eq!(seen(Some(2)), ["latest", "1.10.0"]);
+        assert_eq!(seen(Some(9)).len(), 4);
+        let newest = tags::newest("1.0.0", capped(&listed, &policy, Some(2)), &policy);
+        assert_eq!(newest.map(|n| n.tag), Some("1.10.0".to_string()));
     }
 }

@@ -14,7 +14,9 @@ const WUD: &str = "wud.";
 const WATCHTOWER: &str = "com.centurylinklabs.watchtower.";
 
 /// Diun's labels with a meaning here, by tidewatch's key: the last alias, after Watchtower's.
-/// `diun.watch_repo`, `diun.max_tags`, `diun.notify_on` and `diun.sort_tags` have none.
+/// `diun.watch_repo`, `diun.max_tags` and `diun.notify_on` have no native equivalent and are
+/// read under their own names (see [`ContainerLabels::watch_repo`]); `diun.sort_tags` is not
+/// read (tidewatch orders tags by version).
 const DIUN: &[(&str, &str)] = &[
     ("watch", "diun.enable"),
     ("tag.include", "diun.include_tags"),
@@ -79,6 +81,17 @@ pub struct ContainerLabels {
     /// `trigger.exclude`: these triggers do not act on it (for the kinds their threshold
     /// allows, when one is given).
     pub trigger_exclude: Vec<TriggerRule>,
+    /// Diun's `diun.watch_repo`: `Some(false)` follows the container's own tag only (a new
+    /// image behind it, whatever the tag), `Some(true)` also the repository's newer tags, with
+    /// the own tag's digest as well. `None` (no label, no Diun setup) is tidewatch's way: a
+    /// version tag by newer tags, any other tag by digest.
+    pub watch_repo: Option<bool>,
+    /// Diun's `diun.notify_on`: which of a newer tag (`new`) and a new image behind the tag
+    /// (`update`) are offered; both when unset.
+    pub notify_on: Option<crate::config::DiunNotifyOn>,
+    /// Diun's `diun.max_tags`: only the last this many tags the registry lists compete (Diun's
+    /// default order, `reverse`, takes them from the end of the list); `0` or unset, all.
+    pub max_tags: Option<usize>,
 }
 
 /// One entry of a `trigger.include`/`trigger.exclude` label: `kind.name[:threshold]`.
@@ -158,6 +171,10 @@ pub fn with_defaults<'a>(
     let missing: Vec<&(&str, String)> = defaults
         .iter()
         .filter(|(key, _)| {
+            // Diun's own defaults (`diun.watch_repo`) have Diun's name only.
+            if key.starts_with("diun.") {
+                return !labels.contains_key(*key);
+            }
             ![NATIVE, WUD, WATCHTOWER]
                 .iter()
                 .any(|prefix| labels.contains_key(&format!("{prefix}{key}")))
@@ -171,7 +188,11 @@ pub fn with_defaults<'a>(
     }
     let mut merged = labels.clone();
     for (key, value) in missing {
-        merged.insert(format!("{NATIVE}{key}"), value.clone());
+        let name = match key.starts_with("diun.") {
+            true => key.to_string(),
+            false => format!("{NATIVE}{key}"),
+        };
+        merged.insert(name, value.clone());
     }
     std::borrow::Cow::Owned(merged)
 }
@@ -255,7 +276,37 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
             .map(|(label, value)| trigger_rules(&label, &value))
             .transpose()?
             .unwrap_or_default(),
+        watch_repo: diun_label(labels, "diun.watch_repo", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err("expected true or false".into()),
+            }
+        })?,
+        notify_on: diun_label(labels, "diun.notify_on", crate::config::diun_notify_on)?,
+        max_tags: diun_label(labels, "diun.max_tags", |v| {
+            v.parse::<usize>()
+                .map_err(|_| "expected a whole number, 0 or more".to_string())
+        })?
+        .filter(|n| *n > 0),
     })
+}
+
+/// One of Diun's own labels, read by `parse`; a bad value names the label.
+fn diun_label<T>(
+    labels: &BTreeMap<String, String>,
+    label: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, LabelError> {
+    labels
+        .get(label)
+        .map(|value| {
+            parse(value.trim()).map_err(|reason| LabelError::Invalid {
+                label: label.to_string(),
+                reason,
+            })
+        })
+        .transpose()
 }
 
 /// A `link.template` for `tag`, with WUD's placeholders: `${original}` (the tag),
@@ -354,6 +405,51 @@ mod tests {
             labels,
             "the container's own wins"
         );
+    }
+
+    #[test]
+    fn diuns_repo_labels_are_read_and_a_bad_one_names_itself() {
+        let none = check(&[]).unwrap();
+        assert_eq!(
+            (none.watch_repo, none.notify_on, none.max_tags),
+            (None, None, None)
+        );
+        let set = check(&[
+            ("diun.watch_repo", "TRUE"),
+            ("diun.notify_on", "update"),
+            ("diun.max_tags", "5"),
+            ("diun.sort_tags", "semver"),
+        ])
+        .unwrap();
+        assert_eq!(set.watch_repo, Some(true));
+        let on = set.notify_on.unwrap();
+        assert!(!on.new && on.update);
+        assert_eq!(set.max_tags, Some(5));
+        assert_eq!(check(&[("diun.max_tags", "0")]).unwrap().max_tags, None);
+        let both = check(&[("diun.notify_on", "new;update")]).unwrap();
+        assert_eq!(both.notify_on, Some(crate::config::DiunNotifyOn::default()));
+        for (label, value) in [
+            ("diun.max_tags", "abc"),
+            ("diun.watch_repo", "maybe"),
+            ("diun.notify_on", "new;later"),
+        ] {
+            let err = check(&[(label, value)]).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("label {label}: expected")),
+                "{err}"
+            );
+            assert!(!err.contains(value), "{err}");
+        }
+        // A Diun setup's defaults fill in under Diun's names; the container's own label wins.
+        let defaults = [
+            ("diun.watch_repo", "false".to_string()),
+            ("diun.max_tags", "3".to_string()),
+        ];
+        let labels: BTreeMap<String, String> =
+            [("diun.watch_repo".to_string(), "true".to_string())].into();
+        let merged = with_defaults(&labels, &defaults);
+        assert_eq!(merged.get("diun.watch_repo").unwrap(), "true");
+        assert_eq!(merged.get("diun.max_tags").unwrap(), "3");
     }
 
     #[test]

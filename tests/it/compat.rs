@@ -381,7 +381,14 @@ fn a_diun_setup_notifies_its_webhook_and_mail_of_an_update_and_never_applies_it(
     let registry = run.registry();
     let v1 = run.push(&registry, "app", "1.0.0");
     run.push(&registry, "app", "1.1.0");
-    let app = run.run_with("app", &["--label", "diun.enable=true"], &v1.reference, &[]);
+    // A new tag is Diun's news only for a container watching its repository.
+    let labels = [
+        "--label",
+        "diun.enable=true",
+        "--label",
+        "diun.watch_repo=true",
+    ];
+    let app = run.run_with("app", &labels, &v1.reference, &[]);
     let hook = Receiver::always(Answer::status(200));
     let sink = SmtpSink::plain();
     let endpoint = hook.url("/diun");

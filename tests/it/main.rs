@@ -11,6 +11,7 @@ mod compat;
 mod compose;
 mod config_cli;
 mod crash;
+mod diun;
 mod faults;
 mod fidelity;
 mod hooks;

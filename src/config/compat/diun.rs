@@ -86,6 +86,25 @@ const KNOWN: &[&str] = &[
     "DIUN_NOTIF_WEBHOOK_TIMEOUT",
     "DIUN_NOTIF_WEBHOOK_PROXY",
     "DIUN_DB_PATH",
+    // Diun's keys with no meaning here, warned like the others.
+    "DIUN_NOTIF_SLACK_PROXY",
+    "DIUN_NOTIF_TEAMS_CARDTYPE",
+    "DIUN_NOTIF_TEAMS_TIMEOUT",
+    "DIUN_NOTIF_TEAMS_PROXY",
+    "DIUN_NOTIF_TEAMS_TLSSKIPVERIFY",
+    "DIUN_NOTIF_TEAMS_TLSCACERTFILES",
+    "DIUN_NOTIF_DISCORD_RENDEREMBEDS",
+    "DIUN_NOTIF_DISCORD_PROXY",
+    "DIUN_NOTIF_TELEGRAM_APIURL",
+    "DIUN_NOTIF_TELEGRAM_PROXY",
+    "DIUN_NOTIF_GOTIFY_PROXY",
+    "DIUN_NOTIF_GOTIFY_TLSSKIPVERIFY",
+    "DIUN_NOTIF_GOTIFY_TLSCACERTFILES",
+    "DIUN_NOTIF_NTFY_ICON",
+    "DIUN_NOTIF_NTFY_CLICK",
+    "DIUN_NOTIF_NTFY_PROXY",
+    "DIUN_NOTIF_NTFY_TLSSKIPVERIFY",
+    "DIUN_NOTIF_NTFY_TLSCACERTFILES",
 ];
 
 /// The notifier variables read; Diun's others (its templates, mentions, fields) are warned
@@ -136,7 +155,10 @@ const OTHER_SECTIONS: &[&str] = &[
     "DIUN_PROVIDERS_NOMAD",
     "DIUN_PROVIDERS_FILE",
     "DIUN_PROVIDERS_DOCKERFILE",
+    "DIUN_PROVIDERS_CONTAINERD",
     "DIUN_REGOPTS_",
+    "DIUN_METRICS_",
+    "DIUN_DEFAULTS_METADATA_",
     "DIUN_WATCH_HEALTHCHECKS_",
     "DIUN_NOTIF_AMQP_",
     "DIUN_NOTIF_APPRISE_",
@@ -176,6 +198,48 @@ pub fn regex_list(value: &str) -> String {
             .collect::<Vec<_>>()
             .join("|"),
     }
+}
+
+/// What Diun's `notify_on` (`diun.notify_on`, `DIUN_DEFAULTS_NOTIFYON`) asks for: whether a new
+/// tag (`new`) and a new image behind the tag (`update`) are reported. A list separated by `;`
+/// (the label's) or `,` (the variable's); empty is Diun's default, both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyOn {
+    pub new: bool,
+    pub update: bool,
+}
+
+impl Default for NotifyOn {
+    fn default() -> Self {
+        NotifyOn {
+            new: true,
+            update: true,
+        }
+    }
+}
+
+/// Reads a `notify_on` list; the message never quotes the value.
+pub fn notify_on(value: &str) -> Result<NotifyOn, String> {
+    let parts: Vec<String> = value
+        .split([';', ','])
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return Ok(NotifyOn::default());
+    }
+    let mut on = NotifyOn {
+        new: false,
+        update: false,
+    };
+    for part in parts {
+        match part.as_str() {
+            "new" => on.new = true,
+            "update" => on.update = true,
+            _ => return Err("expected new, update, or both (`new;update`)".into()),
+        }
+    }
+    Ok(on)
 }
 
 /// The settings Diun's variables make.
@@ -292,6 +356,25 @@ pub fn map(
                         regex_list(value).into(),
                     );
                 }
+                "DIUN_DEFAULTS_WATCHREPO" => {
+                    if let Some(b) = boolean(name, value, errors) {
+                        set(name, &["watcher", "local", "diun", "watchrepo"], b.into());
+                    }
+                }
+                "DIUN_DEFAULTS_NOTIFYON" => match notify_on(value) {
+                    Ok(_) => set(
+                        name,
+                        &["watcher", "local", "diun", "notifyon"],
+                        value.trim().into(),
+                    ),
+                    Err(message) => errors.push(ConfigError::new(name, message)),
+                },
+                "DIUN_DEFAULTS_MAXTAGS" => match value.trim().parse::<u32>() {
+                    Ok(n) => set(name, &["watcher", "local", "diun", "maxtags"], n.into()),
+                    Err(_) => {
+                        errors.push(ConfigError::new(name, "expected a whole number, 0 or more"))
+                    }
+                },
                 // Read with their notifier below.
                 n if NOTIF_READ.contains(&n) => {}
                 _ => warnings.push(format!(
@@ -317,6 +400,15 @@ pub fn map(
         set(
             "DIUN_PROVIDERS_DOCKER_WATCHBYDEFAULT (Diun's default)",
             &["watcher", "local", "watchbydefault"],
+            false.into(),
+        );
+    }
+    // Diun follows a container's own tag only (a new image behind it) unless told to watch
+    // the repository: so does a Diun setup here, where tidewatch would offer newer tags.
+    if get("DIUN_DEFAULTS_WATCHREPO").is_none() {
+        set(
+            "DIUN_DEFAULTS_WATCHREPO (Diun's default)",
+            &["watcher", "local", "diun", "watchrepo"],
             false.into(),
         );
     }

@@ -1,12 +1,14 @@
 //! The settings of the tools tidewatch replaces, mapped onto its own: Watchtower's variables and
-//! flags (`watchtower`) and its notification URLs (`shoutrrr`); WUD's share tidewatch's grammar
-//! and are read by `config::env`.
+//! flags (`watchtower`) and its notification URLs (`shoutrrr`), Diun's variables (`diun`) and its
+//! YAML file (`diun_file`, flattened into those variables); WUD's share tidewatch's grammar and
+//! are read by `config::env`.
 //!
 //! A mapped value is a figment source of its own ([`Setting`]), merged before the file and the
 //! variables, so a value set the tidewatch way wins and every mapped value still names the
 //! Watchtower variable or flag it came from, in `tidewatch config` and in errors.
 
 pub mod diun;
+pub mod diun_file;
 pub mod gotemplate;
 pub mod shoutrrr;
 pub mod watchtower;
