@@ -164,7 +164,8 @@ fn a_wud_http_trigger_with_a_proxy_sends_through_it_with_the_proxys_credentials(
 #[test]
 fn diuns_webhook_gets_diuns_json_with_diuns_default_method() {
     let run = TestRun::new();
-    let (_registry, app, _, v2) = outdated(&run, &["diun.enable=true"]);
+    // A new tag is news to Diun when it watches the repository.
+    let (_registry, app, _, v2) = outdated(&run, &["diun.enable=true", "diun.watch_repo=true"]);
     let hook = Receiver::always(Answer::status(200));
     let endpoint = hook.url("/diun");
     // Diun's documented webhook, without a method: Diun's default is GET.
