@@ -77,6 +77,7 @@ notif:
     endpoint: http://127.0.0.1:9/sd54qad89azd5a
     method: POST
     headers:
+      content-type: application/json
       authorization: hookS3CRET
     timeout: 10s
 
@@ -297,6 +298,7 @@ notif:
     endpoint: {}
     method: POST
     headers:
+      content-type: application/json
       authorization: Bearer hookS3CRET
     timeout: 10s
 providers:

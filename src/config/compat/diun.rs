@@ -105,6 +105,8 @@ const KNOWN: &[&str] = &[
     "DIUN_NOTIF_NTFY_PROXY",
     "DIUN_NOTIF_NTFY_TLSSKIPVERIFY",
     "DIUN_NOTIF_NTFY_TLSCACERTFILES",
+    "DIUN_NOTIF_WEBHOOK_TLSSKIPVERIFY",
+    "DIUN_NOTIF_WEBHOOK_TLSCACERTFILES",
 ];
 
 /// The notifier variables read; Diun's others (its templates, mentions, fields) are warned
@@ -638,13 +640,24 @@ pub fn map(
                 "GET".into(),
             ),
         }
-        let headers: Vec<String> = vars
-            .iter()
-            .filter_map(|(n, v)| {
-                let header = n.strip_prefix("DIUN_NOTIF_WEBHOOK_HEADERS_")?;
-                Some(format!("{}: {}", header.to_ascii_lowercase(), v.trim()))
-            })
-            .collect();
+        let mut headers: Vec<String> = Vec::new();
+        for (n, v) in vars {
+            let Some(header) = n.strip_prefix("DIUN_NOTIF_WEBHOOK_HEADERS_") else {
+                continue;
+            };
+            let header = header.to_ascii_lowercase();
+            // Diun's documented example sets `content-type: application/json`: here that is
+            // the trigger's own key, not a header.
+            if header == "content-type" || header == "content_type" {
+                set(
+                    n,
+                    &["trigger", "http", "diun", "contenttype"],
+                    v.trim().into(),
+                );
+            } else {
+                headers.push(format!("{header}: {}", v.trim()));
+            }
+        }
         if !headers.is_empty() {
             set(
                 "DIUN_NOTIF_WEBHOOK_HEADERS_*",

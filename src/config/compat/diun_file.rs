@@ -645,6 +645,10 @@ providers:
                 "notif.telegram.chatIDs",
             ),
             ("trigger.http.diun.timeout = 10", "notif.webhook.timeout"),
+            (
+                "trigger.http.diun.contenttype = \"application/json\"",
+                "notif.webhook.headers.content-type",
+            ),
         ] {
             let found: Vec<&String> = lines.iter().filter(|l| l.starts_with(needle)).collect();
             assert_eq!(found.len(), 1, "{needle}: {all}");
