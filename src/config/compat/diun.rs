@@ -107,6 +107,22 @@ const KNOWN: &[&str] = &[
     "DIUN_NOTIF_NTFY_TLSCACERTFILES",
     "DIUN_NOTIF_WEBHOOK_TLSSKIPVERIFY",
     "DIUN_NOTIF_WEBHOOK_TLSCACERTFILES",
+    "DIUN_NOTIF_PUSHOVER_TOKEN",
+    "DIUN_NOTIF_PUSHOVER_TOKENFILE",
+    "DIUN_NOTIF_PUSHOVER_RECIPIENT",
+    "DIUN_NOTIF_PUSHOVER_RECIPIENTFILE",
+    "DIUN_NOTIF_PUSHOVER_PRIORITY",
+    "DIUN_NOTIF_PUSHOVER_SOUND",
+    "DIUN_NOTIF_PUSHOVER_TIMEOUT",
+    "DIUN_NOTIF_PUSHOVER_TEMPLATETITLE",
+    "DIUN_NOTIF_PUSHOVER_TEMPLATEBODY",
+    "DIUN_NOTIF_MATRIX_HOMESERVERURL",
+    "DIUN_NOTIF_MATRIX_USER",
+    "DIUN_NOTIF_MATRIX_PASSWORD",
+    "DIUN_NOTIF_MATRIX_PASSWORDFILE",
+    "DIUN_NOTIF_MATRIX_ROOMID",
+    "DIUN_NOTIF_MATRIX_MSGTYPE",
+    "DIUN_NOTIF_MATRIX_TEMPLATEBODY",
 ];
 
 /// The notifier variables read; Diun's others (its templates, mentions, fields) are warned
@@ -148,6 +164,16 @@ const NOTIF_READ: &[&str] = &[
     "DIUN_NOTIF_WEBHOOK_METHOD",
     "DIUN_NOTIF_WEBHOOK_TIMEOUT",
     "DIUN_NOTIF_WEBHOOK_PROXY",
+    "DIUN_NOTIF_PUSHOVER_TOKEN",
+    "DIUN_NOTIF_PUSHOVER_TOKENFILE",
+    "DIUN_NOTIF_PUSHOVER_RECIPIENT",
+    "DIUN_NOTIF_PUSHOVER_RECIPIENTFILE",
+    "DIUN_NOTIF_PUSHOVER_PRIORITY",
+    "DIUN_NOTIF_MATRIX_HOMESERVERURL",
+    "DIUN_NOTIF_MATRIX_USER",
+    "DIUN_NOTIF_MATRIX_PASSWORD",
+    "DIUN_NOTIF_MATRIX_PASSWORDFILE",
+    "DIUN_NOTIF_MATRIX_ROOMID",
 ];
 
 /// Diun's sections tidewatch has no equivalent for: warned, not refused, so the setup starts.
@@ -165,9 +191,7 @@ const OTHER_SECTIONS: &[&str] = &[
     "DIUN_NOTIF_AMQP_",
     "DIUN_NOTIF_APPRISE_",
     "DIUN_NOTIF_ELASTICSEARCH_",
-    "DIUN_NOTIF_MATRIX_",
     "DIUN_NOTIF_MQTT_",
-    "DIUN_NOTIF_PUSHOVER_",
     "DIUN_NOTIF_ROCKETCHAT_",
     "DIUN_NOTIF_SCRIPT_",
     "DIUN_NOTIF_SIGNALREST_",
@@ -573,6 +597,74 @@ pub fn map(
                     "expected a number",
                 )),
             }
+        }
+    }
+    if let Some((origin, token)) = secret("DIUN_NOTIF_PUSHOVER_TOKEN", errors) {
+        set(
+            &origin,
+            &["trigger", "pushover", "diun", "token"],
+            token.into(),
+        );
+        match secret("DIUN_NOTIF_PUSHOVER_RECIPIENT", errors) {
+            Some((origin, user)) => set(
+                &origin,
+                &["trigger", "pushover", "diun", "user"],
+                user.into(),
+            ),
+            None => errors.push(ConfigError::new(
+                "DIUN_NOTIF_PUSHOVER_RECIPIENT",
+                "required with DIUN_NOTIF_PUSHOVER_TOKEN",
+            )),
+        }
+        if let Some(p) = get("DIUN_NOTIF_PUSHOVER_PRIORITY") {
+            match p.parse::<i8>() {
+                Ok(p @ -2..=2) => set(
+                    "DIUN_NOTIF_PUSHOVER_PRIORITY",
+                    &["trigger", "pushover", "diun", "priority"],
+                    // Emergency (2) needs retry and expiry, which Diun does not send either;
+                    // Pushover takes it as high.
+                    p.min(1).into(),
+                ),
+                _ => errors.push(ConfigError::new(
+                    "DIUN_NOTIF_PUSHOVER_PRIORITY",
+                    "expected -2 to 2",
+                )),
+            }
+        }
+    }
+    if let Some(room) = get("DIUN_NOTIF_MATRIX_ROOMID") {
+        let url = get("DIUN_NOTIF_MATRIX_HOMESERVERURL").unwrap_or("https://matrix.org");
+        set(
+            "DIUN_NOTIF_MATRIX_HOMESERVERURL",
+            &["trigger", "matrix", "diun", "url"],
+            url.into(),
+        );
+        set(
+            "DIUN_NOTIF_MATRIX_ROOMID",
+            &["trigger", "matrix", "diun", "rooms"],
+            room.into(),
+        );
+        match get("DIUN_NOTIF_MATRIX_USER") {
+            Some(user) => set(
+                "DIUN_NOTIF_MATRIX_USER",
+                &["trigger", "matrix", "diun", "user"],
+                user.into(),
+            ),
+            None => errors.push(ConfigError::new(
+                "DIUN_NOTIF_MATRIX_USER",
+                "required with DIUN_NOTIF_MATRIX_ROOMID",
+            )),
+        }
+        match secret("DIUN_NOTIF_MATRIX_PASSWORD", errors) {
+            Some((origin, password)) => set(
+                &origin,
+                &["trigger", "matrix", "diun", "password"],
+                password.into(),
+            ),
+            None => errors.push(ConfigError::new(
+                "DIUN_NOTIF_MATRIX_PASSWORD",
+                "required with DIUN_NOTIF_MATRIX_ROOMID",
+            )),
         }
     }
     if let Some(topic) = get("DIUN_NOTIF_NTFY_TOPIC") {

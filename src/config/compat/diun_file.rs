@@ -412,6 +412,10 @@ pub fn key_of(var: &str) -> String {
         "apiURL",
         "tlsSkipVerify",
         "tlsCaCertFiles",
+        "homeserverURL",
+        "roomID",
+        "msgType",
+        "recipientFile",
     ];
     var.trim_start_matches("DIUN_")
         .split('_')
@@ -673,6 +677,37 @@ providers:
                 "{key}: {warnings:?}"
             );
         }
+    }
+
+    #[test]
+    fn diuns_pushover_and_matrix_notifiers_map_to_tidewatchs() {
+        let (lines, _) = load(
+            "notif:\n  pushover:\n    token: poS3CRET\n    recipient: uS3CRET\n    priority: 2\n    sound: siren\n  matrix:\n    homeserverURL: https://matrix.lan\n    user: \"@diun:matrix.lan\"\n    password: mxS3CRET\n    roomID: \"!abc:matrix.lan\"\n    msgType: notice\n",
+            &[],
+        )
+        .unwrap();
+        for expected in [
+            "trigger.pushover.diun.token = \"***\"  # diun.yml: key notif.pushover.token",
+            "trigger.pushover.diun.user = \"***\"  # diun.yml: key notif.pushover.recipient",
+            "trigger.pushover.diun.priority = 1  # diun.yml: key notif.pushover.priority",
+            "trigger.matrix.diun.url = \"https://matrix.lan\"  # diun.yml: key notif.matrix.homeserverURL",
+            "trigger.matrix.diun.rooms = \"!abc:matrix.lan\"  # diun.yml: key notif.matrix.roomID",
+            "trigger.matrix.diun.password = \"***\"  # diun.yml: key notif.matrix.password",
+        ] {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                        == expected.split_whitespace().collect::<Vec<_>>()),
+                "{expected}: {lines:#?}"
+            );
+        }
+        assert!(!lines.iter().any(|l| l.contains("S3CRET")));
+        let errors = load("notif:\n  matrix:\n    roomID: \"!abc:lan\"\n", &[]).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("notif.matrix.user")),
+            "{errors:?}"
+        );
     }
 
     #[test]
