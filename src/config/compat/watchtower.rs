@@ -549,7 +549,9 @@ impl WatchtowerEnv {
         let Some(kinds) = self.get("WATCHTOWER_NOTIFICATIONS") else {
             for (var, given) in &self.given {
                 let legacy = ["_EMAIL_", "_SLACK_", "_MSTEAMS_", "_GOTIFY_"];
-                if legacy.iter().any(|l| var.contains(l)) {
+                if legacy.iter().any(|l| var.contains(l))
+                    && !NO_MEANING.iter().any(|(n, _)| n == var)
+                {
                     warnings.push(format!(
                         "{}: ignored, WATCHTOWER_NOTIFICATIONS does not name its notifier",
                         given.origin
@@ -961,7 +963,9 @@ impl WatchtowerEnv {
                 "WATCHTOWER_HTTP_API_METRICS" => {
                     env.api_metrics = boolean(origin, value, errors).unwrap_or(false);
                 }
-                v if v.starts_with("WATCHTOWER_NOTIFICATION") => {
+                v if v.starts_with("WATCHTOWER_NOTIFICATION")
+                    && !NO_MEANING.iter().any(|(n, _)| *n == v) =>
+                {
                     // Read by the notification mapping.
                 }
                 v => {
@@ -1016,6 +1020,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn notification_settings_with_no_meaning_here_are_warned_once_by_name() {
+        let vars: Vec<(String, String)> = [
+            ("WATCHTOWER_NOTIFICATIONS_LEVEL", "info"),
+            ("WATCHTOWER_NOTIFICATIONS_DELAY", "5"),
+            ("WATCHTOWER_NOTIFICATION_EMAIL_DELAY", "2"),
+            ("WATCHTOWER_NOTIFICATION_URL", "discord://t@1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let env =
+            WatchtowerEnv::from_sources(&vars, &CommandLine::default(), &mut errors, &mut warnings);
+        env.legacy_notifications(&mut errors, &mut warnings);
+        assert!(errors.is_empty(), "{errors:?}");
+        for var in [
+            "WATCHTOWER_NOTIFICATIONS_LEVEL",
+            "WATCHTOWER_NOTIFICATIONS_DELAY",
+            "WATCHTOWER_NOTIFICATION_EMAIL_DELAY",
+        ] {
+            assert_eq!(
+                warnings.iter().filter(|w| w.starts_with(var)).count(),
+                1,
+                "{var}: {warnings:?}"
+            );
+        }
+        assert!(
+            !warnings.iter().any(|w| w.contains("NOTIFICATION_URL")),
+            "{warnings:?}"
+        );
     }
 
     #[test]
