@@ -255,6 +255,7 @@ pub fn load_with(
     loaded.apply_docker_env(&docker_env, &mut errors);
     loaded.apply_watchtower_env(watchtower_env, &mut errors);
     loaded.validate(&mut errors);
+    loaded.warn_unsupported_mqtt();
     if errors.is_empty() {
         Ok(loaded)
     } else {
@@ -700,6 +701,26 @@ impl Loaded {
             errors.push(ConfigError::new(
                 docker.host_origin.to_string(),
                 "expected unix:///path/to/docker.sock or tcp://host:port",
+            ));
+        }
+    }
+
+    /// WUD's Home Assistant integration of its `mqtt` trigger is not built yet: said by
+    /// variable, while the container topics it builds on are still published.
+    fn warn_unsupported_mqtt(&mut self) {
+        let names: Vec<String> = self
+            .config
+            .trigger
+            .mqtt
+            .iter()
+            .filter(|(_, c)| c.hass.enabled)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in names {
+            let origin = self.origin(&format!("trigger.mqtt.{name}.hass.enabled"));
+            self.warnings.push(format!(
+                "{origin}: Home Assistant discovery and its sensors are not supported yet; \
+                 the containers are still published under the trigger's topic"
             ));
         }
     }

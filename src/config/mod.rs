@@ -38,7 +38,8 @@ pub use server::{
 };
 pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
-    HttpAuthConfig, HttpConfig, HttpFormat, MatrixConfig, Mode, NtfyAuthConfig, NtfyConfig,
+    HttpAuthConfig, HttpConfig, HttpFormat, MatrixConfig, Mode, MqttConfig, MqttHassConfig,
+    MqttTlsConfig, NtfyAuthConfig, NtfyConfig,
     PushoverConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig,
     TriggersConfig, When,
 };

@@ -27,6 +27,7 @@ pub struct TriggersConfig {
     pub gotify: BTreeMap<String, GotifyConfig>,
     pub pushover: BTreeMap<String, PushoverConfig>,
     pub matrix: BTreeMap<String, MatrixConfig>,
+    pub mqtt: BTreeMap<String, MqttConfig>,
     pub docker: BTreeMap<String, DockerTriggerConfig>,
     /// WUD calls it `dockercompose`.
     #[serde(alias = "dockercompose")]
@@ -447,6 +448,45 @@ notifier_config! {
     }
 }
 
+notifier_config! {
+    /// An MQTT broker: WUD's container JSON, retained, one topic per container (WUD's `mqtt`
+    /// trigger, which Home Assistant users read).
+    MqttConfig {
+        /// The broker, `mqtt://host:1883` (`tcp://` is the same).
+        url: Option<String>,
+        /// The base topic (default `wud/container`); a container's is
+        /// `<topic>/<watcher>/<name>`.
+        topic: Option<String>,
+        user: Option<String>,
+        password: Option<Secret>,
+        /// The MQTT client ID (default `tidewatch_` and 8 random hex digits).
+        clientid: Option<String>,
+        /// WUD's TLS keys: accepted so that a WUD setup is named precisely, refused until
+        /// TLS is supported.
+        tls: MqttTlsConfig,
+        /// WUD's Home Assistant keys: `enabled` is warned about (not supported yet).
+        hass: MqttHassConfig,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttTlsConfig {
+    pub clientkey: Option<PathBuf>,
+    pub clientcert: Option<PathBuf>,
+    pub cachain: Option<PathBuf>,
+    pub rejectunauthorized: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttHassConfig {
+    pub enabled: bool,
+    /// Home Assistant's discovery prefix (WUD's default `homeassistant`).
+    pub prefix: Option<String>,
+    pub discovery: Option<bool>,
+}
+
 /// Every notifier instance with its shared options, for code that treats them alike.
 impl TriggersConfig {
     pub fn commons(&self) -> Vec<(&'static str, &String, CommonConfig)> {
@@ -469,6 +509,7 @@ impl TriggersConfig {
                 .map(|(n, c)| ("pushover", n, c.common())),
         );
         all.extend(self.matrix.iter().map(|(n, c)| ("matrix", n, c.common())));
+        all.extend(self.mqtt.iter().map(|(n, c)| ("mqtt", n, c.common())));
         all
     }
 }

@@ -14,6 +14,7 @@ pub mod diun;
 pub mod gotify;
 pub mod http;
 pub mod matrix;
+pub mod mqtt;
 pub mod ntfy;
 pub mod pushover;
 pub mod runner;
@@ -86,6 +87,7 @@ pub fn build_all(
         gotify,
         pushover,
         matrix,
+        mqtt,
         docker: _,
         compose: _,
     } = config;
@@ -155,6 +157,10 @@ pub fn build_all(
     for (name, c) in matrix {
         let notifier = matrix::Matrix::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
         add("matrix", name, c.common(), matrix::TEMPLATES, notifier);
+    }
+    for (name, c) in mqtt {
+        let notifier = mqtt::Mqtt::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        add("mqtt", name, c.common(), mqtt::TEMPLATES, notifier);
     }
     built
 }

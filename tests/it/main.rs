@@ -18,6 +18,7 @@ mod hooks;
 mod image;
 mod layout;
 mod modes;
+mod mqtt;
 mod notify;
 mod page;
 mod readme;

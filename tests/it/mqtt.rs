@@ -1,0 +1,247 @@
+//! The `mqtt` trigger set up as WUD's (`WUD_TRIGGER_MQTT_*`): an update found on the real
+//! engine and registry is published, retained, to a real mosquitto broker on loopback, on WUD's
+//! topic and as WUD's flattened container JSON; with the broker's password file too, where a
+//! wrong password is reported without being shown.
+
+use crate::support::{Container, Pushed, Registry, TestRun, tidewatch};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// A mosquitto of this test's own on a free loopback port, killed when dropped.
+struct Broker {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Broker {
+    /// Anonymous, or with `user`:`password` in a password file and nobody else let in.
+    fn start(login: Option<(&str, &str)>) -> Broker {
+        let dir = tempfile::Builder::new()
+            .prefix("tidewatch-mqtt-")
+            .tempdir()
+            .expect("a temporary folder");
+        let mut auth = "allow_anonymous true\n".to_string();
+        if let Some((user, password)) = login {
+            let file = dir.path().join("passwords");
+            std::fs::File::create(&file).expect("the password file");
+            let made = Command::new("mosquitto_passwd")
+                .arg("-b")
+                .arg(&file)
+                .args([user, password])
+                .output()
+                .expect("mosquitto_passwd (package mosquitto) must be installed");
+            assert!(made.status.success(), "mosquitto_passwd: {made:?}");
+            auth = format!("allow_anonymous false\npassword_file {}\n", file.display());
+        }
+        // A port can be taken between choosing and binding it: try again on another.
+        for _ in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("mosquitto.conf");
+            let mut text = format!("listener {port} 127.0.0.1\npersistence false\n{auth}");
+            // Run as root, mosquitto would become the `mosquitto` user, who cannot read the
+            // password file in this private folder.
+            if unsafe { libc::geteuid() } == 0 {
+                text.push_str("user root\n");
+            }
+            std::fs::File::create(&config)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .expect("the broker's configuration");
+            let mut child = Command::new("mosquitto")
+                .arg("-c")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("mosquitto (package mosquitto) must be installed");
+            if listening(&mut child, port) {
+                return Broker {
+                    child,
+                    port,
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("mosquitto did not listen on loopback");
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// `mosquitto_sub` for the first message on `filter`: `topic retained payload`, with the
+    /// retained flag as 0 or 1. Bounded by its own `-W`.
+    fn first(&self, filter: &str, login: Option<(&str, &str)>) -> (String, bool, serde_json::Value) {
+        let mut sub = Command::new("mosquitto_sub");
+        sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-t", filter, "-C", "1", "-W", "20", "-F", "%t %r %p"]);
+        if let Some((user, password)) = login {
+            sub.args(["-u", user, "-P", password]);
+        }
+        let out = sub
+            .output()
+            .expect("mosquitto_sub (package mosquitto-clients) must be installed");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "mosquitto_sub: {out:?}\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut parts = text.trim_end().splitn(3, ' ');
+        let topic = parts.next().unwrap_or_default().to_string();
+        let retained = parts.next() == Some("1");
+        let payload = serde_json::from_str(parts.next().unwrap_or_default())
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {text}"));
+        (topic, retained, payload)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Whether the broker accepts connections within 10 s (false once it has exited).
+fn listening(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        let addr = ([127, 0, 0, 1], port).into();
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A container named `name` on `app:1.0.0` of a fresh registry that also has `app:1.1.0`.
+fn outdated(run: &TestRun) -> (Registry, Container, Pushed, Pushed) {
+    let registry = run.registry();
+    let v1 = run.push(&registry, "app", "1.0.0");
+    let v2 = run.push(&registry, "app", "1.1.0");
+    let app = run.run_with("app", &["--label", "team=web"], &v1.reference, &[]);
+    (registry, app, v1, v2)
+}
+
+/// What WUD's MQTT consumers read: WUD's container, flattened with `_`.
+#[track_caller]
+fn assert_wud_flat(sent: &serde_json::Value, app: &Container, v1: &Pushed, v2: &Pushed) {
+    assert_eq!(sent["id"], app.id.as_str(), "{sent:#}");
+    assert_eq!(sent["name"], app.name.as_str());
+    assert_eq!(sent["display_name"], app.name.as_str());
+    assert_eq!(sent["display_icon"], "mdi:docker");
+    assert_eq!(sent["status"], "running");
+    assert_eq!(sent["watcher"], "local");
+    assert_eq!(sent["image_id"], v1.id.as_str());
+    assert_eq!(sent["image_registry_name"], "custom");
+    assert_eq!(sent["image_tag_value"], "1.0.0");
+    assert_eq!(sent["image_tag_semver"], true);
+    assert_eq!(sent["image_digest_watch"], false);
+    assert_eq!(sent["image_os"], "linux");
+    assert_eq!(sent["result_tag"], "1.1.0");
+    assert_eq!(sent["result_digest"], v2.digest.as_str());
+    assert_eq!(sent["update_available"], true);
+    assert_eq!(sent["update_kind_kind"], "tag");
+    assert_eq!(sent["update_kind_local_value"], "1.0.0");
+    assert_eq!(sent["update_kind_remote_value"], "1.1.0");
+    assert_eq!(sent["update_kind_semver_diff"], "minor");
+    assert_eq!(sent["labels_team"], "web");
+    assert_eq!(sent.get("image"), None, "flattened: {sent:#}");
+}
+
+/// The topic WUD publishes a container on: dots in its name become `-`.
+fn wud_topic(base: &str, app: &Container) -> String {
+    format!("{base}/local/{}", app.name.replace('.', "-"))
+}
+
+#[test]
+fn a_wud_mqtt_trigger_publishes_wuds_container_retained_on_wuds_topic() {
+    let run = TestRun::new();
+    let (_registry, app, v1, v2) = outdated(&run);
+    let broker = Broker::start(None);
+    let url = broker.url();
+    // WUD's documented minimal setup: only the URL; the default topic.
+    let env = [
+        ("WUD_TRIGGER_MQTT_MOSQUITTO_URL", url.as_str()),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", app.name.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(out.status.success(), "{out}");
+    // Subscribed after the run: only a retained message can arrive.
+    let (topic, retained, sent) = broker.first("wud/container/#", None);
+    assert_eq!(topic, wud_topic("wud/container", &app));
+    assert!(retained, "published retained");
+    assert_wud_flat(&sent, &app, &v1, &v2);
+}
+
+#[test]
+fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
+    let run = TestRun::new();
+    let (_registry, app, v1, v2) = outdated(&run);
+    let login = ("wud", "mqttS3CRET");
+    let broker = Broker::start(Some(login));
+    let url = broker.url();
+    let env = [
+        ("WUD_TRIGGER_MQTT_HA_URL", url.as_str()),
+        ("WUD_TRIGGER_MQTT_HA_TOPIC", "home/updates"),
+        ("WUD_TRIGGER_MQTT_HA_USER", login.0),
+        ("WUD_TRIGGER_MQTT_HA_PASSWORD", login.1),
+        ("WUD_TRIGGER_MQTT_HA_CLIENTID", "tidewatch-test"),
+        ("WUD_TRIGGER_MQTT_HA_HASS_ENABLED", "true"),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", app.name.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(out.status.success(), "{out}");
+    assert!(!out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"), "{out}");
+    // Home Assistant discovery is not built: said by the variable that asks for it.
+    assert!(out.stderr.contains("WUD_TRIGGER_MQTT_HA_HASS_ENABLED"), "{out}");
+    let (topic, retained, sent) = broker.first("home/updates/#", Some(login));
+    assert_eq!(topic, wud_topic("home/updates", &app));
+    assert!(retained, "published retained");
+    assert_wud_flat(&sent, &app, &v1, &v2);
+
+    // The same with a wrong password: refused, said without the password.
+    let wrong = TestRun::new();
+    let (_registry2, other, _, _) = outdated(&wrong);
+    let env = [
+        ("WUD_TRIGGER_MQTT_HA_URL", url.as_str()),
+        ("WUD_TRIGGER_MQTT_HA_USER", login.0),
+        ("WUD_TRIGGER_MQTT_HA_PASSWORD", "wrongS3CRET"),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", other.name.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(!out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"), "{out}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("refused the connection"),
+        "the refusal is reported: {out}"
+    );
+}
+
+#[test]
+fn mqtts_is_refused_at_start_up_naming_the_variable() {
+    let out = tidewatch(
+        &["config"],
+        &[("WUD_TRIGGER_MQTT_SECURE_URL", "mqtts://127.0.0.1:8883")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("WUD_TRIGGER_MQTT_SECURE_URL"), "{out}");
+    assert!(out.stderr.contains("not supported"), "{out}");
+}
