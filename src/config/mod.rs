@@ -39,9 +39,8 @@ pub use server::{
 pub use trigger::{
     CommonConfig, ComposeTriggerConfig, DiscordConfig, DockerTriggerConfig, GotifyConfig,
     HttpAuthConfig, HttpConfig, HttpFormat, MatrixConfig, Mode, MqttConfig, MqttHassConfig,
-    MqttTlsConfig, NtfyAuthConfig, NtfyConfig,
-    PushoverConfig, SlackConfig, SmtpConfig, SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig,
-    TriggersConfig, When,
+    MqttTlsConfig, NtfyAuthConfig, NtfyConfig, PushoverConfig, SlackConfig, SmtpConfig,
+    SmtpTlsConfig, TeamsCard, TeamsConfig, TelegramConfig, TriggersConfig, When,
 };
 pub use watcher::{DEFAULT_SOCKET, Endpoint, WatcherConfig, WatcherDiunConfig, name_patterns};
 

@@ -367,10 +367,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!((mqtt.host.as_str(), mqtt.port), ("10.0.0.2", 1884));
-        assert_eq!((mqtt.topic.as_str(), mqtt.client_id.as_str()), ("home/updates", "me"));
+        assert_eq!(
+            (mqtt.topic.as_str(), mqtt.client_id.as_str()),
+            ("home/updates", "me")
+        );
 
         assert_eq!(keys(MqttConfig::default()), ["url"]);
-        for bad in ["mqtts://b:8883", "wss://b", "http://b", "mqtt://u:p@b", "b:1883"] {
+        for bad in [
+            "mqtts://b:8883",
+            "wss://b",
+            "http://b",
+            "mqtt://u:p@b",
+            "b:1883",
+        ] {
             assert_eq!(keys(url(bad)), ["url"], "{bad}");
         }
         assert_eq!(
@@ -416,7 +425,7 @@ mod tests {
 
     #[test]
     fn the_payload_is_wuds_flattened_container() {
-        let entry = Entry::new(template::sample_candidate(), State::Found);
+        let entry = Entry::new(template::sample_candidate(), State::Stale);
         let sent = payload(&entry);
         let whole = serde_json::to_value(wud::of_entry(&entry)).unwrap();
         assert_eq!(sent["name"], whole["name"]);

@@ -76,7 +76,11 @@ impl Broker {
 
     /// `mosquitto_sub` for the first message on `filter`: `topic retained payload`, with the
     /// retained flag as 0 or 1. Bounded by its own `-W`.
-    fn first(&self, filter: &str, login: Option<(&str, &str)>) -> (String, bool, serde_json::Value) {
+    fn first(
+        &self,
+        filter: &str,
+        login: Option<(&str, &str)>,
+    ) -> (String, bool, serde_json::Value) {
         let mut sub = Command::new("mosquitto_sub");
         sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-t", filter, "-C", "1", "-W", "20", "-F", "%t %r %p"]);
@@ -209,9 +213,13 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
     ];
     let out = tidewatch(&["run", "--once"], &env);
     assert!(out.status.success(), "{out}");
-    assert!(!out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"), "{out}");
+    assert!(
+        !out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"),
+        "{out}"
+    );
     // Home Assistant discovery is not built: said by the variable that asks for it.
-    assert!(out.stderr.contains("WUD_TRIGGER_MQTT_HA_HASS_ENABLED"), "{out}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("WUD_TRIGGER_MQTT_HA_HASS_ENABLED"), "{out}");
     let (topic, retained, sent) = broker.first("home/updates/#", Some(login));
     assert_eq!(topic, wud_topic("home/updates", &app));
     assert!(retained, "published retained");
@@ -227,7 +235,10 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
         ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", other.name.as_str()),
     ];
     let out = tidewatch(&["run", "--once"], &env);
-    assert!(!out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"), "{out}");
+    assert!(
+        !out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"),
+        "{out}"
+    );
     let said = format!("{}{}", out.stdout, out.stderr);
     assert!(
         said.contains("refused the connection"),
