@@ -461,8 +461,7 @@ notifier_config! {
         password: Option<Secret>,
         /// The MQTT client ID (default `tidewatch_` and 8 random hex digits).
         clientid: Option<String>,
-        /// WUD's TLS keys: accepted so that a WUD setup is named precisely, refused until
-        /// TLS is supported.
+        /// For an `mqtts://` url (WUD's keys).
         tls: MqttTlsConfig,
         /// WUD's Home Assistant keys: `enabled` is warned about (not supported yet).
         hass: MqttHassConfig,
@@ -472,9 +471,13 @@ notifier_config! {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttTlsConfig {
+    /// PEM private key for mutual TLS, with `clientcert`.
     pub clientkey: Option<PathBuf>,
+    /// PEM certificate chain for mutual TLS, with `clientkey`.
     pub clientcert: Option<PathBuf>,
+    /// PEM CA certificates trusted instead of the system's.
     pub cachain: Option<PathBuf>,
+    /// `false`: any server certificate is accepted (default true).
     pub rejectunauthorized: Option<bool>,
 }
 

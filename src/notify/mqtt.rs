@@ -18,21 +18,32 @@
 //! messages are rare, and a connection held open would need its own reconnect logic. The
 //! runner's `timeout` bounds the whole exchange.
 //!
-//! Not supported yet, said clearly rather than half done: TLS (`mqtts://` and the `tls.*` keys
-//! are refused), MQTT over WebSocket (`ws://`, `wss://`), and Home Assistant discovery
-//! (`hass.enabled` is warned about at start-up; the container topics are still published).
+//! `mqtts://` (port 8883 by default) speaks TLS through rustls, with WUD's `tls.cachain`,
+//! `tls.clientcert`/`tls.clientkey` and `tls.rejectunauthorized`; the files are read at start-up.
+//!
+//! Not supported yet, said clearly rather than half done: MQTT over WebSocket (`ws://`, `wss://`
+//! are refused) and Home Assistant discovery (`hass.enabled` is warned about at start-up; the
+//! container topics are still published).
 
 use super::template::{Defaults, Entry};
 use super::{Message, Notifier, TriggerError, wud};
-use crate::config::{MqttConfig, Secret};
+use crate::config::{MqttConfig, MqttTlsConfig, Secret};
 use crate::trigger::BuildProblem;
 use async_trait::async_trait;
 use reqwest::Url;
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS,
+    TlsConfiguration, Transport,
 };
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use serde_json::{Map, Value};
 use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Unused (the payload is WUD's JSON), but the runner renders a message for every notifier.
@@ -41,6 +52,7 @@ pub const TEMPLATES: Defaults = super::http::TEMPLATES;
 /// WUD's default base topic.
 pub const DEFAULT_TOPIC: &str = "wud/container";
 const DEFAULT_PORT: u16 = 1883;
+const DEFAULT_TLS_PORT: u16 = 8883;
 /// Only for the one exchange of a send; the broker drops the client after 1.5 times this.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
@@ -51,6 +63,8 @@ pub struct Mqtt {
     client_id: String,
     user: Option<String>,
     password: Option<Secret>,
+    /// For `mqtts://`: read once at start-up, so a missing file stops start-up.
+    tls: Option<Arc<ClientConfig>>,
 }
 
 /// Never the password.
@@ -60,6 +74,7 @@ impl std::fmt::Debug for Mqtt {
             .field("broker", &format_args!("{}:{}", self.host, self.port))
             .field("topic", &self.topic)
             .field("user", &self.user)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -98,55 +113,60 @@ impl Mqtt {
             }
             Some(id) => id.to_string(),
         };
-        let tls = &config.tls;
-        for (key, set) in [
-            ("tls.clientkey", tls.clientkey.is_some()),
-            ("tls.clientcert", tls.clientcert.is_some()),
-            ("tls.cachain", tls.cachain.is_some()),
-            ("tls.rejectunauthorized", tls.rejectunauthorized.is_some()),
-        ] {
-            if set {
-                problems.push(BuildProblem::new(
-                    key,
-                    "TLS to the broker is not supported yet: use an mqtt:// listener",
-                ));
+        let tls = match &broker {
+            Some((_, _, true)) => tls_config(&config.tls).map_err(|p| problems.extend(p)).ok(),
+            Some((_, _, false)) => {
+                let set = &config.tls;
+                for (key, given) in [
+                    ("tls.clientkey", set.clientkey.is_some()),
+                    ("tls.clientcert", set.clientcert.is_some()),
+                    ("tls.cachain", set.cachain.is_some()),
+                ] {
+                    if given {
+                        problems.push(BuildProblem::new(key, "TLS settings need an mqtts:// url"));
+                    }
+                }
+                None
             }
-        }
+            None => None,
+        };
         match (broker, problems.is_empty()) {
-            (Some((host, port)), true) => Ok(Mqtt {
+            (Some((host, port, _)), true) => Ok(Mqtt {
                 host,
                 port,
                 topic,
                 client_id,
                 user,
                 password: config.password.clone(),
+                tls,
             }),
             _ => Err(problems),
         }
     }
 }
 
-/// The broker's host and port from `mqtt://host[:port]` (or `tcp://`). The message names what
-/// is wrong, never the value.
-fn broker(url: &str) -> Result<(String, u16), BuildProblem> {
+/// The broker's host, port and whether it speaks TLS, from `mqtt://host[:port]` (or `tcp://`)
+/// or `mqtts://host[:port]` (or `tls://`, `ssl://`). The message names what is wrong, never the
+/// value.
+fn broker(url: &str) -> Result<(String, u16, bool), BuildProblem> {
     let problem = |message: &str| BuildProblem::new("url", message);
     let parsed = Url::parse(url)
         // ParseError's texts are fixed phrases, never the input.
         .map_err(|err| problem(&format!("not a valid URL ({err})")))?;
-    match parsed.scheme() {
-        "mqtt" | "tcp" => {}
-        "mqtts" | "tls" | "ssl" => {
-            return Err(problem(
-                "TLS to the broker (mqtts://) is not supported yet: use an mqtt:// listener",
-            ));
-        }
+    let secure = match parsed.scheme() {
+        "mqtt" | "tcp" => false,
+        "mqtts" | "tls" | "ssl" => true,
         "ws" | "wss" => {
             return Err(problem(
                 "MQTT over WebSocket is not supported: use the broker's mqtt:// listener",
             ));
         }
-        _ => return Err(problem("must be an mqtt:// URL (mqtt://host:1883)")),
-    }
+        _ => {
+            return Err(problem(
+                "must be an mqtt:// or mqtts:// URL (mqtt://host:1883)",
+            ));
+        }
+    };
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(problem(
             "give the credentials in user and password, not in the URL",
@@ -156,7 +176,157 @@ fn broker(url: &str) -> Result<(String, u16), BuildProblem> {
         Some(host) if !host.is_empty() => host.trim_start_matches('[').trim_end_matches(']'),
         _ => return Err(problem("has no host")),
     };
-    Ok((host.to_string(), parsed.port().unwrap_or(DEFAULT_PORT)))
+    let port = parsed.port().unwrap_or(if secure {
+        DEFAULT_TLS_PORT
+    } else {
+        DEFAULT_PORT
+    });
+    Ok((host.to_string(), port, secure))
+}
+
+/// The TLS client of `mqtts://`, WUD's keys: `cachain` (PEM) trusted instead of the system's
+/// CAs, `clientcert` with `clientkey` (PEM) for mutual TLS, `rejectunauthorized=false` to accept
+/// any server certificate (WUD's escape hatch for self-signed brokers; the handshake's
+/// signatures are still checked).
+fn tls_config(tls: &MqttTlsConfig) -> Result<Arc<ClientConfig>, Vec<BuildProblem>> {
+    let mut problems = Vec::new();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = RootCertStore::empty();
+    match &tls.cachain {
+        Some(path) => match certificates("tls.cachain", path) {
+            Ok(certs) => {
+                let (_, ignored) = roots.add_parsable_certificates(certs);
+                if roots.is_empty() || ignored > 0 {
+                    problems.push(BuildProblem::new(
+                        "tls.cachain",
+                        format!("{}: not a CA certificate rustls accepts", path.display()),
+                    ));
+                }
+            }
+            Err(p) => problems.push(p),
+        },
+        None => {
+            // Unreadable system certificates are skipped; a broker they cannot verify fails
+            // its handshake, said then.
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    let client = match (&tls.clientcert, &tls.clientkey) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            let certs = certificates("tls.clientcert", cert).map_err(|p| problems.push(p));
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|err| {
+                problems.push(BuildProblem::new(
+                    "tls.clientkey",
+                    format!("{}: {err}", key.display()),
+                ))
+            });
+            certs.ok().zip(key.ok())
+        }
+        (Some(_), None) => {
+            problems.push(BuildProblem::new(
+                "tls.clientkey",
+                "required with tls.clientcert",
+            ));
+            None
+        }
+        (None, Some(_)) => {
+            problems.push(BuildProblem::new(
+                "tls.clientcert",
+                "required with tls.clientkey",
+            ));
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|err| {
+            vec![BuildProblem::new(
+                "url",
+                format!("cannot set up TLS: {err}"),
+            )]
+        })?;
+    let builder = if tls.rejectunauthorized == Some(false) {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+    } else {
+        builder.with_root_certificates(roots)
+    };
+    let config = match client {
+        Some((certs, key)) => builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|err| vec![BuildProblem::new("tls.clientkey", err.to_string())])?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// Every certificate of a PEM file; none is a problem at `key`.
+fn certificates(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, BuildProblem> {
+    let problem =
+        |message: String| BuildProblem::new(key, format!("{}: {message}", path.display()));
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| problem(err.to_string()))?;
+    if certs.is_empty() {
+        return Err(problem("no certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+/// `rejectunauthorized=false`: any server certificate is taken; the handshake's signatures are
+/// still verified, so the session is encrypted to whoever holds the certificate's key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// WUD's default is `wud_` and 8 random hex digits; ours says who it is.
@@ -268,6 +438,11 @@ impl Mqtt {
         options.set_keep_alive(KEEP_ALIVE);
         options.set_clean_session(true);
         options.set_max_packet_size(1 << 20, 1 << 20);
+        if let Some(tls) = &self.tls {
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                tls.clone(),
+            )));
+        }
         if let Some(user) = &self.user {
             let password = self.password.as_ref().map_or("", Secret::expose);
             options.set_credentials(user.clone(), password.to_string());
@@ -373,13 +548,9 @@ mod tests {
         );
 
         assert_eq!(keys(MqttConfig::default()), ["url"]);
-        for bad in [
-            "mqtts://b:8883",
-            "wss://b",
-            "http://b",
-            "mqtt://u:p@b",
-            "b:1883",
-        ] {
+        let secure = Mqtt::new(&url("mqtts://broker.lan")).unwrap();
+        assert_eq!((secure.port, secure.tls.is_some()), (8883, true));
+        for bad in ["wss://b", "http://b", "mqtt://u:p@b", "b:1883"] {
             assert_eq!(keys(url(bad)), ["url"], "{bad}");
         }
         assert_eq!(
@@ -394,8 +565,19 @@ mod tests {
             }),
             ["topic", "user", "tls.cachain"]
         );
-        let refused = Mqtt::new(&url("mqtts://b")).unwrap_err();
+        let refused = Mqtt::new(&url("ws://b")).unwrap_err();
         assert!(refused[0].message.contains("not supported"), "{refused:?}");
+        assert_eq!(
+            keys(MqttConfig {
+                tls: MqttTlsConfig {
+                    cachain: Some("/nonexistent/ca.pem".into()),
+                    clientcert: Some("/nonexistent/cert.pem".into()),
+                    ..MqttTlsConfig::default()
+                },
+                ..url("mqtts://b")
+            }),
+            ["tls.cachain", "tls.clientkey"]
+        );
     }
 
     #[test]

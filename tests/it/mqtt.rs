@@ -6,6 +6,7 @@
 use crate::support::{Container, Pushed, Registry, TestRun, tidewatch};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -18,8 +19,9 @@ struct Broker {
 }
 
 impl Broker {
-    /// Anonymous, or with `user`:`password` in a password file and nobody else let in.
-    fn start(login: Option<(&str, &str)>) -> Broker {
+    /// Anonymous, or with `user`:`password` in a password file and nobody else let in;
+    /// `listener` is added to the listener's options (its TLS files).
+    fn start(login: Option<(&str, &str)>, listener: &str) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("tidewatch-mqtt-")
             .tempdir()
@@ -41,7 +43,8 @@ impl Broker {
         for _ in 0..5 {
             let port = free_port();
             let config = dir.path().join("mosquitto.conf");
-            let mut text = format!("listener {port} 127.0.0.1\npersistence false\n{auth}");
+            let mut text =
+                format!("listener {port} 127.0.0.1\n{listener}persistence false\n{auth}");
             // Run as root, mosquitto would become the `mosquitto` user, who cannot read the
             // password file in this private folder.
             if unsafe { libc::geteuid() } == 0 {
@@ -81,9 +84,20 @@ impl Broker {
         filter: &str,
         login: Option<(&str, &str)>,
     ) -> (String, bool, serde_json::Value) {
+        self.first_with(filter, login, &[])
+    }
+
+    /// [`first`](Self::first) with more `mosquitto_sub` arguments (`--cafile`).
+    fn first_with(
+        &self,
+        filter: &str,
+        login: Option<(&str, &str)>,
+        more: &[&str],
+    ) -> (String, bool, serde_json::Value) {
         let mut sub = Command::new("mosquitto_sub");
         sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["-t", filter, "-C", "1", "-W", "20", "-F", "%t %r %p"]);
+            .args(["-t", filter, "-C", "1", "-W", "20", "-F", "%t %r %p"])
+            .args(more);
         if let Some((user, password)) = login {
             sub.args(["-u", user, "-P", password]);
         }
@@ -179,7 +193,7 @@ fn wud_topic(base: &str, app: &Container) -> String {
 fn a_wud_mqtt_trigger_publishes_wuds_container_retained_on_wuds_topic() {
     let run = TestRun::new();
     let (_registry, app, v1, v2) = outdated(&run);
-    let broker = Broker::start(None);
+    let broker = Broker::start(None, "");
     let url = broker.url();
     // WUD's documented minimal setup: only the URL; the default topic.
     let env = [
@@ -200,7 +214,7 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
     let run = TestRun::new();
     let (_registry, app, v1, v2) = outdated(&run);
     let login = ("wud", "mqttS3CRET");
-    let broker = Broker::start(Some(login));
+    let broker = Broker::start(Some(login), "");
     let url = broker.url();
     let env = [
         ("WUD_TRIGGER_MQTT_HA_URL", url.as_str()),
@@ -246,13 +260,160 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
     );
 }
 
+/// `openssl` in `dir`: a CA (`ca.pem`) and a certificate it signed for 127.0.0.1
+/// (`server.pem`, `server.key`).
+fn certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl (package openssl) must be installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tidewatch test CA",
+    ];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&ca);
+    let mut request = vec!["req", "-subj", "/CN=127.0.0.1"];
+    request.extend(ec);
+    request.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    openssl(&request);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("the extensions file");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+}
+
 #[test]
-fn mqtts_is_refused_at_start_up_naming_the_variable() {
+fn a_wud_mqtt_trigger_over_tls_trusts_its_ca_chain() {
+    let run = TestRun::new();
+    let (_registry, app, v1, v2) = outdated(&run);
+    let certs = tempfile::Builder::new()
+        .prefix("tidewatch-mqtt-tls-")
+        .tempdir()
+        .expect("a temporary folder");
+    certificates(certs.path());
+    let file = |name: &str| certs.path().join(name).display().to_string();
+    let listener = format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\n",
+        file("ca.pem"),
+        file("server.pem"),
+        file("server.key")
+    );
+    let broker = Broker::start(None, &listener);
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let ca = file("ca.pem");
+    let env = [
+        ("WUD_TRIGGER_MQTT_SECURE_URL", url.as_str()),
+        ("WUD_TRIGGER_MQTT_SECURE_TLS_CACHAIN", ca.as_str()),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", app.name.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(out.status.success(), "{out}");
+    let (topic, retained, sent) =
+        broker.first_with("wud/container/#", None, &["--cafile", ca.as_str()]);
+    assert_eq!(topic, wud_topic("wud/container", &app));
+    assert!(retained, "published retained");
+    assert_wud_flat(&sent, &app, &v1, &v2);
+
+    // Without the CA the broker's certificate is not trusted: reported, nothing published.
+    let untrusted = TestRun::new();
+    let (_registry2, other, _, _) = outdated(&untrusted);
+    let env = [
+        ("WUD_TRIGGER_MQTT_SECURE_URL", url.as_str()),
+        ("WUD_TRIGGER_MQTT_SECURE_RETRIES", "0"),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", other.name.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once"], &env);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.to_lowercase().contains("certificate"), "{out}");
+
+    // WUD's escape hatch for a self-signed broker: any certificate is taken.
+    let hatch = TestRun::new();
+    let (third_registry, third, third_v1, third_v2) = outdated(&hatch);
+    let env = [
+        ("WUD_TRIGGER_MQTT_SELFSIGNED_URL", url.as_str()),
+        ("WUD_TRIGGER_MQTT_SELFSIGNED_TOPIC", "insecure"),
+        (
+            "WUD_TRIGGER_MQTT_SELFSIGNED_TLS_REJECTUNAUTHORIZED",
+            "false",
+        ),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", third.name.as_str()),
+    ];
+    let out = tidewatch(&["run", "--once"], &env);
+    assert!(out.status.success(), "{out}");
+    let (topic, retained, sent) = broker.first_with("insecure/#", None, &["--cafile", ca.as_str()]);
+    assert_eq!(topic, wud_topic("insecure", &third));
+    assert!(retained, "published retained");
+    assert_wud_flat(&sent, &third, &third_v1, &third_v2);
+    drop(third_registry);
+}
+
+#[test]
+fn a_missing_tls_file_stops_start_up_naming_the_variable() {
     let out = tidewatch(
         &["config"],
-        &[("WUD_TRIGGER_MQTT_SECURE_URL", "mqtts://127.0.0.1:8883")],
+        &[
+            ("WUD_TRIGGER_MQTT_SECURE_URL", "mqtts://127.0.0.1:8883"),
+            ("WUD_TRIGGER_MQTT_SECURE_TLS_CACHAIN", "/nonexistent/ca.pem"),
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{out}");
-    assert!(out.stderr.contains("WUD_TRIGGER_MQTT_SECURE_URL"), "{out}");
+    assert!(
+        out.stderr.contains("WUD_TRIGGER_MQTT_SECURE_TLS_CACHAIN"),
+        "{out}"
+    );
+    let out = tidewatch(
+        &["config"],
+        &[("WUD_TRIGGER_MQTT_WEB_URL", "wss://127.0.0.1")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("WUD_TRIGGER_MQTT_WEB_URL"), "{out}");
     assert!(out.stderr.contains("not supported"), "{out}");
 }
