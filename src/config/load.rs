@@ -705,8 +705,8 @@ impl Loaded {
         }
     }
 
-    /// WUD's Home Assistant integration of its `mqtt` trigger is not built yet: said by
-    /// variable, while the container topics it builds on are still published.
+    /// WUD's Home Assistant integration of its `mqtt` trigger is only partly built (a
+    /// container's update entity, not the aggregate sensors): said by variable.
     fn warn_unsupported_mqtt(&mut self) {
         let names: Vec<String> = self
             .config
@@ -719,8 +719,8 @@ impl Loaded {
         for name in names {
             let origin = self.origin(&format!("trigger.mqtt.{name}.hass.enabled"));
             self.warnings.push(format!(
-                "{origin}: Home Assistant discovery and its sensors are not supported yet; \
-                 the containers are still published under the trigger's topic"
+                "{origin}: WUD's Home Assistant container counts, update status, watcher and \
+                 connection sensors are not published yet; each container's update entity is"
             ));
         }
     }

@@ -463,7 +463,7 @@ notifier_config! {
         clientid: Option<String>,
         /// For an `mqtts://` url (WUD's keys).
         tls: MqttTlsConfig,
-        /// WUD's Home Assistant keys: `enabled` is warned about (not supported yet).
+        /// WUD's Home Assistant keys: each container's `update` entity by discovery.
         hass: MqttHassConfig,
     }
 }
@@ -484,9 +484,11 @@ pub struct MqttTlsConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttHassConfig {
+    /// Publish Home Assistant's entities too.
     pub enabled: bool,
     /// Home Assistant's discovery prefix (WUD's default `homeassistant`).
     pub prefix: Option<String>,
+    /// Publish the discovery configs (default true with `enabled`).
     pub discovery: Option<bool>,
 }
 

@@ -21,9 +21,13 @@
 //! `mqtts://` (port 8883 by default) speaks TLS through rustls, with WUD's `tls.cachain`,
 //! `tls.clientcert`/`tls.clientkey` and `tls.rejectunauthorized`; the files are read at start-up.
 //!
+//! With `hass.enabled` (and `hass.discovery`, default true then), each container also gets WUD's
+//! Home Assistant `update` entity: its discovery config, retained, at
+//! `<hass.prefix>/update/<topic with / as _>/config`, published before its state.
+//!
 //! Not supported yet, said clearly rather than half done: MQTT over WebSocket (`ws://`, `wss://`
-//! are refused) and Home Assistant discovery (`hass.enabled` is warned about at start-up; the
-//! container topics are still published).
+//! are refused) and WUD's other Home Assistant sensors (container counts, update status, watcher
+//! running, connection status with its last will): `hass.enabled` is warned about at start-up.
 
 use super::template::{Defaults, Entry};
 use super::{Message, Notifier, TriggerError, wud};
@@ -40,7 +44,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +52,12 @@ use std::time::Duration;
 
 /// Unused (the payload is WUD's JSON), but the runner renders a message for every notifier.
 pub const TEMPLATES: Defaults = super::http::TEMPLATES;
+
+/// Home Assistant's templates, WUD's: the running version, and the one offered.
+const HASS_VALUE_TEMPLATE: &str = "{{ value_json.image_tag_value }}";
+const HASS_LATEST_VERSION_TEMPLATE: &str = "{% if value_json.update_kind_kind == \"digest\" %}{{ value_json.result_digest[:15] }}{% elif value_json.result_tag is defined %}{{ value_json.result_tag }}{% elif value_json.result_digest is defined %}{{ value_json.result_digest[:15] }}{% else %}{{ value_json.image_tag_value }}{% endif %}";
+/// WUD's default Home Assistant discovery prefix.
+pub const DEFAULT_HASS_PREFIX: &str = "homeassistant";
 
 /// WUD's default base topic.
 pub const DEFAULT_TOPIC: &str = "wud/container";
@@ -65,6 +75,8 @@ pub struct Mqtt {
     password: Option<Secret>,
     /// For `mqtts://`: read once at start-up, so a missing file stops start-up.
     tls: Option<Arc<ClientConfig>>,
+    /// Home Assistant's discovery prefix, when `hass.enabled` with `hass.discovery`.
+    discovery: Option<String>,
 }
 
 /// Never the password.
@@ -130,6 +142,24 @@ impl Mqtt {
             }
             None => None,
         };
+        let hass = &config.hass;
+        let discovery = (hass.enabled && hass.discovery.unwrap_or(true)).then(|| {
+            hass.prefix
+                .as_deref()
+                .map(|p| p.trim().trim_end_matches('/'))
+                .filter(|p| !p.is_empty())
+                .unwrap_or(DEFAULT_HASS_PREFIX)
+                .to_string()
+        });
+        if discovery
+            .as_deref()
+            .is_some_and(|p| p.contains(['+', '#', '\0']))
+        {
+            problems.push(BuildProblem::new(
+                "hass.prefix",
+                "must be a topic name, without the wildcards `+` and `#`",
+            ));
+        }
         match (broker, problems.is_empty()) {
             (Some((host, port, _)), true) => Ok(Mqtt {
                 host,
@@ -139,6 +169,7 @@ impl Mqtt {
                 user,
                 password: config.password.clone(),
                 tls,
+                discovery,
             }),
             _ => Err(problems),
         }
@@ -337,6 +368,47 @@ fn random_client_id() -> String {
     format!("tidewatch_{:08x}", random as u32)
 }
 
+/// WUD's Home Assistant `update` entity of the container whose state is at `state`: the
+/// discovery topic and its config, as WUD's `Hass.addContainerSensor` publishes them (same
+/// unique ID and device, so entities WUD made are taken over, not duplicated).
+pub fn discovery(prefix: &str, state: &str, flat: &Value) -> (String, Value) {
+    let entity = state.replace('/', "_");
+    let mut config = json!({
+        "unique_id": entity,
+        "default_entity_id": format!("update.{entity}"),
+        "name": flat.get("display_name").cloned().unwrap_or_else(|| json!(entity)),
+        "device": {
+            "identifiers": ["wud"],
+            "manufacturer": "wud",
+            "model": "wud",
+            "name": "wud",
+            "sw_version": concat!("tidewatch ", env!("CARGO_PKG_VERSION")),
+        },
+        "icon": hass_icon(flat.get("display_icon").and_then(Value::as_str).unwrap_or("mdi:docker")),
+        "state_topic": state,
+        "force_update": true,
+        "value_template": HASS_VALUE_TEMPLATE,
+        "latest_version_topic": state,
+        "latest_version_template": HASS_LATEST_VERSION_TEMPLATE,
+        "json_attributes_topic": state,
+    });
+    if let Some(link) = flat.get("result_link") {
+        config["release_url"] = link.clone();
+    }
+    (format!("{prefix}/update/{entity}/config"), config)
+}
+
+/// Home Assistant wants `mdi:docker`; WUD's labels also take `mdi-docker` (and `fa-`, `si-`, …).
+fn hass_icon(icon: &str) -> String {
+    ["mdi", "fa", "fab", "far", "fas", "si"]
+        .iter()
+        .find_map(|set| {
+            icon.strip_prefix(&format!("{set}-"))
+                .map(|rest| format!("{set}:{rest}"))
+        })
+        .unwrap_or_else(|| icon.to_string())
+}
+
 /// WUD's topic for a container: `<base>/<watcher>/<name>`, dots in the name made `-`.
 pub fn topic(base: &str, watcher: &str, name: &str) -> String {
     format!("{base}/{watcher}/{}", name.replace('.', "-"))
@@ -413,15 +485,18 @@ fn snake_case(key: &str) -> String {
 #[async_trait]
 impl Notifier for Mqtt {
     async fn send(&self, message: &Message) -> Result<(), TriggerError> {
-        let publications: Vec<(String, Vec<u8>)> = message
-            .updates
-            .iter()
-            .map(|entry| {
-                let c = &entry.candidate.container;
-                let body = serde_json::to_vec(&payload(entry)).unwrap_or_default();
-                (topic(&self.topic, &c.watcher, &c.name), body)
-            })
-            .collect();
+        let mut publications: Vec<(String, Vec<u8>)> = Vec::new();
+        for entry in &message.updates {
+            let c = &entry.candidate.container;
+            let state = topic(&self.topic, &c.watcher, &c.name);
+            let flat = payload(entry);
+            // Home Assistant's entity first, so that it reads the state published after it.
+            if let Some(prefix) = &self.discovery {
+                let (at, config) = discovery(prefix, &state, &flat);
+                publications.push((at, serde_json::to_vec(&config).unwrap_or_default()));
+            }
+            publications.push((state, serde_json::to_vec(&flat).unwrap_or_default()));
+        }
         if publications.is_empty() {
             return Ok(());
         }
@@ -587,6 +662,42 @@ mod tests {
             "wud/container/local/my-app-1"
         );
         assert_eq!(topic("t", "docker2", "web"), "t/docker2/web");
+    }
+
+    #[test]
+    fn home_assistant_gets_wuds_update_entity() {
+        let entry = Entry::new(template::sample_candidate(), State::Stale);
+        let flat = payload(&entry);
+        let (at, config) = discovery("homeassistant", "wud/container/local/web", &flat);
+        assert_eq!(at, "homeassistant/update/wud_container_local_web/config");
+        assert_eq!(config["unique_id"], "wud_container_local_web");
+        assert_eq!(
+            config["default_entity_id"],
+            "update.wud_container_local_web"
+        );
+        assert_eq!(config["name"], "web");
+        assert_eq!(config["state_topic"], "wud/container/local/web");
+        assert_eq!(config["latest_version_topic"], "wud/container/local/web");
+        assert_eq!(config["device"]["identifiers"], json!(["wud"]));
+        assert_eq!(config["icon"], "mdi:docker");
+        assert_eq!(config["release_url"], "https://example.com/releases/1.25.4");
+        assert_eq!(hass_icon("si-nginx"), "si:nginx");
+        assert_eq!(hass_icon("mdi:web"), "mdi:web");
+        let on = |enabled, discovery| {
+            Mqtt::new(&MqttConfig {
+                hass: crate::config::MqttHassConfig {
+                    enabled,
+                    discovery,
+                    prefix: None,
+                },
+                ..url("mqtt://b")
+            })
+            .unwrap()
+            .discovery
+        };
+        assert_eq!(on(true, None).as_deref(), Some("homeassistant"));
+        assert_eq!(on(true, Some(false)), None);
+        assert_eq!(on(false, Some(true)), None);
     }
 
     #[test]

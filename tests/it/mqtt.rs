@@ -1,7 +1,8 @@
 //! The `mqtt` trigger set up as WUD's (`WUD_TRIGGER_MQTT_*`): an update found on the real
 //! engine and registry is published, retained, to a real mosquitto broker on loopback, on WUD's
-//! topic and as WUD's flattened container JSON; with the broker's password file too, where a
-//! wrong password is reported without being shown.
+//! topic and as WUD's flattened container JSON; with the broker's password file too (and WUD's
+//! Home Assistant update entity), where a wrong password is reported without being shown; over
+//! TLS with a CA of the test's own.
 
 use crate::support::{Container, Pushed, Registry, TestRun, tidewatch};
 use std::io::Write;
@@ -231,13 +232,24 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
         !out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"),
         "{out}"
     );
-    // Home Assistant discovery is not built: said by the variable that asks for it.
+    // WUD's aggregate Home Assistant sensors are not built: said by the variable.
     let said = format!("{}{}", out.stdout, out.stderr);
     assert!(said.contains("WUD_TRIGGER_MQTT_HA_HASS_ENABLED"), "{out}");
     let (topic, retained, sent) = broker.first("home/updates/#", Some(login));
     assert_eq!(topic, wud_topic("home/updates", &app));
     assert!(retained, "published retained");
     assert_wud_flat(&sent, &app, &v1, &v2);
+    // WUD's Home Assistant update entity of the container, discovered.
+    let state = wud_topic("home/updates", &app);
+    let entity = state.replace('/', "_");
+    let (topic, retained, config) = broker.first("homeassistant/update/#", Some(login));
+    assert_eq!(topic, format!("homeassistant/update/{entity}/config"));
+    assert!(retained, "published retained");
+    assert_eq!(config["unique_id"], entity.as_str(), "{config:#}");
+    assert_eq!(config["state_topic"], state.as_str());
+    assert_eq!(config["latest_version_topic"], state.as_str());
+    assert_eq!(config["name"], app.name.as_str());
+    assert_eq!(config["device"]["identifiers"][0], "wud");
 
     // The same with a wrong password: refused, said without the password.
     let wrong = TestRun::new();
