@@ -34,3 +34,4 @@ mod support;
 mod swarm;
 mod update;
 mod wud_http;
+mod wud_kinds;
