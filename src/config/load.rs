@@ -2,7 +2,7 @@
 //! answering "where did this value come from?".
 
 use super::compat::watchtower::{CommandLine, WatchtowerEnv};
-use super::compat::{Setting, diun_file, shoutrrr};
+use super::compat::{Setting, diun_file, shoutrrr, wud};
 use super::env;
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
 use super::{Config, DEFAULT_WATCHER, Secret, WatcherConfig};
@@ -145,6 +145,9 @@ pub fn load_with(
 ) -> Result<Loaded, ConfigErrors> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
+    // WUD's Apprise, IFTTT and Rocket.Chat triggers: http triggers, their options handed on.
+    let mut vars = vars;
+    let (wud_settings, wud_renamed) = wud::take_http_kinds(&mut vars, &mut errors);
     let watchtower_env = WatchtowerEnv::from_sources(&vars, cli, &mut errors, &mut warnings);
     // A YAML file is Diun's (tidewatch's own is TOML): read as its `DIUN_*` variables.
     let diun_yaml = file.filter(|f| diun_file::is_yaml(f));
@@ -158,7 +161,13 @@ pub fn load_with(
     if let Some((_, tls)) = watchtower_env.docker_tls {
         docker_env.tls |= tls;
     }
-    let env_vars = env::collect(vars, &mut errors, &mut warnings);
+    let mut env_vars = env::collect(vars, &mut errors, &mut warnings);
+    wud_renamed.restore(&mut env_vars);
+    for error in &mut errors {
+        if let Some(original) = wud_renamed.original(&error.origin) {
+            error.origin = original.to_string();
+        }
+    }
     let urls = watchtower_env.notification_urls(&mut errors);
     let mut compat = shoutrrr::map(&urls, &mut errors, &mut warnings);
     let mut compat_after: Vec<(String, Vec<String>)> = Vec::new();
@@ -203,6 +212,7 @@ pub fn load_with(
     titles.extend(compat);
     let mut compat = titles;
     compat.extend(diun_settings);
+    compat.extend(wud_settings);
     compat.extend(wud_http_formats(&env_vars));
 
     // Mapped settings first: the file and tidewatch's variables override them.
@@ -270,7 +280,9 @@ pub fn load_with(
 fn wud_http_formats(vars: &[env::EnvVar]) -> Vec<Setting> {
     let mut named: BTreeMap<&str, Setting> = BTreeMap::new();
     for var in vars {
-        if !var.name.starts_with(env::WUD_PREFIX) {
+        // Only WUD's own http triggers: its Apprise, IFTTT and Rocket.Chat ones are http
+        // triggers too here, with their service's body (`compat::wud`).
+        if !var.name.starts_with("WUD_TRIGGER_HTTP_") {
             continue;
         }
         if let [section, kind, name, ..] = var.path.as_slice() {

@@ -319,8 +319,9 @@ notifier_config! {
         headers: Option<Secret>,
         /// Sign the body with HMAC-SHA256 under this key, in `X-Tidewatch-Signature`.
         secret: Option<Secret>,
-        /// A handlebars template for the body; the JSON document when unset.
-        body: Option<String>,
+        /// A handlebars template for the body; the JSON document when unset. Shown masked:
+        /// a body may carry what a service takes as a credential (Apprise's URLs, a key).
+        body: Option<Secret>,
         /// Content-Type sent: default `application/json`, or `text/plain; charset=utf-8` for a
         /// `body` template.
         contenttype: Option<String>,

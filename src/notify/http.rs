@@ -178,7 +178,7 @@ impl Http {
         let body = match &config.body {
             None => None,
             Some(source) => problems.take(
-                compile_body(source, config.mode)
+                compile_body(source.expose(), config.mode)
                     .map_err(|message| BuildProblem::new("body", message)),
             ),
         };
@@ -570,7 +570,7 @@ mod tests {
             },
             headers: Some(Secret::new("X-Ok: 1; broken; Content-Length: 3")),
             secret: Some(Secret::new("")),
-            body: Some("{{nosuchfield}}".into()),
+            body: Some(Secret::new("{{nosuchfield}}")),
             contenttype: Some("text/plain\u{7}".into()),
             ..HttpConfig::default()
         };
@@ -722,7 +722,9 @@ mod tests {
     #[test]
     fn a_body_template_renders_unescaped_with_the_json_helper() {
         let http = Http::new(&HttpConfig {
-            body: Some(r#"{"text": {{json title}}, "raw": "<{{name}}> & {{to}}"}"#.into()),
+            body: Some(Secret::new(
+                r#"{"text": {{json title}}, "raw": "<{{name}}> & {{to}}"}"#,
+            )),
             ..config("http://127.0.0.1:9/")
         })
         .unwrap();
@@ -817,7 +819,7 @@ mod tests {
         let both = HttpConfig {
             format: HttpFormat::Wud,
             method: Some("get".into()),
-            body: Some("{{name}}".into()),
+            body: Some(Secret::new("{{name}}")),
             ..config("http://127.0.0.1:9/")
         };
         assert_eq!(keys(&Http::new(&both).unwrap_err()), ["format", "method"]);

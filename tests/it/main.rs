@@ -35,3 +35,4 @@ mod support;
 mod swarm;
 mod update;
 mod wud_http;
+mod wud_kinds;

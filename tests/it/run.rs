@@ -56,7 +56,11 @@ fn the_daemon_checks_at_start_and_on_schedule_and_stops_cleanly_on_sigterm() {
     let registry = run.registry();
     let v1 = run.push(&registry, "daemon", "stable");
     run.run("daemon", &v1.reference, &[]);
+    // Only this test's containers: checked every second, the others' would be too, and their
+    // registries' counts with them.
+    let ours = format!("{}-.*", run.id());
     let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
         ("TIDEWATCH_WATCHER_LOCAL_CRON", "*/1 * * * * *"),
         ("TIDEWATCH_WATCHER_LOCAL_JITTER", "0"),
         ("TIDEWATCH_LOG_FORMAT", "json"),
@@ -167,8 +171,11 @@ fn a_container_started_while_the_daemon_runs_is_checked_within_seconds() {
     let old = run.push(&registry, "events", "1.0.0");
     run.push(&registry, "events", "1.1.0");
     let store = fresh_store_dir();
-    // A schedule that does not fire during the test: only the start-up check and events.
+    // A schedule that does not fire during the test: only the start-up check and events. Only
+    // this test's containers: another test's removal must not read as this one's.
+    let ours = format!("{}-.*", run.id());
     let env = [
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
         ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
         ("TIDEWATCH_LOG_FORMAT", "json"),
         ("TIDEWATCH_STORE_PATH", store.to_str().unwrap()),

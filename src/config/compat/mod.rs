@@ -12,6 +12,7 @@ pub mod diun_file;
 pub mod gotemplate;
 pub mod shoutrrr;
 pub mod watchtower;
+pub mod wud;
 
 use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider};

@@ -140,7 +140,9 @@ async fn a_body_template_is_rendered_as_is_and_sent_as_contenttype() {
     let hook = Receiver::start();
     let (result, seen) = send(
         HttpConfig {
-            body: Some(r#"{"msg": {{json title}}, "who": "{{name}}", "to": "{{new_tag}}"}"#.into()),
+            body: Some(Secret::new(
+                r#"{"msg": {{json title}}, "who": "{{name}}", "to": "{{new_tag}}"}"#,
+            )),
             contenttype: Some("application/vnd.example+json".into()),
             secret: Some(Secret::new("k")),
             ..config(hook.url("/t"))
@@ -168,7 +170,7 @@ async fn a_body_template_is_rendered_as_is_and_sent_as_contenttype() {
 #[tokio::test]
 async fn a_body_template_with_a_mistake_stops_the_build_at_key_body() {
     let triggers = HttpConfig {
-        body: Some("{{titel}}".into()),
+        body: Some(Secret::new("{{titel}}")),
         ..config("http://127.0.0.1:9/".into())
     }
     .alone();
