@@ -15,6 +15,17 @@ pub mod watchtower;
 pub mod wud;
 
 use figment::value::{Dict, Map, Value};
+
+/// Text to show as is in a handlebars template: a mapped body or title is a template, and a
+/// user's `{{` must not become a field.
+pub(crate) fn literal(text: &str) -> String {
+    text.replace("{{", "\\{{")
+}
+
+/// `text` as a JSON string inside a handlebars body template.
+pub(crate) fn json_literal(text: &str) -> String {
+    literal(&serde_json::to_string(text).unwrap_or_default())
+}
 use figment::{Metadata, Profile, Provider};
 
 /// One configuration value made from another tool's setting.

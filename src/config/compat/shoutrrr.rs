@@ -8,7 +8,7 @@
 //! A URL carries credentials: no message here ever quotes one, only the variable and the
 //! service.
 
-use super::Setting;
+use super::{Setting, json_literal, literal};
 use crate::config::error::ConfigError;
 use figment::value::Value;
 use reqwest::Url;
@@ -68,11 +68,6 @@ fn decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Text to show as is in a handlebars template.
-fn literal(text: &str) -> String {
-    text.replace("{{", "\\{{")
 }
 
 /// What one URL maps to: the settings of its trigger(s), and the query parameters it ignored.
@@ -662,17 +657,16 @@ fn generic(url: &Url, name: &str) -> Result<Mapped, String> {
     }
     m.set("http", name, "url", target.to_string());
     if json {
-        let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
         let mut body = format!(
-            "{{\"{}\": {{{{json title}}}}, \"{}\": {{{{json body}}}}",
-            literal(quote(&titlekey).trim_matches('"')),
-            literal(quote(&messagekey).trim_matches('"'))
+            "{{{}: {{{{json title}}}}, {}: {{{{json body}}}}",
+            json_literal(&titlekey),
+            json_literal(&messagekey)
         );
         for (field, value) in extra {
             body.push_str(&format!(
                 ", {}: {}",
-                literal(&quote(&field)),
-                literal(&quote(&value))
+                json_literal(&field),
+                json_literal(&value)
             ));
         }
         body.push('}');

@@ -9,6 +9,7 @@
 //! keys (`URL`, `KEY`, `AUTH_TOKEN`, …) become the trigger's `url`, `headers` and `body`.
 
 use super::Setting;
+use super::json_literal;
 use crate::config::env::EnvVar;
 use crate::config::error::ConfigError;
 use std::collections::BTreeMap;
@@ -154,13 +155,6 @@ fn required<'k>(keys: &'k Own, prefix: &str, key: &str) -> Result<&'k (String, S
         .ok_or_else(|| (format!("{prefix}_{key}"), "required".to_string()))
 }
 
-/// A JSON string of `text` in a body template (braces kept literal).
-fn quoted(text: &str) -> String {
-    serde_json::to_string(text)
-        .unwrap_or_default()
-        .replace("{{", "\\{{")
-}
-
 /// Apprise's API: `POST URL/notify/CONFIG` with `{"title", "body"}` for a stored configuration,
 /// else `POST URL/notify` with the Apprise URLs in `urls`, as WUD posts.
 fn apprise(keys: &Own, prefix: &str) -> Result<Made, Problem> {
@@ -181,7 +175,7 @@ fn apprise(keys: &Own, prefix: &str) -> Result<Made, Problem> {
             (
                 var.clone(),
                 "body",
-                format!("{{{fields}, \"urls\": {}}}", quoted(urls.trim())),
+                format!("{{{fields}, \"urls\": {}}}", json_literal(urls.trim())),
             ),
         ],
         (None, None) => {
@@ -232,11 +226,11 @@ fn rocketchat(keys: &Own, prefix: &str) -> Result<Made, Problem> {
     let base = url.trim().trim_end_matches('/');
     let mut body = format!(
         "{{\"channel\": {}, \"text\": {{{{json body}}}}",
-        quoted(channel.trim())
+        json_literal(channel.trim())
     );
     for (key, field) in [("ALIAS", "alias"), ("AVATAR", "avatar"), ("EMOJI", "emoji")] {
         if let Some((_, value)) = keys.get(key) {
-            body.push_str(&format!(", \"{field}\": {}", quoted(value.trim())));
+            body.push_str(&format!(", \"{field}\": {}", json_literal(value.trim())));
         }
     }
     if let Some((var, value)) = keys.get("PARSEURLS") {

@@ -4,13 +4,9 @@
 //! notifier of its own here. The URL carries the webhook's token: it is the trigger's `url`,
 //! which `tidewatch config` masks.
 
-use super::{Mapped, host_port, literal, path_segments, query, yes};
+use super::{Mapped, host_port, path_segments, query, yes};
+use crate::config::compat::json_literal;
 use reqwest::Url;
-
-/// A JSON string of `text`, for a body template (braces kept literal).
-fn quoted(text: &str) -> String {
-    literal(&serde_json::to_string(text).unwrap_or_default())
-}
 
 /// `https://host` of `url`, or `http://` with `disabletls=yes`.
 fn base(url: &Url, disabletls: bool) -> Result<String, String> {
@@ -49,17 +45,17 @@ pub(super) fn mattermost(url: &Url, name: &str) -> Result<Mapped, String> {
     let mut body = "{\"text\": {{json body}}".to_string();
     let user = super::decode(url.username());
     if !user.is_empty() {
-        body.push_str(&format!(", \"username\": {}", quoted(&user)));
+        body.push_str(&format!(", \"username\": {}", json_literal(&user)));
     }
     if let Some(channel) = channel {
-        body.push_str(&format!(", \"channel\": {}", quoted(&channel)));
+        body.push_str(&format!(", \"channel\": {}", json_literal(&channel)));
     }
     if let Some(icon) = icon {
         let field = match icon.starts_with("http://") || icon.starts_with("https://") {
             true => "icon_url",
             false => "icon_emoji",
         };
-        body.push_str(&format!(", \"{field}\": {}", quoted(&icon)));
+        body.push_str(&format!(", \"{field}\": {}", json_literal(&icon)));
     }
     body.push('}');
     post(
@@ -90,7 +86,7 @@ pub(super) fn rocketchat(url: &Url, name: &str) -> Result<Mapped, String> {
     let mut body = "{\"text\": {{json body}}".to_string();
     let user = super::decode(url.username());
     if !user.is_empty() {
-        body.push_str(&format!(", \"alias\": {}", quoted(&user)));
+        body.push_str(&format!(", \"alias\": {}", json_literal(&user)));
     }
     if let Some(channel) = rest.first() {
         let channel = super::decode(channel);
@@ -98,7 +94,7 @@ pub(super) fn rocketchat(url: &Url, name: &str) -> Result<Mapped, String> {
             true => channel,
             false => format!("#{channel}"),
         };
-        body.push_str(&format!(", \"channel\": {}", quoted(&channel)));
+        body.push_str(&format!(", \"channel\": {}", json_literal(&channel)));
     }
     body.push('}');
     post(
@@ -190,7 +186,7 @@ pub(super) fn ifttt(url: &Url, name: &str) -> Result<Mapped, String> {
             } else if n == title_at {
                 "{{json title}}".to_string()
             } else {
-                quoted(values[n - 1].as_deref().unwrap_or(""))
+                json_literal(values[n - 1].as_deref().unwrap_or(""))
             };
             format!("\"value{n}\": {value}")
         })
