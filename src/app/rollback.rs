@@ -310,20 +310,7 @@ pub async fn roll_back(
         Outcome::Broken { reason } => Err(format!("{name}: rollback to {to_tag} broke: {reason}")),
     };
     if let Err(line) = &result {
-        let (key, detail) = (info.key(), line.clone());
-        let by = by.to_string();
-        store
-            .blocking(move |s| {
-                s.log(Some(&key), "rollback-failed", &detail)?;
-                // The hold set for it goes, and one the container had before comes back.
-                match before {
-                    Some(before) => s.hold(&before),
-                    None => s
-                        .release(&key.watcher, &key.name, &by, "the rollback did not happen")
-                        .map(|_| ()),
-                }
-            })
-            .await?;
+        undo_hold(store, &info, before, by, line.clone()).await?;
     }
     match result {
         Ok(()) => Ok(lines),
@@ -419,23 +406,35 @@ async fn roll_back_service(
             )])
         }
         Err(reason) => {
-            let (key, detail) = (info.key(), format!("{name}: not rolled back: {reason}"));
-            let by = by.to_string();
-            let logged = detail.clone();
-            store
-                .blocking(move |s| {
-                    s.log(Some(&key), "rollback-failed", &logged)?;
-                    match before {
-                        Some(before) => s.hold(&before),
-                        None => s
-                            .release(&key.watcher, &key.name, &by, "the rollback did not happen")
-                            .map(|_| ()),
-                    }
-                })
-                .await?;
+            let detail = format!("{name}: not rolled back: {reason}");
+            undo_hold(store, info, before, by, detail.clone()).await?;
             Err(anyhow::anyhow!(detail))
         }
     }
+}
+
+/// A rollback that did not happen: recorded as failed with `detail`, the hold set for it taken
+/// back, and the one the container had `before` put back.
+async fn undo_hold(
+    store: &Store,
+    info: &ContainerInfo,
+    before: Option<Hold>,
+    by: &str,
+    detail: String,
+) -> anyhow::Result<()> {
+    let (key, by) = (info.key(), by.to_string());
+    store
+        .blocking(move |s| {
+            s.log(Some(&key), "rollback-failed", &detail)?;
+            match before {
+                Some(before) => s.hold(&before),
+                None => s
+                    .release(&key.watcher, &key.name, &by, "the rollback did not happen")
+                    .map(|_| ()),
+            }
+        })
+        .await?;
+    Ok(())
 }
 
 /// The watchers that know container `name`: from the store's last check, else the engines.
