@@ -715,7 +715,7 @@ fn a_watchers_tag_defaults_apply_to_its_containers_and_a_label_wins() {
         &current.reference,
         &[],
     );
-    let only_ours = format!("{}-.*", run.id());
+    let only_ours = run.own_names();
     let tag_of = |pushed: &crate::support::Pushed| {
         pushed
             .reference

@@ -82,7 +82,7 @@ fn run_tidewatch(
 /// The variables that keep a tidewatch container to this test's containers: a parallel test's
 /// containers are none of its business.
 fn only_ours(run: &TestRun) -> String {
-    format!("TIDEWATCH_WATCHER_LOCAL_INCLUDE={}-.*", run.id())
+    format!("TIDEWATCH_WATCHER_LOCAL_INCLUDE={}", run.own_names())
 }
 
 /// Polls `what` every half second until it returns `Some`, or panics after `limit` with the

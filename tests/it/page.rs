@@ -87,7 +87,7 @@ impl Daemon {
             .port()
             .to_string();
         let store = fresh_store_dir();
-        let include = format!("{}-.*", run.id());
+        let include = run.own_names();
         let mut env = docker_trigger_env(&include, store.to_str().expect("UTF-8"));
         env.extend([
             ("TIDEWATCH_TRIGGER_DOCKER_LOCAL_AUTO", "false"),

@@ -58,7 +58,7 @@ fn the_daemon_checks_at_start_and_on_schedule_and_stops_cleanly_on_sigterm() {
     run.run("daemon", &v1.reference, &[]);
     // Only this test's containers: checked every second, the others' would be too, and their
     // registries' counts with them.
-    let ours = format!("{}-.*", run.id());
+    let ours = run.own_names();
     let env = [
         ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
         ("TIDEWATCH_WATCHER_LOCAL_CRON", "*/1 * * * * *"),
@@ -173,7 +173,7 @@ fn a_container_started_while_the_daemon_runs_is_checked_within_seconds() {
     let store = fresh_store_dir();
     // A schedule that does not fire during the test: only the start-up check and events. Only
     // this test's containers: another test's removal must not read as this one's.
-    let ours = format!("{}-.*", run.id());
+    let ours = run.own_names();
     let env = [
         ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
         ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
@@ -350,7 +350,7 @@ fn a_hanging_check_delays_no_other_finding_and_is_cut_by(signal: libc::c_int) {
     let hanging = run.run("hang", &hanging_ref, &[]);
     let store = fresh_store_dir();
     // Only this test's containers, so that nobody else's make the cycle longer or shorter.
-    let ours = format!("{}-.*", run.id());
+    let ours = run.own_names();
     let env = [
         ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 1 1 *"),
         ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),

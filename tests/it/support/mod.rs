@@ -102,6 +102,12 @@ impl TestRun {
         &self.id
     }
 
+    /// A watcher `include` of this run's containers only (their names start with the id): a
+    /// daemon on the shared engine must not check, count or forget other tests' containers.
+    pub fn own_names(&self) -> String {
+        format!("{}-.*", self.id)
+    }
+
     /// `tidewatch.test.run=<id>`, as `--label` and `--filter label=` take it.
     pub fn label(&self) -> String {
         format!("{RUN_LABEL}={}", self.id)
