@@ -329,8 +329,21 @@ pub async fn recover(
         let Some(engine) = connect(&entry, watchers, journal, &mut report).await else {
             continue;
         };
+        // It was stopped under its lease, which its killed holder left stale: taken over, as an
+        // update's is.
+        let lease = match super::lease::take(&engine, &entry.name).await {
+            Ok(lease) => lease,
+            Err(super::lease::Refused::Busy(why) | super::lease::Refused::Failed(why)) => {
+                report.push(recovered(
+                    &entry,
+                    "recovery-deferred",
+                    format!("not recovered yet: {why}"),
+                ));
+                continue;
+            }
+        };
         let follow = finished.get(&entry.watcher).map_or(&[][..], Vec::as_slice);
-        let line = match recover_dependent(&engine, &entry, follow, journal).await {
+        let line = match recover_dependent(&engine, &entry, follow, journal, lease).await {
             Ok(done) => {
                 journal.clear(&entry.watcher, &entry.name).await;
                 recovered(&entry, "dependent-restarted", format!("dependent {done}"))
@@ -469,7 +482,7 @@ async fn still_running(engine: &Engine, id: &str) -> Result<(), String> {
     }
 }
 
-/// Brings back one dependent: started again; or, when it will not start because what it is
+/// Brings back one dependent, under `lease`: started again; or, when it will not start because what it is
 /// bound to was replaced (a legacy link, a shared network stack, both tied to the old
 /// container itself), re-created to follow the replacement, as the trigger would have.
 async fn recover_dependent(
@@ -477,26 +490,15 @@ async fn recover_dependent(
     entry: &Entry,
     follow: &[Replaced],
     journal: &dyn Journal,
+    lease: super::lease::Lease,
 ) -> Result<&'static str, String> {
-    let Ok(old) = engine.snapshot(&entry.old_id).await else {
-        return Ok("gone; nothing to start");
-    };
-    // Running, it may still have the trigger's stop pending (the entry is written before
-    // that stop): waited out, then started again, or the stop would take it down later.
-    let pending = old.running();
-    if pending {
-        wait_out_stop(engine, &entry.old_id).await?;
-    }
-    let err = match engine.start(&entry.old_id).await {
-        Ok(()) => {
-            still_running(engine, &entry.old_id).await?;
-            return Ok(if pending {
-                "started again, once a stop it may have had pending was waited out"
-            } else {
-                "started again"
-            });
-        }
-        Err(err) => err,
+    let started = start_dependent(engine, entry).await;
+    // A re-creation takes the lease itself.
+    lease.release(engine).await;
+    let err = match started {
+        Ok(done) => return Ok(done),
+        Err(Unstarted::Broken(problem)) => return Err(problem),
+        Err(Unstarted::Refused(err)) => err,
     };
     if !entry.bound || follow.is_empty() {
         return Err(format!("it does not start: {err}"));
@@ -516,6 +518,41 @@ async fn recover_dependent(
         other => Err(format!(
             "it does not start ({err}) and could not be re-created: {other:?}"
         )),
+    }
+}
+
+/// Why a dependent was not started again: the engine refused the start (then a bound one may
+/// be re-created), or something else went wrong.
+enum Unstarted {
+    Refused(crate::docker::DockerError),
+    Broken(String),
+}
+
+/// Starts a dependent again, as the trigger would have.
+async fn start_dependent(engine: &Engine, entry: &Entry) -> Result<&'static str, Unstarted> {
+    let Ok(old) = engine.snapshot(&entry.old_id).await else {
+        return Ok("gone; nothing to start");
+    };
+    // Running, it may still have the trigger's stop pending (the entry is written before
+    // that stop): waited out, then started again, or the stop would take it down later.
+    let pending = old.running();
+    if pending {
+        wait_out_stop(engine, &entry.old_id)
+            .await
+            .map_err(Unstarted::Broken)?;
+    }
+    match engine.start(&entry.old_id).await {
+        Ok(()) => {
+            still_running(engine, &entry.old_id)
+                .await
+                .map_err(Unstarted::Broken)?;
+            Ok(if pending {
+                "started again, once a stop it may have had pending was waited out"
+            } else {
+                "started again"
+            })
+        }
+        Err(err) => Err(Unstarted::Refused(err)),
     }
 }
 

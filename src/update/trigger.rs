@@ -373,8 +373,11 @@ impl DockerTrigger {
         };
 
         // Dependents stop first, the outermost first; each is journaled before it stops, so a
-        // crash during the updates still brings it back at the next start.
+        // crash during the updates still brings it back at the next start. Each is stopped under
+        // its lease, as an update is, so that another instance never updates it while it is
+        // down, nor this one while another instance is at work on it.
         let mut stopped = Vec::new();
+        let mut leases: BTreeMap<String, update::lease::Lease> = BTreeMap::new();
         for id in plan
             .stop_order
             .iter()
@@ -387,6 +390,15 @@ impl DockerTrigger {
             if !snapshot.running() {
                 continue;
             }
+            let lease = match update::lease::take(&engine, &snapshot.name()).await {
+                Ok(lease) => lease,
+                Err(
+                    update::lease::Refused::Busy(reason) | update::lease::Refused::Failed(reason),
+                ) => {
+                    tracing::warn!(trigger = %self.id, container = %snapshot.name(), reason = %reason, "Dependent left running: its lease is not this instance's.");
+                    continue;
+                }
+            };
             let entry = update::journal::Entry {
                 watcher: watcher.to_string(),
                 name: snapshot.name(),
@@ -399,6 +411,7 @@ impl DockerTrigger {
             };
             if let Err(err) = context.journal.record(&entry).await {
                 tracing::error!(trigger = %self.id, container = %entry.name, error = %err, "Dependent left running: it could not be journaled.");
+                lease.release(&engine).await;
                 continue;
             }
             let timeout = snapshot.stop_timeout(self.options.stop_timeout);
@@ -406,10 +419,12 @@ impl DockerTrigger {
                 Ok(()) => {
                     tracing::info!(trigger = %self.id, container = %snapshot.name(), "Stopped while what it depends on is updated.");
                     stopped.push(id.clone());
+                    leases.insert(id.clone(), lease);
                 }
                 Err(err) => {
                     tracing::warn!(trigger = %self.id, container = %snapshot.name(), error = %err, "Dependent not stopped.");
                     context.journal.clear(watcher, &entry.name).await;
+                    lease.release(&engine).await;
                 }
             }
         }
@@ -438,7 +453,12 @@ impl DockerTrigger {
                 continue;
             }
             let was_running = stopped.contains(id);
+            // The re-creation takes the lease itself; a restart is done under this one.
+            let lease = leases.remove(id);
             if bound(node) {
+                if let Some(lease) = lease {
+                    lease.release(&engine).await;
+                }
                 let outcome = update::recreate(
                     &engine,
                     watcher,
@@ -467,9 +487,18 @@ impl DockerTrigger {
                         tracing::error!(trigger = %self.id, container = %node.name, outcome = ?other, "Dependent not re-created.")
                     }
                 }
-            } else if was_running {
-                self.start_again(&engine, watcher, node, context).await;
+            } else {
+                if was_running {
+                    self.start_again(&engine, watcher, node, context).await;
+                }
+                if let Some(lease) = lease {
+                    lease.release(&engine).await;
+                }
             }
+        }
+        // A dependent of no container in the order (none today) is not left leased.
+        for (_, lease) in leases {
+            lease.release(&engine).await;
         }
     }
 

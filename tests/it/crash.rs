@@ -148,6 +148,12 @@ fn assert_no_leftovers(run: &TestRun, name: &str, out: &Output) {
         &format!("name={name}-tidewatch"),
     ]);
     assert_eq!(leftovers, "", "{out}");
+    // Nor its lease: the killed instance's, stale, was taken over and given back.
+    let lease = format!("tidewatch-lease-{name}");
+    assert!(
+        !run.docker_output(&["volume", "inspect", &lease]).success(),
+        "{lease} left behind\n{out}"
+    );
 }
 
 const START_FIRST: [&str; 2] = ["--label", "tidewatch.update.order=start-first"];

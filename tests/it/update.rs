@@ -254,6 +254,80 @@ fn an_update_killed_during_its_health_gate_is_undone_at_the_next_start() {
     assert_untouched(&run, &old, &v1.reference, &out);
 }
 
+/// A dependent is stopped and started around its dependency's update under its own lease, as an
+/// update is: one another instance holds is left running, and the dependency is still updated.
+#[test]
+fn a_dependent_another_instance_holds_is_left_running_and_one_stopped_is_leased() {
+    let run = TestRun::new();
+    let registry = run.registry();
+    let db1 = run.push(&registry, "db", "1.0.0");
+    run.push(&registry, "db", "1.1.0");
+    let app_image = run.push(&registry, "app", "1.0.0");
+    let db = run.run("db", &db1.reference, &[]);
+    let depends = format!("tidewatch.depends-on={}", db.name);
+    let app = run.run_with("app", &["--label", &depends], &app_image.reference, &[]);
+    let volume = format!("tidewatch-lease-{}", app.name);
+    let expires = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600)
+        .to_string();
+    run.docker(&[
+        "volume",
+        "create",
+        "--label",
+        &run.label(),
+        "--label",
+        &format!("tidewatch.lease={}", app.name),
+        "--label",
+        "tidewatch.lease.holder=elsewhere/0/1/1",
+        "--label",
+        "tidewatch.lease.token=theirs",
+        "--label",
+        &format!("tidewatch.lease.expires={expires}"),
+        &volume,
+    ]);
+    let started = run.inspect(&app.name, "{{.State.StartedAt}}");
+    let dir = fresh_store_dir();
+    let store = dir.to_str().unwrap();
+
+    let out = tidewatch(&["run", "--once"], &docker_trigger_env(&db.name, store));
+    assert!(out.stderr.contains("Updated."), "{out}");
+    assert!(
+        out.stderr
+            .contains("Dependent left running: its lease is not this instance's."),
+        "{out}"
+    );
+    assert_eq!(
+        run.inspect(&db.name, "{{.Config.Image}}"),
+        registry.reference("db", "1.1.0")
+    );
+    assert_eq!(
+        run.inspect(&app.name, "{{.State.StartedAt}}"),
+        started,
+        "never stopped: {out}"
+    );
+
+    // Theirs gone: the next update stops and starts it under its own lease, then gives it back.
+    run.docker(&["volume", "rm", &volume]);
+    run.push(&registry, "db", "1.2.0");
+    let recording = EventLog::starts_and_stops(&run);
+    let out = tidewatch(&["run", "--once"], &docker_trigger_env(&db.name, store));
+    assert!(out.stderr.contains("Updated."), "{out}");
+    let events = recording.stop();
+    assert!(
+        events.contains(&format!("{} stop", app.name))
+            && events.contains(&format!("{} start", app.name)),
+        "{events:#?}\n{out}"
+    );
+    assert_eq!(run.inspect(&app.name, "{{.State.Running}}"), "true");
+    assert!(
+        !run.docker_output(&["volume", "inspect", &volume]).success(),
+        "the lease is released: {out}"
+    );
+}
+
 #[test]
 fn a_linked_container_is_stopped_before_its_dependency_and_started_again_after() {
     let run = TestRun::new();
