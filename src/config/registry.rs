@@ -36,6 +36,30 @@ pub struct RegistriesConfig {
     pub gar: BTreeMap<String, GcrConfig>,
     pub ecr: BTreeMap<String, EcrConfig>,
     pub custom: BTreeMap<String, RegistryConfig>,
+    /// Logins a container picks by name with its `tidewatch.login` label (Diun's
+    /// `diun.regopt`), whatever registry its image is on; for that container they replace the
+    /// registry's own, so two containers on one registry can read it as two accounts.
+    pub login: BTreeMap<String, NamedLogin>,
+}
+
+/// A login not tied to a host: used for the containers whose label names it. Without a
+/// `login` it names the registry's own (Diun's regopt without a username), so the label still
+/// reads; a `login` without a password sends an empty one, as Docker does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamedLogin {
+    pub login: Option<String>,
+    pub password: Option<Secret>,
+}
+
+impl NamedLogin {
+    /// Every problem of this entry, each with the key to point the user at.
+    pub fn problems(&self) -> Vec<Problem> {
+        match (&self.login, &self.password) {
+            (None, Some(_)) => vec![("login", "required with password".into())],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl RegistriesConfig {
