@@ -191,3 +191,83 @@ regopts:
     assert_eq!(row(&report, &on_b.name, &out)["status"], "update-available");
     assert_eq!(row(&report, &on_a.name, &out)["status"], "failed", "{out}");
 }
+
+/// Two logins on one bearer registry: each gets a token of its own for the same repository,
+/// fetched with its own credentials, and each is reused only for its own login.
+#[tokio::test]
+async fn a_named_login_gets_tokens_of_its_own_on_a_shared_registry() {
+    use crate::support::rogue::{Reply, Rogue};
+    use crate::support::token_server::{TokenPolicy, TokenServer};
+    use base64::Engine as _;
+    use tidewatch::config::{NamedLogin, RegistriesConfig, Secret};
+    use tidewatch::model::reference::ImageRef;
+    use tidewatch::registry::{ClientSettings, RegistryClient};
+
+    let tokens = TokenServer::opaque(TokenPolicy::default());
+    let rogue = Rogue::start();
+    let challenge = format!("Bearer realm=\"{}\",service=\"rogue\"", tokens.realm());
+    rogue.route(
+        "GET",
+        "/v2/",
+        vec![Reply::status(401).header("WWW-Authenticate", &challenge)],
+    );
+    let digest = format!("sha256:{}", "cd".repeat(32));
+    rogue.route(
+        "HEAD",
+        "/v2/app/manifests/1.0.0",
+        vec![
+            Reply::status(200)
+                .header("Docker-Content-Digest", &digest)
+                .header(
+                    "Content-Type",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                ),
+        ],
+    );
+    let mut config = RegistriesConfig::default();
+    config.login.insert(
+        "ci".into(),
+        NamedLogin {
+            login: Some("ci".into()),
+            password: Some(Secret::new("ci-S3CRET")),
+        },
+    );
+    let client = RegistryClient::new(&config, ClientSettings::default()).expect("a client");
+    let image = ImageRef::parse(&format!("{}/app:1.0.0", rogue.addr())).expect("a reference");
+
+    // Twice each, in two sessions: the second time, each login's token is reused.
+    for _ in 0..2 {
+        let session = client.session();
+        for login in [None, Some("ci")] {
+            let got = session.manifest_digest_as(&image, login).await;
+            assert_eq!(got.map(|r| r.digest), Ok(digest.clone()), "{login:?}");
+        }
+    }
+
+    let requests = tokens.tidewatch_requests();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ci:ci-S3CRET")
+    );
+    let shown: Vec<Option<&str>> = requests
+        .iter()
+        .map(|r| r.authorization.as_deref())
+        .collect();
+    assert_eq!(shown, [None, Some(basic.as_str())], "one token per login");
+    let issued: Vec<String> = requests
+        .iter()
+        .map(|r| format!("Bearer {}", r.token.clone().expect("issued")))
+        .collect();
+    let heads: Vec<String> = rogue
+        .hits()
+        .iter()
+        .filter(|h| h.method == "HEAD")
+        .map(|h| h.header("authorization").unwrap_or_default().to_string())
+        .collect();
+    assert_ne!(issued[0], issued[1]);
+    assert_eq!(
+        heads,
+        [issued[0].as_str(), &issued[1], &issued[0], &issued[1]],
+        "each login shows its own token"
+    );
+}
