@@ -271,3 +271,39 @@ async fn a_named_login_gets_tokens_of_its_own_on_a_shared_registry() {
         "each login shows its own token"
     );
 }
+
+/// The named login also pulls: a docker trigger (tidewatch's own setup; Diun's never updates)
+/// re-creates a container labelled `tidewatch.login` on the new image of a registry that
+/// wants that login, which the engine itself does not have.
+#[test]
+fn a_named_login_pulls_the_new_image_of_the_container_that_names_it() {
+    let run = TestRun::new();
+    let registry = run.registry_with(RegistryOptions::default().basic_auth("ci", PASSWORD_A));
+    let v1 = run.push(&registry, "app", "1.0.0");
+    let v2 = run.push(&registry, "app", "1.1.0");
+    // Only the registry has 1.1.0: the update must pull it, and the pull must log in.
+    run.docker(&["rmi", &v2.reference]);
+    let old = run.run_with(
+        "pulled",
+        &["--label", "tidewatch.login=ci"],
+        &v1.reference,
+        &[],
+    );
+    let store = crate::support::fresh_store_dir();
+    let store = store.to_str().expect("a UTF-8 path");
+    let own = run.own_names();
+    let mut env = crate::support::update::docker_trigger_env(&old.name, store);
+    env.extend([
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", own.as_str()),
+        ("TIDEWATCH_REGISTRY_LOGIN_CI_LOGIN", "ci"),
+        ("TIDEWATCH_REGISTRY_LOGIN_CI_PASSWORD", PASSWORD_A),
+    ]);
+
+    let out = tidewatch(&["run", "--once"], &env);
+
+    assert!(out.stderr.contains("Updated."), "{out}");
+    assert!(!out.stdout.contains("S3CRET") && !out.stderr.contains("S3CRET"));
+    assert_eq!(run.inspect(&old.name, "{{.Config.Image}}"), v2.reference);
+    let version = run.docker(&["exec", &old.name, "cat", "/version"]);
+    assert_eq!(version.trim(), "1.1.0");
+}
