@@ -29,7 +29,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, Origin, load, load_from_process, load_with};
 pub use registry::{
     DEFAULT_CONCURRENCY, DEFAULT_MAX_TAGS, EcrConfig, GcrConfig, NamedLogin, RegistriesConfig,
-    RegistryConfig, RegistryUrl, decode_auth,
+    RegistryConfig, RegistryUrl, decode_auth, login_key,
 };
 pub use secret::Secret;
 pub use server::{

@@ -42,6 +42,19 @@ pub struct RegistriesConfig {
     pub login: BTreeMap<String, NamedLogin>,
 }
 
+/// The key of a named login: its name with every character but letters, digits, `-` and `_`
+/// made a `-`, so that a name such as Diun's `docker.io` is one key of the configuration (a `.`
+/// would nest) and the label naming it still finds it.
+pub fn login_key(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => c,
+            _ => '-',
+        })
+        .collect()
+}
+
 /// A login not tied to a host: used for the containers whose label names it. Without a
 /// `login` it names the registry's own (Diun's regopt without a username), so the label still
 /// reads; a `login` without a password sends an empty one, as Docker does.

@@ -464,7 +464,7 @@ impl RegistryClient {
         let host = image.api_host().to_string();
         // A label naming a login that is not configured would otherwise ask anonymously.
         if let Some(name) = login
-            && !self.logins.contains_key(name)
+            && !self.logins.contains_key(&crate::config::login_key(name))
         {
             return Err(RegistryError::Unauthorized {
                 host,
@@ -780,7 +780,7 @@ impl RegistryClient {
         login: Login<'_>,
         refresh: bool,
     ) -> Result<Option<Credential>, RegistryError> {
-        match login.map(|name| (name, self.logins.get(name))) {
+        match login.map(|name| (name, self.logins.get(&crate::config::login_key(name)))) {
             Some((_, Some(Some(credential)))) => return Ok(Some(credential.clone())),
             // A named login without one: the registry's own, below.
             Some((_, Some(None))) | None => {}

@@ -85,7 +85,7 @@ pub fn named_logins(
                 username,
                 password: entry.password.clone().unwrap_or_else(|| Secret::new("")),
             });
-            (name.clone(), credential)
+            (crate::config::login_key(name), credential)
         })
         .collect()
 }

@@ -83,6 +83,8 @@ pub fn map(
     }
     let mut out = Vec::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
+    // The login key of each name regopt → its NAME variable.
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
     // Host → (the NAME variable of the regopt that set it, its login, its password).
     let mut hosts: BTreeMap<String, (String, Option<String>, Option<String>)> = BTreeMap::new();
     for ((_, key), fields) in regopts {
@@ -209,7 +211,22 @@ pub fn map(
                     var("INSECURETLS")
                 ));
             }
-            let path = |k: &'static str| ["registry", "login", name.as_str(), k];
+            let key = crate::config::login_key(name);
+            if let Some(first) = keys.insert(key.clone(), name_var.clone()) {
+                errors.push(ConfigError::new(
+                    name_var.as_str(),
+                    format!("is registry.login.{key} here, as {first} is: rename one"),
+                ));
+                continue;
+            }
+            if key != *name {
+                warnings.push(format!(
+                    "{name_var}: a `selector: name` regopt, used only for the containers \
+                     labelled diun.regopt with its name (as in Diun), kept as \
+                     registry.login.{key}; for every image on a registry, add `selector: image`"
+                ));
+            }
+            let path = |k: &'static str| ["registry", "login", key.as_str(), k];
             match username {
                 Some((origin, user)) => {
                     out.push(Setting::new(origin, &path("login"), user));
@@ -220,7 +237,7 @@ pub fn map(
                 // Named, so that its label reads, and empty: the registry's own login applies.
                 None => out.push(Setting::new(
                     name_var.as_str(),
-                    &["registry", "login", name.as_str()],
+                    &["registry", "login", key.as_str()],
                     Value::from(Dict::new()),
                 )),
             }
@@ -422,6 +439,40 @@ mod tests {
                 .iter()
                 .any(|w| w.starts_with("DIUN_REGOPTS_1_PASSWORD: ignored without a username")),
             "{warnings:?}"
+        );
+        // A name regopt named like a registry: Diun's meaning (the label), and a hint.
+        let (lines, warnings) = check(
+            None,
+            &[
+                ("DIUN_REGOPTS_0_NAME", "docker.io"),
+                ("DIUN_REGOPTS_0_USERNAME", "foo"),
+                ("DIUN_REGOPTS_0_PASSWORD", "hubS3CRET"),
+            ],
+        )
+        .unwrap();
+        has(
+            &lines,
+            "registry.login.docker-io.login = \"foo\"  # DIUN_REGOPTS_0_USERNAME",
+        );
+        assert!(
+            warnings.iter().any(|w| w
+                .starts_with("DIUN_REGOPTS_0_NAME: a `selector: name` regopt")
+                && w.contains("add `selector: image`")),
+            "{warnings:?}"
+        );
+        let errors = check(
+            None,
+            &[
+                ("DIUN_REGOPTS_0_NAME", "a.b"),
+                ("DIUN_REGOPTS_1_NAME", "a-b"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "DIUN_REGOPTS_1_NAME: is registry.login.a-b here, as DIUN_REGOPTS_0_NAME is: rename one"
+            ]
         );
         let env: Vec<(String, String)> = [
             ("DIUN_REGOPTS_0_NAME", "docker-creds"),
