@@ -417,6 +417,19 @@ mod tests {
         .unwrap()
         .tags;
         assert!(tags.admits("1.25") && tags.admits("latest"));
+        // Diun's `diun.regopt` names the login, as `tidewatch.login` does; the native wins.
+        let regopt = [("diun.regopt", "myregistry")];
+        assert_eq!(check(&regopt).unwrap().login.as_deref(), Some("myregistry"));
+        let both = [("diun.regopt", "myregistry"), ("tidewatch.login", "ci")];
+        assert_eq!(check(&both).unwrap().login.as_deref(), Some("ci"));
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(login(&map(&regopt)), Some("myregistry"));
+        assert_eq!(login(&map(&both)), Some("ci"));
         assert!(!tags.admits("1.25.3") && !tags.admits("1.26-rc"));
         let defaults = [("tag.exclude", "-beta".to_string())];
         let labels: BTreeMap<String, String> =
