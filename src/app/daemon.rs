@@ -56,6 +56,10 @@ impl Subscribers {
             };
             tasks.spawn(trigger.run(events, context));
         }
+        for mirror in triggers.mirrors {
+            let events = bus.subscribe(format!("{}.mirror", mirror.id()));
+            tasks.spawn(mirror.run(events));
+        }
         Subscribers {
             tasks,
             docker: triggers.docker,

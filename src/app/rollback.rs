@@ -132,6 +132,7 @@ fn listeners(
     let bus = Bus::default();
     let only_notifiers = Triggers {
         notifiers: triggers.notifiers,
+        mirrors: triggers.mirrors,
         ..Triggers::default()
     };
     let subscribers = Subscribers::start(&bus, store, only_notifiers, loaded, client);

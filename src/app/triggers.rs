@@ -12,6 +12,8 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct Triggers {
     pub notifiers: Vec<NotifierTrigger>,
+    /// The `mqtt` triggers' mirrors of every container's state, beside their notifiers.
+    pub mirrors: Vec<notify::mqtt::Mirror>,
     pub docker: Vec<Arc<DockerTrigger>>,
     pub compose: Vec<Arc<ComposeTrigger>>,
 }
@@ -51,7 +53,8 @@ impl Triggers {
 /// trigger reported together (templates included), so a mistake stops start-up, not a send.
 pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem>> {
     let mut problems = Vec::new();
-    let built = notify::build_all(config, &mut problems);
+    let mut mirrors = Vec::new();
+    let built = notify::build_all(config, &mut problems, &mut mirrors);
     let mut docker_triggers = Vec::new();
     for (name, c) in &config.docker {
         match DockerTrigger::new(name, c) {
@@ -77,6 +80,7 @@ pub fn build_all(config: &TriggersConfig) -> Result<Triggers, Vec<TriggerProblem
     if problems.is_empty() {
         let mut triggers = Triggers {
             notifiers: built,
+            mirrors,
             docker: docker_triggers,
             compose: compose_triggers,
         };

@@ -717,8 +717,8 @@ impl Loaded {
         }
     }
 
-    /// WUD's Home Assistant integration of its `mqtt` trigger is only partly built (a
-    /// container's update entity, not the aggregate sensors): said by variable.
+    /// WUD's Home Assistant integration of its `mqtt` trigger is built but for one sensor,
+    /// whether a watcher is running a check: said by variable.
     fn warn_unsupported_mqtt(&mut self) {
         let names: Vec<String> = self
             .config
@@ -731,8 +731,9 @@ impl Loaded {
         for name in names {
             let origin = self.origin(&format!("trigger.mqtt.{name}.hass.enabled"));
             self.warnings.push(format!(
-                "{origin}: WUD's Home Assistant container counts, update status, watcher and \
-                 connection sensors are not published yet; each container's update entity is"
+                "{origin}: WUD's Home Assistant sensor of a watcher's running check \
+                 (`<topic>/<watcher>/running`) is not published; the update entities and the \
+                 counts are"
             ));
         }
     }

@@ -190,6 +190,13 @@ pub struct CommonConfig {
     pub retries: Option<u32>,
 }
 
+impl CommonConfig {
+    /// How long one delivery may take, `timeout` seconds (10 unless set, at least 1).
+    pub fn send_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout.unwrap_or(10).max(1))
+    }
+}
+
 /// Declares a notifier's configuration struct: its own fields, then the common ones.
 macro_rules! notifier_config {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {

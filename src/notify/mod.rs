@@ -70,9 +70,13 @@ pub trait Notifier: Send + Sync {
 
 /// Every configured notifier, built from its typed configuration; the problems of every one
 /// (templates included) are added to `problems`, so a mistake stops start-up, not a send.
+///
+/// An `mqtt` trigger is two parts: its notifier, which the runner drives like any other, and a
+/// [`mqtt::Mirror`] of every container's state, added to `mirrors`.
 pub fn build_all(
     config: &TriggersConfig,
     problems: &mut Vec<TriggerProblem>,
+    mirrors: &mut Vec<mqtt::Mirror>,
 ) -> Vec<NotifierTrigger> {
     // Destructured so that adding a kind's field to the config fails to compile until it is
     // built here too.
@@ -159,7 +163,16 @@ pub fn build_all(
         add("matrix", name, c.common(), matrix::TEMPLATES, notifier);
     }
     for (name, c) in mqtt {
-        let notifier = mqtt::Mqtt::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        let built = mqtt::Mqtt::new(c).map(Arc::new);
+        if let (Ok(mqtt), Ok(filter)) = (&built, filter::Filter::new(&c.common())) {
+            let id = TriggerId {
+                kind: "mqtt",
+                name: name.clone(),
+            };
+            let timeout = c.common().send_timeout();
+            mirrors.push(mqtt::Mirror::new(id, mqtt.clone(), filter, timeout));
+        }
+        let notifier = built.map(|n| n as Arc<dyn Notifier>);
         add("mqtt", name, c.common(), mqtt::TEMPLATES, notifier);
     }
     built

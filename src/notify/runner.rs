@@ -129,7 +129,7 @@ impl NotifierTrigger {
                 .ratelimit
                 .filter(|&n| n > 0)
                 .map(|n| Duration::from_secs(60) / n),
-            timeout: Duration::from_secs(common.timeout.unwrap_or(10).max(1)),
+            timeout: common.send_timeout(),
             retries: common.retries.unwrap_or(3),
             stats: Arc::new(Stats::default()),
         }

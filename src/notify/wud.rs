@@ -6,7 +6,7 @@
 //! Where WUD's own JSON leaves a field undefined, this one has `null`, as WUD's API does.
 
 use super::template::{Entry, State};
-use crate::model::finding::Update;
+use crate::model::finding::{ListedContainer, Status, Update};
 use crate::model::{ContainerInfo, ImageRef, UpdateKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -281,6 +281,40 @@ pub fn container(s: &Subject<'_>) -> Container {
         update_kind,
         labels: labels.clone(),
     }
+}
+
+/// A container as a check last listed it (`listed`), with what the engine said of it (`info`,
+/// for its labels, digests and platform): what WUD's API answers, and what WUD's MQTT trigger
+/// publishes for every container it watches. `stored` names it when the check did not.
+pub fn of_listed(
+    id: &str,
+    name: &str,
+    watcher: &str,
+    image: &str,
+    listed: Option<&ListedContainer>,
+    info: Option<&ContainerInfo>,
+) -> Container {
+    let status = listed.map(|l| l.status);
+    let finding = match (listed.and_then(|l| l.update.as_ref()), status) {
+        (Some(update), Some(Status::UpdateAvailable)) => Finding::Available(update),
+        (_, Some(Status::UpToDate)) => Finding::UpToDate,
+        _ => Finding::Unknown,
+    };
+    let error = (status == Some(Status::Failed)).then(|| {
+        listed
+            .and_then(|l| l.reason.as_deref())
+            .unwrap_or("check failed")
+    });
+    container(&Subject {
+        id,
+        name,
+        watcher,
+        image,
+        info,
+        display_name: listed.and_then(|l| l.display_name.as_deref()),
+        finding,
+        error,
+    })
 }
 
 /// What a message says of a container, in WUD's shape. An update found, failed, rolled back

@@ -86,15 +86,19 @@ impl Filter {
         })
     }
 
+    /// Whether `container` is among those the trigger's `include`/`exclude` name: for a trigger
+    /// that shows every container (MQTT's mirror), not only updates.
+    pub fn covers(&self, container: &ContainerInfo) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|m| m.matches(container)))
+            && !self.exclude.iter().any(|m| m.matches(container))
+    }
+
     /// Whether trigger `id` acts on an update of `kind` of `container`.
     pub fn allows(&self, id: &TriggerId, container: &ContainerInfo, kind: UpdateKind) -> bool {
         if !self.threshold.allows(kind) {
             return false;
         }
-        if !self.include.is_empty() && !self.include.iter().any(|m| m.matches(container)) {
-            return false;
-        }
-        if self.exclude.iter().any(|m| m.matches(container)) {
+        if !self.covers(container) {
             return false;
         }
         // A container with a bad label was skipped at check time and never gets here; the

@@ -5,6 +5,7 @@
 //! TLS with a CA of the test's own.
 
 use crate::support::{Container, Pushed, Registry, TestRun, tidewatch};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -120,6 +121,46 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Every retained message under `filter` now: topic → payload. Messages are one line each
+    /// (compact JSON or a number); a cleared topic is absent.
+    fn retained(&self, filter: &str) -> BTreeMap<String, String> {
+        let out = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-t", filter, "--retained-only", "-W", "1", "-F", "%t %p"])
+            .output()
+            .expect("mosquitto_sub (package mosquitto-clients) must be installed");
+        // It exits non-zero on its timeout, which is how a retained-only read ends.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(topic, payload)| (topic.to_string(), payload.to_string()))
+            .collect()
+    }
+
+    /// Reads the retained messages until `done` says they are as expected, for at most 30 s.
+    #[track_caller]
+    fn retained_until(
+        &self,
+        filter: &str,
+        what: &str,
+        done: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> BTreeMap<String, String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = self.retained(filter);
+            if done(&now) {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never {what}; retained: {now:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -232,7 +273,7 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
         !out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"),
         "{out}"
     );
-    // WUD's aggregate Home Assistant sensors are not built: said by the variable.
+    // WUD's watcher-running sensor is not built: said by the variable.
     let said = format!("{}{}", out.stdout, out.stderr);
     assert!(said.contains("WUD_TRIGGER_MQTT_HA_HASS_ENABLED"), "{out}");
     let (topic, retained, sent) = broker.first("home/updates/#", Some(login));
@@ -428,4 +469,92 @@ fn a_missing_tls_file_stops_start_up_naming_the_variable() {
     assert_eq!(out.status.code(), Some(2), "{out}");
     assert!(out.stderr.contains("WUD_TRIGGER_MQTT_WEB_URL"), "{out}");
     assert!(out.stderr.contains("not supported"), "{out}");
+}
+
+/// WUD's MQTT trigger mirrors every container it watches, updated or not: with Home Assistant,
+/// each gets its update entity and WUD's counts follow; once the docker trigger has updated a
+/// container its entity reads up to date at once, and a container removed loses its entity.
+#[test]
+fn with_home_assistant_every_container_is_mirrored_with_wuds_counts_until_it_is_removed() {
+    let run = TestRun::new();
+    let (registry, app, _v1, v2) = outdated(&run);
+    let steady = run.run("steady", &v2.reference, &[]);
+    let broker = Broker::start(None, "");
+    let url = broker.url();
+    let ours = run.own_names();
+    let store = crate::support::fresh_store_dir();
+    let store = store.to_str().expect("UTF-8");
+    let mut env = crate::support::update::docker_trigger_env(&app.name, store);
+    env.extend([
+        ("WUD_TRIGGER_MQTT_HA_URL", url.as_str()),
+        ("WUD_TRIGGER_MQTT_HA_HASS_ENABLED", "true"),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
+        // Only the start-up check and the engine's events during the test.
+        ("TIDEWATCH_WATCHER_LOCAL_CRON", "0 0 0 1 1 *"),
+    ]);
+    let mut daemon = crate::run::Daemon::start(&env);
+
+    let state = |name: &str| format!("wud/container/local/{name}");
+    let entity = |name: &str| format!("homeassistant/update/wud_container_local_{name}/config");
+    let field = |now: &BTreeMap<String, String>, topic: &str, key: &str| -> serde_json::Value {
+        now.get(topic)
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+            .map(|v| v[key].clone())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    // The update applied: both containers shown up to date, `app` on its new tag and new ID.
+    let now = broker.retained_until("#", "app shown updated", |now| {
+        field(now, &state(&app.name), "image_tag_value") == "1.1.0"
+            && now.get("wud/container/update_count").map(String::as_str) == Some("0")
+    });
+    let new_id = run.inspect(&app.name, "{{.Id}}");
+    assert_ne!(new_id, app.id, "re-created");
+    assert_eq!(field(&now, &state(&app.name), "id"), new_id.as_str());
+    assert_eq!(field(&now, &state(&app.name), "update_available"), false);
+    assert_eq!(field(&now, &state(&steady.name), "update_available"), false);
+    assert_eq!(
+        field(&now, &state(&steady.name), "image_tag_value"),
+        "1.1.0"
+    );
+    assert_eq!(
+        field(&now, &state(&steady.name), "image_registry_url"),
+        format!("https://{}/v2", registry.addr()).as_str()
+    );
+    for name in [&app.name, &steady.name] {
+        let config: serde_json::Value =
+            serde_json::from_str(now.get(&entity(name)).expect("an update entity")).unwrap();
+        assert_eq!(config["state_topic"], state(name).as_str());
+        assert_eq!(config["device"]["identifiers"], serde_json::json!(["wud"]));
+    }
+    for (topic, value) in [
+        ("wud/container/total_count", "2"),
+        ("wud/container/update_count", "0"),
+        ("wud/container/update_status", "false"),
+        ("wud/container/local/total_count", "2"),
+        ("wud/container/local/update_status", "false"),
+    ] {
+        assert_eq!(
+            now.get(topic).map(String::as_str),
+            Some(value),
+            "{topic}: {now:#?}"
+        );
+    }
+    let counted: serde_json::Value = serde_json::from_str(
+        now.get("homeassistant/sensor/wud_container_total_count/config")
+            .expect("the count's entity"),
+    )
+    .unwrap();
+    assert_eq!(counted["name"], "Total container count");
+    assert_eq!(counted["state_topic"], "wud/container/total_count");
+
+    // Removed while the daemon runs: its entity goes, the counts follow.
+    run.docker(&["rm", "-f", &steady.name]);
+    let now = broker.retained_until("#", "steady's entity removed", |now| {
+        !now.contains_key(&entity(&steady.name))
+            && now.get("wud/container/total_count").map(String::as_str) == Some("1")
+    });
+    assert!(now.contains_key(&entity(&app.name)), "{now:#?}");
+
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}");
 }

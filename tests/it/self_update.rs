@@ -82,6 +82,9 @@ fn tidewatch_container(
     image: &str,
 ) -> String {
     let label = run.label();
+    // Only this test's containers: a watcher over the whole shared engine checks other tests'
+    // images against their registries, and their request counts with them.
+    let watched = format!("TIDEWATCH_WATCHER_LOCAL_INCLUDE={}", run.own_names());
     let mut args = verb.to_vec();
     args.extend([
         "--name",
@@ -93,6 +96,7 @@ fn tidewatch_container(
         "-v",
         "/var/run/docker.sock:/var/run/docker.sock",
     ]);
+    args.extend(["-e", &watched]);
     for var in env {
         args.extend(["-e", var]);
     }

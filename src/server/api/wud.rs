@@ -3,8 +3,7 @@
 //! Answers come from the store; `watch` and trigger runs go through [`crate::server::Control`].
 
 use super::error;
-use crate::model::finding::{ListedContainer, Status};
-use crate::notify::wud::{self, Finding, Subject};
+use crate::notify::wud;
 use crate::server::auth::{Actor, Reader};
 use crate::server::{AppState, ControlError, Target};
 use crate::store::ContainerView;
@@ -272,27 +271,13 @@ async fn registry(
 /// `wud` format shares) from what the store knows of it.
 pub fn wud_container(view: &ContainerView) -> Value {
     let stored = &view.stored;
-    let listed: Option<&ListedContainer> = view.listed.as_ref();
-    let status = listed.map(|l| l.status);
-    let finding = match (listed.and_then(|l| l.update.as_ref()), status) {
-        (Some(update), Some(Status::UpdateAvailable)) => Finding::Available(update),
-        (_, Some(Status::UpToDate)) => Finding::UpToDate,
-        _ => Finding::Unknown,
-    };
-    let error = (status == Some(Status::Failed)).then(|| {
-        listed
-            .and_then(|l| l.reason.as_deref())
-            .unwrap_or("check failed")
-    });
-    let container = wud::container(&Subject {
-        id: &stored.id,
-        name: &stored.name,
-        watcher: &stored.watcher,
-        image: &stored.image,
-        info: view.info.as_ref(),
-        display_name: listed.and_then(|l| l.display_name.as_deref()),
-        finding,
-        error,
-    });
+    let container = wud::of_listed(
+        &stored.id,
+        &stored.name,
+        &stored.watcher,
+        &stored.image,
+        view.listed.as_ref(),
+        view.info.as_ref(),
+    );
     serde_json::to_value(container).unwrap_or(Value::Null)
 }

@@ -63,6 +63,25 @@ pub struct Container {
     pub id: String,
 }
 
+/// The id of the newest [`TestRun`] of this thread (a test's own thread under `cargo test`), and
+/// of this process for the threads a test spawns (nextest runs each test in a process of its
+/// own). See [`own_scope`].
+static CURRENT: Mutex<Option<String>> = Mutex::new(None);
+thread_local! {
+    static CURRENT_HERE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A watcher `include` of the current test's containers only, the names [`TestRun::name`]
+/// makes and the compose projects made from them (which lose their dashes). The engine is
+/// shared: a tidewatch that checked every container would ask other tests' registries and count
+/// their requests, and see their containers come and go.
+pub fn own_scope() -> Option<String> {
+    let id = CURRENT_HERE
+        .with(|here| here.borrow().clone())
+        .or_else(|| CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone())?;
+    Some(format!("{id}-.*,{}.*", id.replace('-', "")))
+}
+
 /// One test's footprint on the engine. Create one per test, first thing; everything it made
 /// is removed when it is dropped.
 pub struct TestRun {
@@ -87,8 +106,11 @@ impl TestRun {
             .tempdir()
             .expect("create test temp dir");
         std::fs::create_dir_all(dir.path().join("docker")).expect("create docker config dir");
+        let id = unique_id();
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
+        CURRENT_HERE.with(|here| *here.borrow_mut() = Some(id.clone()));
         TestRun {
-            id: unique_id(),
+            id,
             dir,
             rootfs: OnceLock::new(),
             builds: AtomicUsize::new(0),

@@ -42,8 +42,29 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     {
         cmd.env("TIDEWATCH_SERVER_ENABLED", "false");
     }
+    if let Some(scope) = scope_for(args, env) {
+        cmd.env("TIDEWATCH_WATCHER_LOCAL_INCLUDE", scope);
+    }
     cmd.envs(env.iter().copied());
     cmd
+}
+
+/// The test's own containers as the default watcher's `include`, for a command that checks
+/// (see [`super::own_scope`]), unless the test chooses its watchers itself: any watcher setting,
+/// another engine, a Watchtower, WUD or Diun setup (whose own selection it tests), or a
+/// configuration file.
+fn scope_for(args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let checks = matches!(args.first(), Some(&("check" | "run" | "plan" | "update")));
+    let chosen = env.iter().any(|(k, _)| {
+        k.contains("_WATCHER_")
+            || k.starts_with("WATCHTOWER_")
+            || k.starts_with("DIUN_")
+            || *k == "DOCKER_HOST"
+    });
+    if !checks || chosen || args.contains(&"--config") {
+        return None;
+    }
+    super::own_scope()
 }
 
 /// A folder no other run uses, under cargo's scratch space for integration tests.
