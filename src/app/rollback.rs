@@ -236,7 +236,11 @@ pub async fn roll_back(
         image_id: target.image_id.clone(),
         pull,
     };
-    let credential = scene.client.pull_credential(&goal).await.unwrap_or(None);
+    let credential = scene
+        .client
+        .pull_credential_as(&goal, crate::watch::labels::login(&info.labels))
+        .await
+        .unwrap_or(None);
     let (from_tag, to_tag) = (
         current.tag.clone().unwrap_or_else(|| "latest".into()),
         goal.tag.clone().unwrap_or_else(|| "latest".into()),

@@ -669,7 +669,10 @@ impl ComposeTrigger {
         };
         let credential = context
             .registry
-            .pull_credential(&candidate.target)
+            .pull_credential_as(
+                &candidate.target,
+                crate::watch::labels::login(&candidate.container.labels),
+            )
             .await
             .unwrap_or_else(|err| {
                 tracing::warn!(trigger = %self.id, error = %err, "No registry login for the pull; trying anonymously.");
@@ -798,7 +801,10 @@ impl ComposeTrigger {
         let engine = self.engine(first, context).await.map_err(Failure::Failed)?;
         let credential = context
             .registry
-            .pull_credential(&first.target)
+            .pull_credential_as(
+                &first.target,
+                crate::watch::labels::login(&first.container.labels),
+            )
             .await
             .ok()
             .flatten();

@@ -812,6 +812,14 @@ impl Loaded {
                 );
             }
         }
+        for (name, login) in &r.login {
+            for (key, message) in login.problems() {
+                report(
+                    vec!["registry".into(), "login".into(), name.clone(), key.into()],
+                    message,
+                );
+            }
+        }
     }
 }
 

@@ -28,8 +28,8 @@ pub use env::SUCCEEDS as SUCCEEDS_VAR;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, Origin, load, load_from_process, load_with};
 pub use registry::{
-    DEFAULT_CONCURRENCY, DEFAULT_MAX_TAGS, EcrConfig, GcrConfig, RegistriesConfig, RegistryConfig,
-    RegistryUrl, decode_auth,
+    DEFAULT_CONCURRENCY, DEFAULT_MAX_TAGS, EcrConfig, GcrConfig, NamedLogin, RegistriesConfig,
+    RegistryConfig, RegistryUrl, decode_auth, login_key,
 };
 pub use secret::Secret;
 pub use server::{

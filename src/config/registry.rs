@@ -36,6 +36,43 @@ pub struct RegistriesConfig {
     pub gar: BTreeMap<String, GcrConfig>,
     pub ecr: BTreeMap<String, EcrConfig>,
     pub custom: BTreeMap<String, RegistryConfig>,
+    /// Logins a container picks by name with its `tidewatch.login` label (Diun's
+    /// `diun.regopt`), whatever registry its image is on; for that container they replace the
+    /// registry's own, so two containers on one registry can read it as two accounts.
+    pub login: BTreeMap<String, NamedLogin>,
+}
+
+/// The key of a named login: its name with every character but letters, digits, `-` and `_`
+/// made a `-`, so that a name such as Diun's `docker.io` is one key of the configuration (a `.`
+/// would nest) and the label naming it still finds it.
+pub fn login_key(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => c,
+            _ => '-',
+        })
+        .collect()
+}
+
+/// A login not tied to a host: used for the containers whose label names it. Without a
+/// `login` it names the registry's own (Diun's regopt without a username), so the label still
+/// reads; a `login` without a password sends an empty one, as Docker does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamedLogin {
+    pub login: Option<String>,
+    pub password: Option<Secret>,
+}
+
+impl NamedLogin {
+    /// Every problem of this entry, each with the key to point the user at.
+    pub fn problems(&self) -> Vec<Problem> {
+        match (&self.login, &self.password) {
+            (None, Some(_)) => vec![("login", "required with password".into())],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl RegistriesConfig {

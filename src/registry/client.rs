@@ -80,11 +80,18 @@ enum Sent {
     Bearer(Secret),
 }
 
+/// Who asks: the registry's own login (`None`), or the named login (`registry.login.<name>`) a
+/// container's label picks.
+pub type Login<'a> = Option<&'a str>;
+
+/// A token is for one scope and one login: two logins on one registry may see different
+/// repositories, so their tokens never mix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TokenKey {
     realm: String,
     service: Option<String>,
     scope: String,
+    login: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +129,8 @@ pub struct RegistryClient {
     fallback: Option<Credential>,
     max_tags: usize,
     credentials: OnceMap<String, Option<Credential>>,
+    /// `registry.login.<name>`: the logins containers pick by label.
+    logins: HashMap<String, Option<Credential>>,
     ecr_keys: Vec<EcrKey>,
     /// ECR passwords by (access key ID, region), with when to renew them.
     ecr_tokens: Mutex<HashMap<(String, String), (Credential, Instant)>>,
@@ -175,6 +184,7 @@ impl RegistryClient {
             fallback: settings.fallback,
             max_tags: settings.max_tags,
             credentials: OnceMap::default(),
+            logins: providers::named_logins(config),
             ecr_keys: providers::ecr_keys(config),
             ecr_tokens: Mutex::new(HashMap::new()),
             ecr_fetches: Gates::default(),
@@ -230,9 +240,18 @@ impl RegistryClient {
     /// The digest `image` (its tag, or its digest) points to. HEAD, so Docker Hub does not
     /// count a pull; GET only where HEAD is refused or leaves the digest out.
     pub async fn manifest_digest(&self, image: &ImageRef) -> Result<RemoteDigest, RegistryError> {
+        self.manifest_digest_as(image, None).await
+    }
+
+    /// [`Self::manifest_digest`], asked as `login`.
+    pub async fn manifest_digest_as(
+        &self,
+        image: &ImageRef,
+        login: Login<'_>,
+    ) -> Result<RemoteDigest, RegistryError> {
         let url = self.manifest_url(image, reference_of(image));
         let reply = self
-            .repo_request(image, RequestKind::Head, Method::HEAD, &url, 0)
+            .repo_request(image, login, RequestKind::Head, Method::HEAD, &url, 0)
             .await?;
         match reply.status {
             StatusCode::OK => {
@@ -247,7 +266,7 @@ impl RegistryClient {
             StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => {}
             status => return Err(unexpected(image, "HEAD manifest", status)),
         }
-        let reply = self.get_manifest(image, reference_of(image)).await?;
+        let reply = self.get_manifest(image, login, reference_of(image)).await?;
         let digest = header(&reply.headers, "docker-content-digest")
             .unwrap_or_else(|| manifest::sha256_digest(&reply.body));
         Ok(RemoteDigest {
@@ -259,12 +278,14 @@ impl RegistryClient {
     async fn get_manifest(
         &self,
         image: &ImageRef,
+        login: Login<'_>,
         reference: &str,
     ) -> Result<Reply, RegistryError> {
         let url = self.manifest_url(image, reference);
         let reply = self
             .repo_request(
                 image,
+                login,
                 RequestKind::Get,
                 Method::GET,
                 &url,
@@ -290,6 +311,7 @@ impl RegistryClient {
     pub async fn compare(
         &self,
         image: &ImageRef,
+        login: Login<'_>,
         remote: &RemoteDigest,
         container: &ContainerInfo,
     ) -> Result<DigestCheck, RegistryError> {
@@ -321,7 +343,7 @@ impl RegistryClient {
             Some(unchanged) => unchanged,
             None => {
                 let unchanged = self
-                    .platform_unchanged(image, &remote_digest, container, &local)
+                    .platform_unchanged(image, login, &remote_digest, container, &local)
                     .await?;
                 lock(&self.verdicts).insert(key, unchanged);
                 unchanged
@@ -341,6 +363,7 @@ impl RegistryClient {
     async fn platform_unchanged(
         &self,
         image: &ImageRef,
+        login: Login<'_>,
         index_digest: &str,
         container: &ContainerInfo,
         local: &[&str],
@@ -349,7 +372,7 @@ impl RegistryClient {
             host: image.api_host().to_string(),
             detail: format!("{}: {detail}", image.familiar()),
         };
-        let index = self.get_manifest(image, index_digest).await?;
+        let index = self.get_manifest(image, login, index_digest).await?;
         let Some(platform_digest) =
             manifest::platform_digest(&index.body, &container.platform).map_err(protocol)?
         else {
@@ -359,13 +382,22 @@ impl RegistryClient {
         if local.contains(&platform_digest.as_str()) {
             return Ok(true);
         }
-        let platform_manifest = self.get_manifest(image, &platform_digest).await?;
+        let platform_manifest = self.get_manifest(image, login, &platform_digest).await?;
         let config = manifest::config_digest(&platform_manifest.body).map_err(protocol)?;
         Ok(config == container.image_id)
     }
 
     /// Every tag of the repository, following pagination, at most its registry's `maxtags`.
     pub async fn tags(&self, image: &ImageRef) -> Result<Vec<String>, RegistryError> {
+        self.tags_as(image, None).await
+    }
+
+    /// [`Self::tags`], asked as `login`.
+    pub async fn tags_as(
+        &self,
+        image: &ImageRef,
+        login: Login<'_>,
+    ) -> Result<Vec<String>, RegistryError> {
         let max_tags = self.provider(image).map_or(self.max_tags, |p| p.max_tags);
         let base = self.base_url(image);
         let mut url = format!("{base}/v2/{}/tags/list", image.repository);
@@ -375,6 +407,7 @@ impl RegistryClient {
             let reply = self
                 .repo_request(
                     image,
+                    login,
                     RequestKind::Tags,
                     Method::GET,
                     &url,
@@ -422,12 +455,24 @@ impl RegistryClient {
     async fn repo_request(
         &self,
         image: &ImageRef,
+        login: Login<'_>,
         kind: RequestKind,
         method: Method,
         url: &str,
         body_limit: usize,
     ) -> Result<Reply, RegistryError> {
         let host = image.api_host().to_string();
+        // A label naming a login that is not configured would otherwise ask anonymously.
+        if let Some(name) = login
+            && !self.logins.contains_key(&crate::config::login_key(name))
+        {
+            return Err(RegistryError::Unauthorized {
+                host,
+                detail: format!(
+                    "the container's label names the login `{name}`, and no registry.login.{name} is configured"
+                ),
+            });
+        }
         let scope = format!("repository:{}:pull", image.repository);
         let mut rejected: Option<Secret> = None;
         let mut renew_login = false;
@@ -435,7 +480,7 @@ impl RegistryClient {
             let mut headers = HeaderMap::new();
             headers.insert(ACCEPT_HEADER, HeaderValue::from_static(ACCEPT));
             let (value, sent) = self
-                .authorization(image, &scope, rejected.take(), renew_login)
+                .authorization(image, login, &scope, rejected.take(), renew_login)
                 .await?;
             if let Some(value) = value {
                 headers.insert(AUTHORIZATION, value);
@@ -479,6 +524,7 @@ impl RegistryClient {
     async fn authorization(
         &self,
         image: &ImageRef,
+        login: Login<'_>,
         scope: &str,
         rejected: Option<Secret>,
         renew_login: bool,
@@ -504,7 +550,7 @@ impl RegistryClient {
         // `credsStore` must not fail registries that need no login.
         match mode {
             HostAuth::Anonymous => Ok((None, Sent::Nothing)),
-            HostAuth::Basic => match self.credential(image, renew_login).await? {
+            HostAuth::Basic => match self.credential(image, login, renew_login).await? {
                 Some(Credential::Basic { username, password }) => Ok((
                     Some(basic_header(&username, &password)),
                     Sent::Login { renewable },
@@ -520,7 +566,7 @@ impl RegistryClient {
                 // A bearer registry may serve public images anonymously: a credential that
                 // cannot be read is worth a warning and an anonymous token, and the error
                 // only if the registry then refuses.
-                let credential = match self.credential(image, renew_login).await {
+                let credential = match self.credential(image, login, renew_login).await {
                     Ok(credential) => credential,
                     Err(err) => {
                         tracing::warn!(host = %host, error = %err, "Cannot read credentials; asking for an anonymous token.");
@@ -535,6 +581,7 @@ impl RegistryClient {
                     realm,
                     service,
                     scope: scope.to_string(),
+                    login: login.map(str::to_string),
                 };
                 let token = self
                     .token(&key, credential.as_ref(), rejected.as_ref())
@@ -713,16 +760,37 @@ impl RegistryClient {
         &self,
         image: &ImageRef,
     ) -> Result<Option<Credential>, RegistryError> {
-        self.credential(image, false).await
+        self.pull_credential_as(image, None).await
     }
 
-    /// Configured registry first (for ECR, a password from the ECR API), then Docker's
-    /// config.json, then `REPO_USER`/`REPO_PASS`.
+    /// [`Self::pull_credential`] for a container whose label names a login.
+    pub async fn pull_credential_as(
+        &self,
+        image: &ImageRef,
+        login: Login<'_>,
+    ) -> Result<Option<Credential>, RegistryError> {
+        self.credential(image, login, false).await
+    }
+
+    /// The named login a container's label picks, else: configured registry first (for ECR,
+    /// a password from the ECR API), then Docker's config.json, then `REPO_USER`/`REPO_PASS`.
     async fn credential(
         &self,
         image: &ImageRef,
+        login: Login<'_>,
         refresh: bool,
     ) -> Result<Option<Credential>, RegistryError> {
+        match login.map(|name| (name, self.logins.get(&crate::config::login_key(name)))) {
+            Some((_, Some(Some(credential)))) => return Ok(Some(credential.clone())),
+            // A named login without one: the registry's own, below.
+            Some((_, Some(None))) | None => {}
+            Some((name, None)) => {
+                return Err(RegistryError::Unauthorized {
+                    host: image.registry.clone(),
+                    detail: format!("no registry.login.{name} is configured"),
+                });
+            }
+        }
         let ecr_key = ecr::ecr_region(&image.registry)
             .and_then(|region| self.ecr_keys.iter().find(|k| k.region == region));
         if let Some(key) = ecr_key {
@@ -813,18 +881,44 @@ pub struct Session<'c> {
     tags: OnceMap<String, Result<Arc<Vec<String>>, RegistryError>>,
 }
 
+/// A session's key for an answer about `name` as `login`: two logins may get two answers.
+fn session_key(name: String, login: Login<'_>) -> String {
+    match login {
+        Some(login) => format!("{name} as {login}"),
+        None => name,
+    }
+}
+
 impl Session<'_> {
     pub async fn manifest_digest(&self, image: &ImageRef) -> Result<RemoteDigest, RegistryError> {
-        let key = format!("{}@{}", image.name(), reference_of(image));
+        self.manifest_digest_as(image, None).await
+    }
+
+    /// [`Self::manifest_digest`], asked as `login`.
+    pub async fn manifest_digest_as(
+        &self,
+        image: &ImageRef,
+        login: Login<'_>,
+    ) -> Result<RemoteDigest, RegistryError> {
+        let key = session_key(format!("{}@{}", image.name(), reference_of(image)), login);
         self.digests
-            .get_or_init(key, self.client.manifest_digest(image))
+            .get_or_init(key, self.client.manifest_digest_as(image, login))
             .await
     }
 
     pub async fn tags(&self, image: &ImageRef) -> Result<Arc<Vec<String>>, RegistryError> {
+        self.tags_as(image, None).await
+    }
+
+    /// [`Self::tags`], asked as `login`.
+    pub async fn tags_as(
+        &self,
+        image: &ImageRef,
+        login: Login<'_>,
+    ) -> Result<Arc<Vec<String>>, RegistryError> {
         self.tags
-            .get_or_init(image.name(), async {
-                self.client.tags(image).await.map(Arc::new)
+            .get_or_init(session_key(image.name(), login), async {
+                self.client.tags_as(image, login).await.map(Arc::new)
             })
             .await
     }
@@ -836,12 +930,22 @@ impl Session<'_> {
         image: &ImageRef,
         container: &ContainerInfo,
     ) -> Result<DigestCheck, RegistryError> {
+        self.check_digest_as(image, None, container).await
+    }
+
+    /// [`Self::check_digest`], asked as `login`.
+    pub async fn check_digest_as(
+        &self,
+        image: &ImageRef,
+        login: Login<'_>,
+        container: &ContainerInfo,
+    ) -> Result<DigestCheck, RegistryError> {
         // Nothing local to compare with (a local build): no need to ask the registry.
         if local_digests(image, container).is_empty() {
             return Ok(DigestCheck::NoLocalDigest);
         }
-        let remote = self.manifest_digest(image).await?;
-        self.client.compare(image, &remote, container).await
+        let remote = self.manifest_digest_as(image, login).await?;
+        self.client.compare(image, login, &remote, container).await
     }
 }
 

@@ -16,6 +16,6 @@ mod providers;
 pub mod tag_list;
 mod transport;
 
-pub use client::{ClientSettings, DigestCheck, RegistryClient, RemoteDigest, Session};
+pub use client::{ClientSettings, DigestCheck, Login, RegistryClient, RemoteDigest, Session};
 pub use error::RegistryError;
 pub use transport::{Limits, RequestCounts, RequestKind};

@@ -72,6 +72,24 @@ pub fn ecr_keys(config: &RegistriesConfig) -> Vec<EcrKey> {
         .collect()
 }
 
+/// `registry.login.<name>` entries, by name: the credential each stands for, or `None` for one
+/// without a login, which leaves its containers to the registry's own.
+pub fn named_logins(
+    config: &RegistriesConfig,
+) -> std::collections::HashMap<String, Option<Credential>> {
+    config
+        .login
+        .iter()
+        .map(|(name, entry)| {
+            let credential = entry.login.clone().map(|username| Credential::Basic {
+                username,
+                password: entry.password.clone().unwrap_or_else(|| Secret::new("")),
+            });
+            (crate::config::login_key(name), credential)
+        })
+        .collect()
+}
+
 /// The host each kind stands for when its entry gives no url.
 fn preset_host(kind: &str) -> Option<&'static str> {
     match kind {

@@ -551,7 +551,12 @@ impl DockerTrigger {
         candidate: &UpdateCandidate,
         context: &Context,
     ) -> Option<crate::registry::credentials::Credential> {
-        match context.registry.pull_credential(&candidate.target).await {
+        let login = labels::login(&candidate.container.labels);
+        match context
+            .registry
+            .pull_credential_as(&candidate.target, login)
+            .await
+        {
             Ok(credential) => credential,
             Err(err) => {
                 tracing::warn!(trigger = %self.id, error = %err, "No registry login for the pull; trying anonymously.");

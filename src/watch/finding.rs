@@ -12,7 +12,7 @@ use crate::config::WatcherConfig;
 pub use crate::model::finding::{Finding, Status, Update};
 use crate::model::reference::ReferenceError;
 use crate::model::{ContainerInfo, ImageRef, UpdateKind};
-use crate::registry::{DigestCheck, Session};
+use crate::registry::{DigestCheck, Login, Session};
 use crate::tags;
 use crate::watch::labels;
 
@@ -135,7 +135,7 @@ async fn decide(
     if !notify.update || !digest_watched {
         return Finding::up_to_date();
     }
-    digest_finding(session, image, &tag, container).await
+    digest_finding(session, image, labels.login.as_deref(), &tag, container).await
 }
 
 /// A newer tag of the same kind, with its digest.
@@ -147,7 +147,7 @@ async fn newer_tag(
 ) -> Result<Option<Finding>, Finding> {
     let policy = &labels.tags;
     let available = session
-        .tags(image)
+        .tags_as(image, labels.login.as_deref())
         .await
         .map_err(|err| Finding::failed(err.to_string()))?;
     let considered = capped(&available, policy, labels.max_tags);
@@ -158,7 +158,10 @@ async fn newer_tag(
         tag: Some(newer.tag.clone()),
         ..image.clone()
     };
-    let digest = match session.manifest_digest(&target).await {
+    let digest = match session
+        .manifest_digest_as(&target, labels.login.as_deref())
+        .await
+    {
         Ok(remote) => Some(remote.digest),
         Err(err) => {
             tracing::warn!(image = %target.familiar(), error = %err, "Newer tag listed, but its digest is unknown.");
@@ -186,10 +189,11 @@ fn capped<'a>(
 async fn digest_finding(
     session: &Session<'_>,
     image: &ImageRef,
+    login: Login<'_>,
     tag: &str,
     container: &ContainerInfo,
 ) -> Finding {
-    match session.check_digest(image, container).await {
+    match session.check_digest_as(image, login, container).await {
         Ok(DigestCheck::UpToDate { .. }) => Finding::up_to_date(),
         Ok(DigestCheck::Changed { remote }) => {
             Finding::update(UpdateKind::Digest, tag.to_string(), Some(remote))

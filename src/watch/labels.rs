@@ -21,6 +21,7 @@ const DIUN: &[(&str, &str)] = &[
     ("watch", "diun.enable"),
     ("tag.include", "diun.include_tags"),
     ("tag.exclude", "diun.exclude_tags"),
+    ("login", "diun.regopt"),
 ];
 
 /// `labels` with Diun's labels added under tidewatch's names, where the container sets none of
@@ -45,7 +46,7 @@ fn with_diun(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMap
         .any(|name| labels.contains_key(&name));
         if !taken {
             let value = match *key {
-                "watch" => value.clone(),
+                "watch" | "login" => value.clone(),
                 _ => crate::config::diun_regex_list(value),
             };
             merged.insert(format!("{NATIVE}{key}"), value);
@@ -92,6 +93,9 @@ pub struct ContainerLabels {
     /// Diun's `diun.max_tags`: only the last this many tags the registry lists compete (Diun's
     /// default order, `reverse`, takes them from the end of the list); `0` or unset, all.
     pub max_tags: Option<usize>,
+    /// `login` (Diun's `diun.regopt`): the named login (`registry.login.<name>`) the registry
+    /// is asked with for this container's image, instead of the registry's own.
+    pub login: Option<String>,
 }
 
 /// One entry of a `trigger.include`/`trigger.exclude` label: `kind.name[:threshold]`.
@@ -159,6 +163,20 @@ pub fn scope(labels: &BTreeMap<String, String>) -> Option<&str> {
         .find_map(|name| labels.get(name))
         .map(|v| v.trim())
         .filter(|v| !v.is_empty())
+}
+
+/// The named login a container's labels pick (`login`, Diun's `diun.regopt`), read on its own
+/// for what acts on the container after its check: the pull of its new image.
+pub fn login(labels: &BTreeMap<String, String>) -> Option<&str> {
+    [
+        format!("{NATIVE}login"),
+        format!("{WUD}login"),
+        "diun.regopt".into(),
+    ]
+    .iter()
+    .find_map(|name| labels.get(name))
+    .map(|v| v.trim())
+    .filter(|v| !v.is_empty())
 }
 
 /// `labels` with the watcher's defaults (keys after the prefix, `tag.include`, values as a
@@ -289,6 +307,9 @@ pub fn read(labels: &BTreeMap<String, String>) -> Result<ContainerLabels, LabelE
                 .map_err(|_| "expected a whole number, 0 or more".to_string())
         })?
         .filter(|n| *n > 0),
+        login: find("login", None)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty()),
     })
 }
 
@@ -396,6 +417,19 @@ mod tests {
         .unwrap()
         .tags;
         assert!(tags.admits("1.25") && tags.admits("latest"));
+        // Diun's `diun.regopt` names the login, as `tidewatch.login` does; the native wins.
+        let regopt = [("diun.regopt", "myregistry")];
+        assert_eq!(check(&regopt).unwrap().login.as_deref(), Some("myregistry"));
+        let both = [("diun.regopt", "myregistry"), ("tidewatch.login", "ci")];
+        assert_eq!(check(&both).unwrap().login.as_deref(), Some("ci"));
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(login(&map(&regopt)), Some("myregistry"));
+        assert_eq!(login(&map(&both)), Some("ci"));
         assert!(!tags.admits("1.25.3") && !tags.admits("1.26-rc"));
         let defaults = [("tag.exclude", "-beta".to_string())];
         let labels: BTreeMap<String, String> =

@@ -117,6 +117,8 @@ fn a_diun_yml_as_diuns_documentation_writes_it_is_mapped_naming_its_keys_with_se
         ("trigger.telegram.diun1.bottoken", "notif.telegram.token"),
         ("trigger.telegram.diun2.chatid", "notif.telegram.chatIDs"),
         ("trigger.http.diun.url", "notif.webhook.endpoint"),
+        ("registry.hub.diun0.login", "regopts[0].username"),
+        ("registry.hub.diun0.password", "regopts[0].password"),
     ] {
         assert_from(&out, key, &path, file_key);
     }
@@ -133,7 +135,7 @@ fn a_diun_yml_as_diuns_documentation_writes_it_is_mapped_naming_its_keys_with_se
         "Diun only notifies: {out}"
     );
     // Diun's settings with no meaning here are warned about by the key that holds them.
-    for key in ["watch.workers", "db.path", "regopts[0].password"] {
+    for key in ["watch.workers", "db.path"] {
         assert!(
             out.stderr
                 .contains(&format!("{}: key {key}: ignored", path.display())),

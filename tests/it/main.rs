@@ -12,6 +12,7 @@ mod compose;
 mod config_cli;
 mod crash;
 mod diun;
+mod diun_regopts;
 mod faults;
 mod fidelity;
 mod hooks;

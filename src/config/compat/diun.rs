@@ -3,6 +3,8 @@
 //! `diun` (one per Telegram chat: `diunN`). Diun only notifies, so nothing here creates a
 //! docker trigger. Diun sends a message per new image, as tidewatch's simple mode does.
 //!
+//! Its registry options (`DIUN_REGOPTS_*`) are registry logins, read by `diun_regopts`.
+//!
 //! Settings with no meaning here are warned about once, by name; a `DIUN_*` variable Diun does
 //! not have, or a value that does not read, is an error naming it. Secrets given through
 //! Diun's `…FILE` variables are read from their files.
@@ -184,7 +186,6 @@ const OTHER_SECTIONS: &[&str] = &[
     "DIUN_PROVIDERS_FILE",
     "DIUN_PROVIDERS_DOCKERFILE",
     "DIUN_PROVIDERS_CONTAINERD",
-    "DIUN_REGOPTS_",
     "DIUN_METRICS_",
     "DIUN_DEFAULTS_METADATA_",
     "DIUN_WATCH_HEALTHCHECKS_",
@@ -409,6 +410,8 @@ pub fn map(
             }
         } else if name.starts_with("DIUN_NOTIF_WEBHOOK_HEADERS_") {
             // Read with the webhook below.
+        } else if name.starts_with("DIUN_REGOPTS_") {
+            // Read by `diun_regopts` below.
         } else if OTHER_SECTIONS.iter().any(|s| name.starts_with(s)) {
             warnings.push(format!(
                 "{name}: ignored, Diun's setting has no equivalent here"
@@ -771,5 +774,6 @@ pub fn map(
             }
         }
     }
+    out.extend(super::diun_regopts::map(&diun, errors, warnings));
     out
 }

@@ -361,6 +361,8 @@ pub fn map(
                     ),
                     None => "unknown key: not a Diun setting this version reads".into(),
                 };
+            } else {
+                error.message = keyed(&error.message);
             }
             error.origin = origin.clone();
         }
@@ -416,17 +418,24 @@ pub fn key_of(var: &str) -> String {
         "roomID",
         "msgType",
         "recipientFile",
+        "insecureTLS",
     ];
-    var.trim_start_matches("DIUN_")
-        .split('_')
-        .map(|s| {
-            CAMEL
-                .iter()
-                .find(|c| c.eq_ignore_ascii_case(s))
-                .map_or_else(|| s.to_ascii_lowercase(), |c| c.to_string())
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+    let mut key = String::new();
+    for s in var.trim_start_matches("DIUN_").split('_') {
+        // A list's index, as the file writes it: `regopts[0].name`.
+        if !key.is_empty() && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            key.push_str(&format!("[{s}]"));
+            continue;
+        }
+        if !key.is_empty() {
+            key.push('.');
+        }
+        match CAMEL.iter().find(|c| c.eq_ignore_ascii_case(s)) {
+            Some(c) => key.push_str(c),
+            None => key.push_str(&s.to_ascii_lowercase()),
+        }
+    }
+    key
 }
 
 #[cfg(test)]
@@ -649,6 +658,11 @@ providers:
                 "notif.telegram.chatIDs",
             ),
             ("trigger.http.diun.timeout = 10", "notif.webhook.timeout"),
+            ("registry.hub.diun0.login = \"foo\"", "regopts[0].username"),
+            (
+                "registry.hub.diun0.password = \"***\"",
+                "regopts[0].password",
+            ),
             (
                 "trigger.http.diun.contenttype = \"application/json\"",
                 "notif.webhook.headers.content-type",
@@ -668,7 +682,6 @@ providers:
             "watch.workers",
             "watch.firstCheckNotif",
             "defaults.sortTags",
-            "regopts[0].password",
         ] {
             assert!(
                 warnings
@@ -800,5 +813,9 @@ notif:
             "providers.docker.watchByDefault"
         );
         assert_eq!(key_of("DIUN_NOTIF_MAIL_HOST"), "notif.mail.host");
+        assert_eq!(
+            key_of("DIUN_REGOPTS_1_INSECURETLS"),
+            "regopts[1].insecureTLS"
+        );
     }
 }

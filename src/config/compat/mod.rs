@@ -9,6 +9,7 @@
 
 pub mod diun;
 pub mod diun_file;
+pub mod diun_regopts;
 pub mod gotemplate;
 pub mod shoutrrr;
 pub mod watchtower;

@@ -33,6 +33,9 @@ fn meaning(key: &str) -> Option<&'static str> {
         "tag.transform" => "Rewrites tags before they are compared (regex => replacement).",
         "tag.prerelease" => "Offer pre-releases (1.3-rc1) to a container on a release.",
         "tag.morenumbers" => "Let a tag move to one with more numbers (1.25 to 1.25.3).",
+        "login" => {
+            "The named registry login (registry.login.<name>) this image is checked and pulled with."
+        }
         "monitor-only" => "Notify about updates, never apply them.",
         "no-pull" => "Update to the image the engine already has; never pull.",
         "update.order" => {
