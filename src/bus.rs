@@ -83,6 +83,8 @@ pub enum Event {
     /// shutdown): a trigger that acts inline has finished everything before it once it sees
     /// this.
     Barrier(u64),
+    /// One watcher began a cycle (not a check the engine's events started).
+    CheckStarted { watcher: String },
     /// One watcher finished a cycle.
     CheckCompleted(Report),
 }

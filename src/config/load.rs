@@ -265,7 +265,6 @@ pub fn load_with(
     loaded.apply_docker_env(&docker_env, &mut errors);
     loaded.apply_watchtower_env(watchtower_env, &mut errors);
     loaded.validate(&mut errors);
-    loaded.warn_unsupported_mqtt();
     if errors.is_empty() {
         Ok(loaded)
     } else {
@@ -713,27 +712,6 @@ impl Loaded {
             errors.push(ConfigError::new(
                 docker.host_origin.to_string(),
                 "expected unix:///path/to/docker.sock or tcp://host:port",
-            ));
-        }
-    }
-
-    /// WUD's Home Assistant integration of its `mqtt` trigger is built but for one sensor,
-    /// whether a watcher is running a check: said by variable.
-    fn warn_unsupported_mqtt(&mut self) {
-        let names: Vec<String> = self
-            .config
-            .trigger
-            .mqtt
-            .iter()
-            .filter(|(_, c)| c.hass.enabled)
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in names {
-            let origin = self.origin(&format!("trigger.mqtt.{name}.hass.enabled"));
-            self.warnings.push(format!(
-                "{origin}: WUD's Home Assistant sensor of a watcher's running check \
-                 (`<topic>/<watcher>/running`) is not published; the update entities and the \
-                 counts are"
             ));
         }
     }

@@ -840,7 +840,7 @@ pub async fn record(store: Store, mut events: Subscriber) {
                     .blocking(move |s| s.log(None, "updates-completed", &detail))
                     .await
             }
-            Event::UpdateAvailable(_) | Event::Barrier(_) => Ok(()),
+            Event::UpdateAvailable(_) | Event::Barrier(_) | Event::CheckStarted { .. } => Ok(()),
         };
         if let Err(err) = result {
             tracing::error!(error = %err, "Store write failed; the event is not recorded.");

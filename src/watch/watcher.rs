@@ -78,6 +78,9 @@ async fn pass(
     bus: &Bus,
     holds: &Holds,
 ) -> Result<Vec<ListedContainer>, DockerError> {
+    bus.publish(Event::CheckStarted {
+        watcher: name.to_string(),
+    });
     let mut report = Report {
         watcher: name.to_string(),
         ..Report::default()

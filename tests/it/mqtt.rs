@@ -273,10 +273,11 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
         !out.stderr.contains("S3CRET") && !out.stdout.contains("S3CRET"),
         "{out}"
     );
-    // WUD's watcher-running sensor is not built: said by the variable.
+    // Home Assistant's integration is whole: nothing to warn about.
     let said = format!("{}{}", out.stdout, out.stderr);
-    assert!(said.contains("WUD_TRIGGER_MQTT_HA_HASS_ENABLED"), "{out}");
-    let (topic, retained, sent) = broker.first("home/updates/#", Some(login));
+    assert!(!said.contains("WUD_TRIGGER_MQTT_HA_HASS_ENABLED"), "{out}");
+    // Beside WUD's sensors under the same base topic (`running`, the counts).
+    let (topic, retained, sent) = broker.first(&wud_topic("home/updates", &app), Some(login));
     assert_eq!(topic, wud_topic("home/updates", &app));
     assert!(retained, "published retained");
     assert_wud_flat(&sent, &app, &v1, &v2);
@@ -546,6 +547,13 @@ fn with_home_assistant_every_container_is_mirrored_with_wuds_counts_until_it_is_
     .unwrap();
     assert_eq!(counted["name"], "Total container count");
     assert_eq!(counted["state_topic"], "wud/container/total_count");
+    // The start-up check is over: the watcher is not running one.
+    assert_eq!(
+        now.get("wud/container/local/running").map(String::as_str),
+        Some("false"),
+        "{now:#?}"
+    );
+    assert!(now.contains_key("homeassistant/binary_sensor/wud_container_local_running/config"));
 
     // Removed while the daemon runs: its entity goes, the counts follow.
     run.docker(&["rm", "-f", &steady.name]);

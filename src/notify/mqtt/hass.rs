@@ -132,6 +132,25 @@ fn hass_icon(icon: &str) -> String {
         .unwrap_or_else(|| icon.to_string())
 }
 
+/// WUD's `<topic>/<watcher>/running` binary sensor: whether the watcher is running a check.
+pub fn running(prefix: &str, topic: &str, watcher: &str, running: bool) -> Sensor {
+    let state = format!("{topic}/{watcher}/running");
+    let (at, mut config) = entity(
+        prefix,
+        "binary_sensor",
+        &state,
+        json!(format!("Watcher {watcher} running status")),
+        "mdi:docker",
+    );
+    config["payload_on"] = json!("true");
+    config["payload_off"] = json!("false");
+    Sensor {
+        discovery: (at, config),
+        value: running.to_string(),
+        state,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Mqtt;
@@ -221,5 +240,16 @@ mod tests {
         );
         assert_eq!(config["name"], "Watcher local container count");
         assert_eq!(config["device"]["identifiers"], json!(["wud"]));
+
+        let running = running("homeassistant", "wud/container", "local", true);
+        assert_eq!(
+            (running.state.as_str(), running.value.as_str()),
+            ("wud/container/local/running", "true")
+        );
+        assert_eq!(
+            running.discovery.0,
+            "homeassistant/binary_sensor/wud_container_local_running/config"
+        );
+        assert_eq!(running.discovery.1["name"], "Watcher local running status");
     }
 }

@@ -8,7 +8,8 @@
 //! - each checked container's flattened WUD JSON at `<topic>/<watcher>/<name>`, and with Home
 //!   Assistant its `update` entity (the discovery config only when it changed);
 //! - with Home Assistant, WUD's counts (`<topic>/total_count`, `update_count`, `update_status`,
-//!   and the same per watcher), with their entities;
+//!   and the same per watcher), and whether each watcher is running a check
+//!   (`<topic>/<watcher>/running`, sent as the check starts and ends), with their entities;
 //! - for a container that is gone (removed, or no longer listed by its watcher's check), an
 //!   empty discovery config, which makes Home Assistant delete its entity.
 //!
@@ -124,7 +125,18 @@ impl Mirror {
                     new_container_id,
                     ..
                 } => self.updated(&mut state, candidate, new_container_id),
+                // WUD's "watcher running" sensor: true while a cycle runs, told at once.
+                Event::CheckStarted { watcher } => {
+                    if self.mqtt.hass {
+                        self.running(&mut state, watcher, true);
+                        self.flush(&mut state).await;
+                    }
+                    false
+                }
                 Event::CheckCompleted(report) => {
+                    if self.mqtt.hass {
+                        self.running(&mut state, &report.watcher, false);
+                    }
                     // What the watcher no longer lists is gone, as WUD prunes its store.
                     if let Some(listed) = &report.listed {
                         let gone: Vec<String> = state
@@ -275,6 +287,21 @@ impl Mirror {
                 state.announced.clear();
             }
         }
+    }
+
+    /// Queues whether `watcher` is running a check, with its entity when discovery is on.
+    fn running(&self, state: &mut State, watcher: &str, running: bool) {
+        let sensor = hass::running(
+            self.mqtt.discovery.as_deref().unwrap_or_default(),
+            &self.mqtt.topic,
+            watcher,
+            running,
+        );
+        if self.mqtt.discovery.is_some() {
+            let (at, config) = sensor.discovery;
+            state.announce(at, serde_json::to_vec(&config).unwrap_or_default());
+        }
+        state.pending.put(sensor.state, sensor.value.into_bytes());
     }
 
     /// Queues WUD's count sensors from what is shown, and their entities when discovery is on.

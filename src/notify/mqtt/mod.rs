@@ -12,7 +12,8 @@
 //! `<topic>/<watcher>/<name>` (dots in the name become `-`, as WUD does) as WUD's container JSON
 //! flattened with `_` (`image_tag_value`, `update_kind_semver_diff`, …), WUD's `flatten`. A
 //! batch publishes one message per container: a topic holds one container's state, never a list.
-//! The title and body templates are not used.
+//! The title and body templates are not used. Every other container, and an applied update, is
+//! published by the trigger's [`Mirror`], as WUD mirrors its whole store.
 //!
 //! Each send connects, publishes, waits for the broker's acknowledgements and disconnects:
 //! messages are rare, and a connection held open would need its own reconnect logic. The
@@ -23,11 +24,11 @@
 //!
 //! With `hass.enabled` (and `hass.discovery`, default true then), each container also gets WUD's
 //! Home Assistant `update` entity: its discovery config, retained, at
-//! `<hass.prefix>/update/<topic with / as _>/config`, published before its state.
+//! `<hass.prefix>/update/<topic with / as _>/config`, published before its state; the mirror
+//! adds WUD's sensors (`hass.rs`).
 //!
-//! Not supported yet, said clearly rather than half done: MQTT over WebSocket (`ws://`, `wss://`
-//! are refused) and WUD's other Home Assistant sensors (container counts, update status, watcher
-//! running, connection status with its last will): `hass.enabled` is warned about at start-up.
+//! Not supported, said clearly rather than half done: MQTT over WebSocket (`ws://`, `wss://`
+//! are refused).
 
 mod hass;
 mod mirror;

@@ -383,7 +383,10 @@ impl Board {
                 }
                 self.tell("check-completed", None, Some(report.watcher.clone()));
             }
-            Event::Notified { .. } | Event::UpdatesCompleted(_) | Event::Barrier(_) => {}
+            Event::Notified { .. }
+            | Event::UpdatesCompleted(_)
+            | Event::Barrier(_)
+            | Event::CheckStarted { .. } => {}
         }
     }
 
