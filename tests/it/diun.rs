@@ -449,3 +449,35 @@ fn diuns_compose_file_works_unchanged_its_serve_command_and_a_diun_yml_where_diu
         "providers.docker.watchByDefault",
     );
 }
+
+#[test]
+fn diuns_log_variables_set_the_log_in_a_diun_setup_only() {
+    // Diun's compose examples set `LOG_LEVEL` and `LOG_JSON` beside its `DIUN_*` variables.
+    let diun = [
+        ("DIUN_PROVIDERS_DOCKER", "true"),
+        ("LOG_LEVEL", "debug"),
+        ("LOG_JSON", "true"),
+    ];
+    let out = tidewatch(&["config"], &diun);
+    out.assert_success();
+    assert!(
+        line(&out, "log.level").starts_with("log.level = \"debug\""),
+        "{out}"
+    );
+    assert!(line(&out, "log.level").ends_with("# LOG_LEVEL"), "{out}");
+    assert!(
+        line(&out, "log.format").starts_with("log.format = \"json\""),
+        "{out}"
+    );
+    // Outside a Diun setup these plain names are someone else's.
+    let out = tidewatch(&["config"], &diun[1..]);
+    out.assert_success();
+    assert!(line(&out, "log.level").ends_with("# default"), "{out}");
+    // A level Diun does not have: exit 2, the variable named.
+    let out = tidewatch(
+        &["config"],
+        &[("DIUN_PROVIDERS_DOCKER", "true"), ("LOG_LEVEL", "loud")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("LOG_LEVEL: expected trace"), "{out}");
+}

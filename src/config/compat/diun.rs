@@ -441,6 +441,35 @@ pub fn map(
             false.into(),
         );
     }
+    // Diun's command-line settings, which its compose examples set as `LOG_LEVEL` and
+    // `LOG_JSON`: read in a Diun setup only, where these plain names are Diun's.
+    if let Some(level) = get("LOG_LEVEL") {
+        match level.to_ascii_lowercase().as_str() {
+            l @ ("trace" | "debug" | "info" | "warn" | "error") => {
+                set("LOG_LEVEL", &["log", "level"], l.into());
+            }
+            // Diun's levels past `error` mean "only what stops it": errors here.
+            "fatal" | "panic" | "disabled" => {
+                set("LOG_LEVEL", &["log", "level"], "error".into());
+            }
+            _ => errors.push(ConfigError::new(
+                "LOG_LEVEL",
+                "expected trace, debug, info, warn, error, fatal, panic or disabled (Diun's levels)",
+            )),
+        }
+    }
+    if let Some(json) = get("LOG_JSON")
+        && boolean("LOG_JSON", json, errors) == Some(true)
+    {
+        set("LOG_JSON", &["log", "format"], "json".into());
+    }
+    for name in ["LOG_CALLER", "LOG_NOCOLOR"] {
+        if get(name).is_some() {
+            warnings.push(format!(
+                "{name}: ignored, Diun's setting has no equivalent here"
+            ));
+        }
+    }
     // Notifiers: present when their address is set.
     if let Some(host) = get("DIUN_NOTIF_MAIL_HOST") {
         let t = ["trigger", "smtp", "diun"];
