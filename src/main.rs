@@ -197,7 +197,18 @@ async fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     // Watchtower's `--run-once`: one cycle, then exit.
+    // Watchtower's `--health-check` (`/watchtower --health-check` in a compose file's health
+    // check): this process checks on the daemon; as the container's main process it would be
+    // a daemon that never runs, as Watchtower refuses it.
+    if cli.command.is_none() && loaded.health_check && std::process::id() == 1 {
+        eprintln!(
+            "tidewatch: configuration error: --health-check: only for a health check command, \
+             never the container's main process"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let command = match cli.command {
+        None if loaded.health_check => Command::Health,
         None | Some(Command::Run { once: false, .. }) if loaded.run_once => Command::Run {
             once: true,
             json: false,

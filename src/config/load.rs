@@ -36,6 +36,8 @@ pub struct Loaded {
     pub halt_at: Option<String>,
     /// Watchtower's `--run-once` / `WATCHTOWER_RUN_ONCE`: without a command, `run --once`.
     pub run_once: bool,
+    /// Watchtower's `--health-check`: without a command, `health`.
+    pub health_check: bool,
 }
 
 /// Where a value came from.
@@ -259,6 +261,7 @@ pub fn load_with(
         succeeds: docker_env.succeeds.clone(),
         halt_at: docker_env.halt_at.clone(),
         run_once: watchtower_env.run_once,
+        health_check: watchtower_env.health_check,
     };
     // Keys that failed to extract hold their defaults now, so these checks of what remains
     // report nothing twice and no false problem.

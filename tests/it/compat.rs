@@ -627,3 +627,50 @@ fn split_by_container_sends_a_message_per_updated_container_after_its_update() {
     expected.sort();
     assert_eq!(messages, expected, "{out}");
 }
+
+/// Watchtower's `--health-check` is a health check, as in Watchtower: the daemon's verdict, and
+/// never a second daemon.
+#[test]
+fn watchtowers_health_check_flag_is_the_daemons_health_not_a_daemon() {
+    let run = TestRun::new();
+    // A container for the daemon to check: its row's stamp is what the health check reads.
+    let registry = run.registry();
+    let image = run.push(&registry, "web", "1.0.0");
+    run.run("web", &image.reference, &[]);
+    let store = fresh_store_dir();
+    let store = store.to_str().expect("UTF-8");
+    let ours = run.own_names();
+    let env = [
+        ("TIDEWATCH_STORE_PATH", store),
+        ("TIDEWATCH_WATCHER_LOCAL_INCLUDE", ours.as_str()),
+    ];
+    // Nothing checked yet: unhealthy, and it returns at once rather than watching.
+    let out = tidewatch(&["--health-check"], &env);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stdout.contains("no store yet"), "{out}");
+    assert!(!out.stderr.contains("Watcher started."), "{out}");
+
+    let mut daemon = crate::run::Daemon::start(&env);
+    crate::run::daemon_wait(&mut daemon, "Check completed.", 1);
+    for (args, extra) in [
+        (&["--health-check"][..], None),
+        (&[][..], Some(("WATCHTOWER_HEALTH_CHECK", "true"))),
+    ] {
+        let mut env = env.to_vec();
+        env.extend(extra);
+        // The store records the check a moment after it is logged.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let out = loop {
+            let out = tidewatch(args, &env);
+            if out.status.success() || std::time::Instant::now() > deadline {
+                break out;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(out.status.success(), "{out}");
+        assert!(out.stdout.contains("healthy: last check of local"), "{out}");
+        assert!(!out.stderr.contains("Watcher started."), "{out}");
+    }
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}");
+}

@@ -369,6 +369,13 @@ fn the_daemon_in_the_image_turns_healthy_and_its_store_survives_a_restart() {
         .map(|l| l["Output"].to_string())
         .unwrap_or_default();
     assert!(output.contains("healthy: last check of local"), "{health}");
+    // The health check a Watchtower compose file writes, at Watchtower's path: the same verdict.
+    let watchtowers = run.docker_output(&["exec", &tidewatch.id, "/watchtower", "--health-check"]);
+    assert!(watchtowers.success(), "{watchtowers}");
+    assert!(
+        watchtowers.stdout.contains("healthy: last check of local"),
+        "{watchtowers}"
+    );
 
     // What the store holds: the update found for the watched container.
     let history = |container: &str| -> serde_json::Value {

@@ -291,10 +291,6 @@ const NO_MEANING: &[(&str, &str)] = &[
         "registry failures are always reported",
     ),
     (
-        "WATCHTOWER_HEALTH_CHECK",
-        "use `tidewatch config` in a health check",
-    ),
-    (
         "WATCHTOWER_UPDATE_ON_START",
         "tidewatch always checks at start",
     ),
@@ -352,6 +348,8 @@ pub struct WatchtowerEnv {
     pub docker_host: Option<(Origin, String)>,
     pub docker_tls: Option<(Origin, bool)>,
     pub run_once: bool,
+    /// `--health-check`: the process is a health check of the daemon, not a daemon.
+    pub health_check: bool,
     /// Any Watchtower setting was given: the `watchtower` docker trigger exists.
     pub present: bool,
     /// Options of the `watchtower` docker trigger, by its key, with where they came from.
@@ -872,6 +870,9 @@ impl WatchtowerEnv {
                 }
                 "WATCHTOWER_RUN_ONCE" => {
                     env.run_once = boolean(origin, value, errors).unwrap_or(false);
+                }
+                "WATCHTOWER_HEALTH_CHECK" => {
+                    env.health_check = boolean(origin, value, errors).unwrap_or(false);
                 }
                 "WATCHTOWER_DEBUG" => {
                     if boolean(origin, value, errors) == Some(true) && env.log_level.is_none() {
