@@ -182,6 +182,13 @@ fn parse() -> (Cli, config::WatchtowerCommandLine) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Called as `sh`, `wget` or `curl` (the image's links): a health probe, not tidewatch.
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(tool) = argv.first().and_then(|a| app::probe::called_as(a)) {
+        return probe(tool, &argv[1..]).await;
+    }
     let (cli, watchtower) = parse();
     let loaded = match config::load_from_process(cli.config, &watchtower) {
         Ok(loaded) => loaded,
@@ -405,6 +412,28 @@ fn finish(result: std::io::Result<()>) -> ExitCode {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tidewatch: cannot write output: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A compose file's health probe (`wget …`, `curl …`, through `sh -c`): exit 0 when the address
+/// answers 2xx, 1 when not (unhealthy), 127 for a command that is not a probe.
+async fn probe(tool: &str, args: &[String]) -> ExitCode {
+    let probe = match app::probe::parse(tool, args) {
+        Ok(probe) => probe,
+        Err(why) => {
+            eprintln!("{tool}: {why} (tidewatch's image has no shell)");
+            return ExitCode::from(app::probe::NOT_FOUND);
+        }
+    };
+    match app::probe::run(&probe).await {
+        Ok(answered) => {
+            println!("{answered}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("{tool}: {why}");
             ExitCode::FAILURE
         }
     }

@@ -15,6 +15,7 @@ pub mod health;
 mod history;
 mod notify_test;
 mod plan;
+pub mod probe;
 mod rollback;
 mod run;
 pub mod triggers;

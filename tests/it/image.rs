@@ -607,3 +607,43 @@ impl<F: Fn(&[&str]) -> (bool, String)> Drop for Down<'_, F> {
         }
     }
 }
+
+#[test]
+fn wuds_documented_health_check_passes_in_the_image_that_has_no_shell() {
+    let run = TestRun::new();
+    let image = build_image(&run, "1.0.0", &[]);
+    let volume = run.volume("store");
+    // WUD's compose file, as its documentation writes it: a string, so Docker runs it with
+    // `/bin/sh -c`; the page answers on port 3000 inside the container's own network.
+    let network = run.network("probe");
+    let tidewatch = run_tidewatch(
+        &run,
+        "tidewatch",
+        &network,
+        &volume,
+        &[only_ours(&run)],
+        &[
+            "--health-cmd",
+            "wget --no-verbose --tries=1 --no-check-certificate --spider http://localhost:3000",
+            "--health-interval",
+            "1s",
+        ],
+        &image,
+    );
+    wait_for(
+        &run,
+        &tidewatch.name,
+        Duration::from_secs(60),
+        "healthy",
+        || (run.inspect(&tidewatch.id, "{{.State.Health.Status}}") == "healthy").then_some(()),
+    );
+    let health = run.inspect_json(&tidewatch.id, ".State.Health.Log");
+    assert!(
+        health.to_string().contains("http://localhost:3000: 200 OK"),
+        "{health}"
+    );
+    // It is no shell: anything but a probe is refused, saying so.
+    let refused = run.docker_output(&["exec", &tidewatch.id, "sh", "-c", "ls /"]);
+    assert_eq!(refused.status.code(), Some(127), "{refused}");
+    assert!(refused.stderr.contains("no shell"), "{refused}");
+}
