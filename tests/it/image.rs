@@ -159,12 +159,27 @@ fn the_image_is_one_static_binary_from_scratch_within_the_size_budget() {
             "no {wanted} in {files:?}"
         );
     }
-    for unwanted in ["lib", "lib64", "bin", "usr/lib"] {
+    for unwanted in ["lib", "lib64", "usr/lib", "usr/bin", "sbin"] {
         assert!(
             !files.iter().any(|f| f.starts_with(&format!("{unwanted}/"))),
             "{unwanted}/ in a FROM scratch image: {files:?}"
         );
     }
+    // bin/ holds the health probes' names only, links to the binary (src/app/probe.rs).
+    let bin: Vec<&String> = files.iter().filter(|f| f.starts_with("bin/")).collect();
+    assert_eq!(bin, ["bin/", "bin/curl", "bin/sh", "bin/wget"], "{files:?}");
+    let probe = run.docker_output(&[
+        "run",
+        "--rm",
+        "--label",
+        &run.label(),
+        "--entrypoint",
+        "/bin/sh",
+        &image,
+        "-c",
+        "ls /",
+    ]);
+    assert_eq!(probe.status.code(), Some(127), "no shell: {probe}");
     // It runs in that empty filesystem: no loader, no libc to find.
     let version = run.docker(&["run", "--rm", "--label", &run.label(), &image, "--version"]);
     assert_eq!(version, format!("tidewatch {}", env!("CARGO_PKG_VERSION")));
