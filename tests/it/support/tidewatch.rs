@@ -67,11 +67,23 @@ fn scope_for(args: &[&str], env: &[(&str, &str)]) -> Option<String> {
     super::own_scope()
 }
 
-/// A folder no other run uses, under cargo's scratch space for integration tests.
+/// A folder no other run uses, under cargo's scratch space for integration tests; not created.
+/// The process ID alone is not enough: nextest runs each test in a process of its own, and a
+/// suite of hundreds (with their engines and registries) sees PIDs come round again, so an
+/// earlier test's store could be found there.
 pub fn fresh_store_dir() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("store-{}-{n}", std::process::id()))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("store-{}-{nanos:x}-{n}", std::process::id()));
+        if !dir.exists() {
+            return dir;
+        }
+    }
 }
