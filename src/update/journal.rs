@@ -283,19 +283,8 @@ pub async fn recover(
         let Some(engine) = connect(&entry, watchers, journal, &mut report).await else {
             continue;
         };
-        // The lease its killed predecessor held is stale by now, and taken over; one held by
-        // an instance still at work on the container (a daemon beside this `tidewatch
-        // update`, on the same store) leaves the entry to it, or to the next start.
-        let lease = match super::lease::take(&engine, &entry.name).await {
-            Ok(lease) => lease,
-            Err(super::lease::Refused::Busy(why) | super::lease::Refused::Failed(why)) => {
-                report.push(recovered(
-                    &entry,
-                    "recovery-deferred",
-                    format!("not recovered yet: {why}"),
-                ));
-                continue;
-            }
+        let Some(lease) = take_lease(&engine, &entry, &mut report).await else {
+            continue;
         };
         let settled = recover_update(&engine, &entry).await;
         lease.release(&engine).await;
@@ -329,18 +318,9 @@ pub async fn recover(
         let Some(engine) = connect(&entry, watchers, journal, &mut report).await else {
             continue;
         };
-        // It was stopped under its lease, which its killed holder left stale: taken over, as an
-        // update's is.
-        let lease = match super::lease::take(&engine, &entry.name).await {
-            Ok(lease) => lease,
-            Err(super::lease::Refused::Busy(why) | super::lease::Refused::Failed(why)) => {
-                report.push(recovered(
-                    &entry,
-                    "recovery-deferred",
-                    format!("not recovered yet: {why}"),
-                ));
-                continue;
-            }
+        // It was stopped under its lease, as an update's container is.
+        let Some(lease) = take_lease(&engine, &entry, &mut report).await else {
+            continue;
         };
         let follow = finished.get(&entry.watcher).map_or(&[][..], Vec::as_slice);
         let line = match recover_dependent(&engine, &entry, follow, journal, lease).await {
@@ -357,6 +337,28 @@ pub async fn recover(
         report.push(line);
     }
     report
+}
+
+/// The lease of `entry`'s container: the one its killed predecessor held is stale by now, and
+/// taken over. One held by an instance still at work on the container (a daemon beside this
+/// `tidewatch update`, on the same store) leaves the entry to it, or to the next start: `None`,
+/// with a line in `report`.
+async fn take_lease(
+    engine: &Engine,
+    entry: &Entry,
+    report: &mut Vec<Recovered>,
+) -> Option<super::lease::Lease> {
+    match super::lease::take(engine, &entry.name).await {
+        Ok(lease) => Some(lease),
+        Err(super::lease::Refused::Busy(why) | super::lease::Refused::Failed(why)) => {
+            report.push(recovered(
+                entry,
+                "recovery-deferred",
+                format!("not recovered yet: {why}"),
+            ));
+            None
+        }
+    }
 }
 
 /// The engine of `entry`'s watcher; `None` (with a line in `report`) when it is not
