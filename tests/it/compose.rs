@@ -4,6 +4,7 @@
 //! without one through the executor; a new image that does not stay up is rolled back, file
 //! included.
 
+use crate::support::update::{foreign_lease, lease_exists};
 use crate::support::{ImageSpec, Output, TestRun, fresh_store_dir, tidewatch};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -591,28 +592,7 @@ fn the_compose_command_waits_for_a_lease_another_instance_holds() {
     let before = project.file();
     let container = run.inspect(&project.web_ids()[0], "{{.Name}}");
     let container = container.trim_start_matches('/');
-    let volume = format!("tidewatch-lease-{container}");
-    let expires = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600)
-        .to_string();
-    run.docker(&[
-        "volume",
-        "create",
-        "--label",
-        &run.label(),
-        "--label",
-        &format!("tidewatch.lease={container}"),
-        "--label",
-        "tidewatch.lease.holder=elsewhere/0/1/1",
-        "--label",
-        "tidewatch.lease.token=theirs",
-        "--label",
-        &format!("tidewatch.lease.expires={expires}"),
-        &volume,
-    ]);
+    let volume = foreign_lease(&run, container);
     let store = dir.join("store");
 
     let out = run_once(&project, &folder, &store, &[]);
@@ -628,7 +608,7 @@ fn the_compose_command_waits_for_a_lease_another_instance_holds() {
     let out = run_once(&project, &folder, &store, &[]);
     assert_eq!(project.web_image(&run), v2.reference, "{out}");
     assert!(
-        !run.docker_output(&["volume", "inspect", &volume]).success(),
+        !lease_exists(&run, container),
         "the lease is released: {out}"
     );
 }

@@ -8,7 +8,7 @@
 //! Each test limits the trigger to its own container (`INCLUDE`): the engine is shared with
 //! every other test running in parallel.
 
-use crate::support::update::{assert_untouched, docker_trigger_env};
+use crate::support::update::{assert_untouched, docker_trigger_env, lease_exists};
 use crate::support::{Container, ImageSpec, Output, Registry, TestRun, fresh_store_dir, tidewatch};
 use std::path::PathBuf;
 
@@ -149,11 +149,7 @@ fn assert_no_leftovers(run: &TestRun, name: &str, out: &Output) {
     ]);
     assert_eq!(leftovers, "", "{out}");
     // Nor its lease: the killed instance's, stale, was taken over and given back.
-    let lease = format!("tidewatch-lease-{name}");
-    assert!(
-        !run.docker_output(&["volume", "inspect", &lease]).success(),
-        "{lease} left behind\n{out}"
-    );
+    assert!(!lease_exists(run, name), "its lease is left behind\n{out}");
 }
 
 const START_FIRST: [&str; 2] = ["--label", "tidewatch.update.order=start-first"];

@@ -5,7 +5,7 @@
 //! Each test limits the docker trigger to its own containers (`INCLUDE`): the engine is shared
 //! with every other test running in parallel.
 
-use crate::support::update::{docker_trigger_env, history_events};
+use crate::support::update::{docker_trigger_env, history_events, lease_exists};
 use crate::support::{ImageSpec, Output, TestRun, fresh_store_dir, tidewatch, tidewatch_command};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -145,12 +145,6 @@ fn an_interrupted_update_recovery_finished_or_undid_is_in_the_history() {
 }
 
 // 2. Two instances on one engine must not both act on a container.
-
-/// The volume that is the update lease of container `name`, if it exists.
-fn lease_exists(run: &TestRun, name: &str) -> bool {
-    run.docker_output(&["volume", "inspect", &format!("tidewatch-lease-{name}")])
-        .success()
-}
 
 /// Containers whose name holds `name`: the container itself, and anything renamed aside.
 fn named_like(run: &TestRun, name: &str) -> Vec<String> {

@@ -8,7 +8,6 @@ use crate::support::{Container, Pushed, Registry, TestRun, tidewatch};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -314,76 +313,6 @@ fn a_wud_mqtt_trigger_logs_in_and_a_wrong_password_is_reported_unshown() {
     );
 }
 
-/// `openssl` in `dir`: a CA (`ca.pem`) and a certificate it signed for 127.0.0.1
-/// (`server.pem`, `server.key`).
-fn certificates(dir: &Path) {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .expect("openssl (package openssl) must be installed");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec![
-        "req",
-        "-x509",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tidewatch test CA",
-    ];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(&ca);
-    let mut request = vec!["req", "-subj", "/CN=127.0.0.1"];
-    request.extend(ec);
-    request.extend(["-keyout", "server.key", "-out", "server.csr"]);
-    openssl(&request);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("the extensions file");
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    ]);
-}
-
 #[test]
 fn a_wud_mqtt_trigger_over_tls_trusts_its_ca_chain() {
     let run = TestRun::new();
@@ -392,13 +321,13 @@ fn a_wud_mqtt_trigger_over_tls_trusts_its_ca_chain() {
         .prefix("tidewatch-mqtt-tls-")
         .tempdir()
         .expect("a temporary folder");
-    certificates(certs.path());
+    crate::run::tls_files(certs.path());
     let file = |name: &str| certs.path().join(name).display().to_string();
     let listener = format!(
         "cafile {}\ncertfile {}\nkeyfile {}\n",
         file("ca.pem"),
-        file("server.pem"),
-        file("server.key")
+        file("server-cert.pem"),
+        file("server-key.pem")
     );
     let broker = Broker::start(None, &listener);
     let url = format!("mqtts://127.0.0.1:{}", broker.port);

@@ -6,7 +6,9 @@
 //! every other test running in parallel.
 
 use crate::support::events::EventLog;
-use crate::support::update::{assert_untouched, docker_trigger_env, history_events};
+use crate::support::update::{
+    assert_untouched, docker_trigger_env, foreign_lease, history_events, lease_exists,
+};
 use crate::support::{ImageSpec, TestRun, fresh_store_dir, tidewatch};
 
 #[test]
@@ -266,28 +268,7 @@ fn a_dependent_another_instance_holds_is_left_running_and_one_stopped_is_leased(
     let db = run.run("db", &db1.reference, &[]);
     let depends = format!("tidewatch.depends-on={}", db.name);
     let app = run.run_with("app", &["--label", &depends], &app_image.reference, &[]);
-    let volume = format!("tidewatch-lease-{}", app.name);
-    let expires = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600)
-        .to_string();
-    run.docker(&[
-        "volume",
-        "create",
-        "--label",
-        &run.label(),
-        "--label",
-        &format!("tidewatch.lease={}", app.name),
-        "--label",
-        "tidewatch.lease.holder=elsewhere/0/1/1",
-        "--label",
-        "tidewatch.lease.token=theirs",
-        "--label",
-        &format!("tidewatch.lease.expires={expires}"),
-        &volume,
-    ]);
+    let volume = foreign_lease(&run, &app.name);
     let started = run.inspect(&app.name, "{{.State.StartedAt}}");
     let dir = fresh_store_dir();
     let store = dir.to_str().unwrap();
@@ -323,7 +304,7 @@ fn a_dependent_another_instance_holds_is_left_running_and_one_stopped_is_leased(
     );
     assert_eq!(run.inspect(&app.name, "{{.State.Running}}"), "true");
     assert!(
-        !run.docker_output(&["volume", "inspect", &volume]).success(),
+        !lease_exists(&run, &app.name),
         "the lease is released: {out}"
     );
 }

@@ -175,3 +175,37 @@ pub fn kill_when_halted(args: &[&str], env: &[(&str, &str)], halt: &str) -> Stri
     let _ = child.wait();
     seen
 }
+
+/// Whether the volume that is the update lease of container `name` exists.
+pub fn lease_exists(run: &TestRun, name: &str) -> bool {
+    run.docker_output(&["volume", "inspect", &format!("tidewatch-lease-{name}")])
+        .success()
+}
+
+/// The lease of container `name` as another tidewatch instance, on another machine, holds it
+/// for the next hour: labelled with the run, so it goes with the test. Returns its volume.
+pub fn foreign_lease(run: &TestRun, name: &str) -> String {
+    let volume = format!("tidewatch-lease-{name}");
+    let expires = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600)
+        .to_string();
+    run.docker(&[
+        "volume",
+        "create",
+        "--label",
+        &run.label(),
+        "--label",
+        &format!("tidewatch.lease={name}"),
+        "--label",
+        "tidewatch.lease.holder=elsewhere/0/1/1",
+        "--label",
+        "tidewatch.lease.token=theirs",
+        "--label",
+        &format!("tidewatch.lease.expires={expires}"),
+        &volume,
+    ]);
+    volume
+}
