@@ -98,7 +98,7 @@ fn main() {
             let session = client.session();
             let checks = fleet
                 .iter()
-                .map(|(image, c)| session.check_digest(image, c));
+                .map(|(image, c)| session.check_digest(image, None, c));
             futures_util::future::join_all(checks).await
         });
         let wall = start.elapsed().as_secs_f64() * 1000.0;

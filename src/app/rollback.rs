@@ -238,7 +238,7 @@ pub async fn roll_back(
     };
     let credential = scene
         .client
-        .pull_credential_as(&goal, crate::watch::labels::login(&info.labels))
+        .pull_credential(&goal, crate::watch::labels::login(&info.labels))
         .await
         .unwrap_or(None);
     let (from_tag, to_tag) = (

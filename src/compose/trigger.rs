@@ -669,7 +669,7 @@ impl ComposeTrigger {
         };
         let credential = context
             .registry
-            .pull_credential_as(
+            .pull_credential(
                 &candidate.target,
                 crate::watch::labels::login(&candidate.container.labels),
             )
@@ -801,7 +801,7 @@ impl ComposeTrigger {
         let engine = self.engine(first, context).await.map_err(Failure::Failed)?;
         let credential = context
             .registry
-            .pull_credential_as(
+            .pull_credential(
                 &first.target,
                 crate::watch::labels::login(&first.container.labels),
             )

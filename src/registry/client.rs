@@ -239,12 +239,8 @@ impl RegistryClient {
 
     /// The digest `image` (its tag, or its digest) points to. HEAD, so Docker Hub does not
     /// count a pull; GET only where HEAD is refused or leaves the digest out.
-    pub async fn manifest_digest(&self, image: &ImageRef) -> Result<RemoteDigest, RegistryError> {
-        self.manifest_digest_as(image, None).await
-    }
-
-    /// [`Self::manifest_digest`], asked as `login`.
-    pub async fn manifest_digest_as(
+    /// As `login`, when a container's label names one (`registry.login.<name>`).
+    pub async fn manifest_digest(
         &self,
         image: &ImageRef,
         login: Login<'_>,
@@ -388,12 +384,8 @@ impl RegistryClient {
     }
 
     /// Every tag of the repository, following pagination, at most its registry's `maxtags`.
-    pub async fn tags(&self, image: &ImageRef) -> Result<Vec<String>, RegistryError> {
-        self.tags_as(image, None).await
-    }
-
-    /// [`Self::tags`], asked as `login`.
-    pub async fn tags_as(
+    /// As `login`, when a container's label names one (`registry.login.<name>`).
+    pub async fn tags(
         &self,
         image: &ImageRef,
         login: Login<'_>,
@@ -756,15 +748,8 @@ impl RegistryClient {
 
     /// The login the engine needs to pull `image` (the same the checks use), or `None` for an
     /// anonymous pull.
+    /// As `login`, when a container's label names one (`registry.login.<name>`).
     pub async fn pull_credential(
-        &self,
-        image: &ImageRef,
-    ) -> Result<Option<Credential>, RegistryError> {
-        self.pull_credential_as(image, None).await
-    }
-
-    /// [`Self::pull_credential`] for a container whose label names a login.
-    pub async fn pull_credential_as(
         &self,
         image: &ImageRef,
         login: Login<'_>,
@@ -890,51 +875,36 @@ fn session_key(name: String, login: Login<'_>) -> String {
 }
 
 impl Session<'_> {
-    pub async fn manifest_digest(&self, image: &ImageRef) -> Result<RemoteDigest, RegistryError> {
-        self.manifest_digest_as(image, None).await
-    }
-
-    /// [`Self::manifest_digest`], asked as `login`.
-    pub async fn manifest_digest_as(
+    /// [`RegistryClient::manifest_digest`], asked once per session for each reference and
+    /// login.
+    pub async fn manifest_digest(
         &self,
         image: &ImageRef,
         login: Login<'_>,
     ) -> Result<RemoteDigest, RegistryError> {
         let key = session_key(format!("{}@{}", image.name(), reference_of(image)), login);
         self.digests
-            .get_or_init(key, self.client.manifest_digest_as(image, login))
+            .get_or_init(key, self.client.manifest_digest(image, login))
             .await
     }
 
-    pub async fn tags(&self, image: &ImageRef) -> Result<Arc<Vec<String>>, RegistryError> {
-        self.tags_as(image, None).await
-    }
-
-    /// [`Self::tags`], asked as `login`.
-    pub async fn tags_as(
+    /// [`RegistryClient::tags`], asked once per session for each repository and login.
+    pub async fn tags(
         &self,
         image: &ImageRef,
         login: Login<'_>,
     ) -> Result<Arc<Vec<String>>, RegistryError> {
         self.tags
             .get_or_init(session_key(image.name(), login), async {
-                self.client.tags_as(image, login).await.map(Arc::new)
+                self.client.tags(image, login).await.map(Arc::new)
             })
             .await
     }
 
     /// The digest check for one container, sharing the HEAD with every other container on the
     /// same reference.
+    /// As `login`, when a container's label names one (`registry.login.<name>`).
     pub async fn check_digest(
-        &self,
-        image: &ImageRef,
-        container: &ContainerInfo,
-    ) -> Result<DigestCheck, RegistryError> {
-        self.check_digest_as(image, None, container).await
-    }
-
-    /// [`Self::check_digest`], asked as `login`.
-    pub async fn check_digest_as(
         &self,
         image: &ImageRef,
         login: Login<'_>,
@@ -944,7 +914,7 @@ impl Session<'_> {
         if local_digests(image, container).is_empty() {
             return Ok(DigestCheck::NoLocalDigest);
         }
-        let remote = self.manifest_digest_as(image, login).await?;
+        let remote = self.manifest_digest(image, login).await?;
         self.client.compare(image, login, &remote, container).await
     }
 }

@@ -554,7 +554,7 @@ impl DockerTrigger {
         let login = labels::login(&candidate.container.labels);
         match context
             .registry
-            .pull_credential_as(&candidate.target, login)
+            .pull_credential(&candidate.target, login)
             .await
         {
             Ok(credential) => credential,

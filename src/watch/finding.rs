@@ -147,7 +147,7 @@ async fn newer_tag(
 ) -> Result<Option<Finding>, Finding> {
     let policy = &labels.tags;
     let available = session
-        .tags_as(image, labels.login.as_deref())
+        .tags(image, labels.login.as_deref())
         .await
         .map_err(|err| Finding::failed(err.to_string()))?;
     let considered = capped(&available, policy, labels.max_tags);
@@ -159,7 +159,7 @@ async fn newer_tag(
         ..image.clone()
     };
     let digest = match session
-        .manifest_digest_as(&target, labels.login.as_deref())
+        .manifest_digest(&target, labels.login.as_deref())
         .await
     {
         Ok(remote) => Some(remote.digest),
@@ -193,7 +193,7 @@ async fn digest_finding(
     tag: &str,
     container: &ContainerInfo,
 ) -> Finding {
-    match session.check_digest_as(image, login, container).await {
+    match session.check_digest(image, login, container).await {
         Ok(DigestCheck::UpToDate { .. }) => Finding::up_to_date(),
         Ok(DigestCheck::Changed { remote }) => {
             Finding::update(UpdateKind::Digest, tag.to_string(), Some(remote))

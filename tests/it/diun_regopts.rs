@@ -239,7 +239,7 @@ async fn a_named_login_gets_tokens_of_its_own_on_a_shared_registry() {
     for _ in 0..2 {
         let session = client.session();
         for login in [None, Some("ci")] {
-            let got = session.manifest_digest_as(&image, login).await;
+            let got = session.manifest_digest(&image, login).await;
             assert_eq!(got.map(|r| r.digest), Ok(digest.clone()), "{login:?}");
         }
     }

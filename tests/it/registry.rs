@@ -84,7 +84,7 @@ async fn assert_digests_as_pushed(client: &RegistryClient, pushed: &[Pushed]) {
         let session = &session;
         async move {
             session
-                .manifest_digest(&image(&p.reference))
+                .manifest_digest(&image(&p.reference), None)
                 .await
                 .map(|r| r.digest)
         }

@@ -27,7 +27,7 @@ const PASSWORD: &str = "s3cret-Pa55w0rd";
 async fn digest(client: &RegistryClient, reference: &ImageRef) -> Result<String, RegistryError> {
     client
         .session()
-        .manifest_digest(reference)
+        .manifest_digest(reference, None)
         .await
         .map(|remote| remote.digest)
 }

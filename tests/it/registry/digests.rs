@@ -13,7 +13,7 @@ async fn check(client: &RegistryClient, container: &ContainerInfo) -> DigestChec
     let reference = container.reference().expect("container has a reference");
     client
         .session()
-        .check_digest(&reference, container)
+        .check_digest(&reference, None, container)
         .await
         .unwrap_or_else(|err| panic!("check {}: {err}", container.image))
 }
@@ -28,7 +28,7 @@ async fn head_gives_the_pushed_digest_and_nothing_more() {
 
     let remote = client
         .session()
-        .manifest_digest(&image(&pushed.reference))
+        .manifest_digest(&image(&pushed.reference), None)
         .await
         .expect("digest of a pushed tag");
 
@@ -41,7 +41,7 @@ async fn head_gives_the_pushed_digest_and_nothing_more() {
 
     let missing = client
         .session()
-        .manifest_digest(&image(&registry.reference("app", "9.9.9")))
+        .manifest_digest(&image(&registry.reference("app", "9.9.9")), None)
         .await;
     assert_eq!(
         missing,
@@ -70,8 +70,8 @@ async fn tags_are_listed_as_pushed() {
     let session = client.session();
     let app = image(&registry.reference("app", "1.0.0"));
 
-    let tags = session.tags(&app).await.expect("tags");
-    let again = session.tags(&app).await.expect("tags again");
+    let tags = session.tags(&app, None).await.expect("tags");
+    let again = session.tags(&app, None).await.expect("tags again");
 
     // In the registry's order, which distribution does not sort.
     let mut sorted = tags.as_ref().clone();
@@ -162,7 +162,7 @@ async fn containers_on_one_reference_share_one_head() {
         let session = &session;
         async move {
             let reference = info.reference().expect("reference");
-            (*which, session.check_digest(&reference, info).await)
+            (*which, session.check_digest(&reference, None, info).await)
         }
     }))
     .await;

@@ -36,7 +36,7 @@ async fn tags(client: &RegistryClient, rogue: &Rogue) -> Result<Vec<String>, Reg
     let app = image(&format!("{}/app:1", rogue.addr()));
     client
         .session()
-        .tags(&app)
+        .tags(&app, None)
         .await
         .map(|tags| tags.as_ref().clone())
 }
@@ -49,7 +49,7 @@ async fn digest(
     let app = image(&format!("{}/app:{tag}", rogue.addr()));
     client
         .session()
-        .manifest_digest(&app)
+        .manifest_digest(&app, None)
         .await
         .map(|remote| remote.digest)
 }
@@ -572,7 +572,7 @@ async fn a_registry_that_hangs_holds_up_no_other() {
         let session = &session;
         async move {
             let reference = info.reference().expect("reference");
-            let result = session.check_digest(&reference, info).await;
+            let result = session.check_digest(&reference, None, info).await;
             (result.map(Some), started.elapsed())
         }
     });
@@ -580,7 +580,7 @@ async fn a_registry_that_hangs_holds_up_no_other() {
         let session = &session;
         let hanging = &hanging;
         async move {
-            let result = session.manifest_digest(hanging).await;
+            let result = session.manifest_digest(hanging, None).await;
             (result.map(|_| None::<DigestCheck>), started.elapsed())
         }
     };
@@ -746,7 +746,7 @@ async fn the_per_registry_concurrency_limit_caps_requests_in_flight() {
             .map(|n| image(&format!("{}/app{n}:1", peer.addr)))
             .collect();
 
-        let results = join_all(references.iter().map(|r| session.manifest_digest(r))).await;
+        let results = join_all(references.iter().map(|r| session.manifest_digest(r, None))).await;
 
         for result in results {
             assert_eq!(result.map(|r| r.digest), Ok(some_digest()));
@@ -873,7 +873,7 @@ async fn each_misbehaviour_fails_only_its_own_images_in_one_check() {
     ];
     let images: Vec<_> = references.iter().map(|r| image(r)).collect();
 
-    let results = join_all(images.iter().map(|i| session.manifest_digest(i))).await;
+    let results = join_all(images.iter().map(|i| session.manifest_digest(i, None))).await;
 
     let outcome: Vec<String> = results
         .iter()

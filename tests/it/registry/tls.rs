@@ -180,7 +180,7 @@ async fn a_private_ca_is_trusted_through_cafile_or_insecure_only() {
     let trusted = twin.client(Some(twin.ca.clone()), false).expect("client");
     let remote = trusted
         .session()
-        .manifest_digest(&reference)
+        .manifest_digest(&reference, None)
         .await
         .expect("HEAD over TLS");
     assert_eq!(remote.digest, pushed.digest);
@@ -196,7 +196,7 @@ async fn a_private_ca_is_trusted_through_cafile_or_insecure_only() {
     let default = twin.client(None, false).expect("client");
     let err = default
         .session()
-        .manifest_digest(&reference)
+        .manifest_digest(&reference, None)
         .await
         .expect_err("untrusted CA");
     assert!(matches!(err, RegistryError::Transport { .. }), "{err:?}");
@@ -209,7 +209,7 @@ async fn a_private_ca_is_trusted_through_cafile_or_insecure_only() {
     let insecure = twin.client(None, true).expect("client");
     let remote = insecure
         .session()
-        .manifest_digest(&reference)
+        .manifest_digest(&reference, None)
         .await
         .expect("HEAD, unverified");
     assert_eq!(remote.digest, pushed.digest);
