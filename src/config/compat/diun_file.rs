@@ -439,7 +439,7 @@ pub fn key_of(var: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn vars(text: &str) -> Vec<(String, String, String)> {
@@ -533,15 +533,25 @@ providers:
     /// Loads `yaml` as `--config diun.yml` with `env`: every `key = value  # origin` line of
     /// `tidewatch config` (the file's path shown as `diun.yml`) and the warnings, or the errors.
     fn load(yaml: &str, env: &[(&str, &str)]) -> Result<(Vec<String>, Vec<String>), Vec<String>> {
+        load_setup(Some(yaml), env)
+    }
+
+    /// [`load`] of a Diun setup with a diun.yml (`yaml`) or without one (`None`).
+    pub(in crate::config::compat) fn load_setup(
+        yaml: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Result<(Vec<String>, Vec<String>), Vec<String>> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("diun.yml");
-        std::fs::write(&path, yaml).unwrap();
+        if let Some(yaml) = yaml {
+            std::fs::write(&path, yaml).unwrap();
+        }
         let shown = path.display().to_string();
         let env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        match crate::config::load(Some(&path), env) {
+        match crate::config::load(yaml.map(|_| path.as_path()), env) {
             Ok(loaded) => Ok((
                 loaded
                     .entries()

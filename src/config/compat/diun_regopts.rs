@@ -271,45 +271,23 @@ fn read(fields: &Fields, field: &'static str, errors: &mut Vec<ConfigError>) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::diun_file::tests::load_setup;
     use crate::config::load;
 
-    /// `tidewatch config`'s lines (`key = value  # origin`) and the warnings, or the errors, of
-    /// a Diun setup: `yaml` as its diun.yml (shown as `diun.yml`), when given, and `env`.
+    /// `tidewatch config`'s `registry.*` lines (`key = value  # origin`) and the warnings, or
+    /// the errors, of a Diun setup: `yaml` as its diun.yml (shown as `diun.yml`), when given,
+    /// and `env`.
     fn check(
         yaml: Option<&str>,
         env: &[(&str, &str)],
     ) -> Result<(Vec<String>, Vec<String>), Vec<String>> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("diun.yml");
-        let shown = path.display().to_string();
-        if let Some(yaml) = yaml {
-            std::fs::write(&path, yaml).unwrap();
-        }
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let file = yaml.map(|_| path.as_path());
-        match load(file, env) {
-            Ok(loaded) => Ok((
-                loaded
-                    .entries()
-                    .into_iter()
-                    .filter(|(k, _, _)| k.starts_with("registry."))
-                    .map(|(k, v, o)| format!("{k} = {v}  # {o}").replace(&shown, "diun.yml"))
-                    .collect(),
-                loaded
-                    .warnings
-                    .iter()
-                    .map(|w| w.replace(&shown, "diun.yml"))
-                    .collect(),
-            )),
-            Err(errors) => Err(errors
-                .0
-                .iter()
-                .map(|e| e.to_string().replace(&shown, "diun.yml"))
-                .collect()),
-        }
+        load_setup(yaml, env).map(|(lines, warnings)| {
+            let registry = lines
+                .into_iter()
+                .filter(|l| l.starts_with("registry."))
+                .collect();
+            (registry, warnings)
+        })
     }
 
     #[track_caller]
