@@ -94,21 +94,12 @@ pub fn sensors(
             format!("{label} update count"),
             counts.updates,
         ));
-        let state = format!("{base}/update_status");
-        let (at, mut config) = entity(
+        out.push(flag(
             prefix,
-            "binary_sensor",
-            &state,
-            json!(format!("{label} update status")),
-            "mdi:docker",
-        );
-        config["payload_on"] = json!("true");
-        config["payload_off"] = json!("false");
-        out.push(Sensor {
-            discovery: (at, config),
-            value: (counts.updates > 0).to_string(),
-            state,
-        });
+            format!("{base}/update_status"),
+            &format!("{label} update status"),
+            counts.updates > 0,
+        ));
     };
     three(topic.to_string(), all, "Total container");
     for (watcher, counts) in watchers {
@@ -134,19 +125,22 @@ fn hass_icon(icon: &str) -> String {
 
 /// WUD's `<topic>/<watcher>/running` binary sensor: whether the watcher is running a check.
 pub fn running(prefix: &str, topic: &str, watcher: &str, running: bool) -> Sensor {
-    let state = format!("{topic}/{watcher}/running");
-    let (at, mut config) = entity(
+    flag(
         prefix,
-        "binary_sensor",
-        &state,
-        json!(format!("Watcher {watcher} running status")),
-        "mdi:docker",
-    );
+        format!("{topic}/{watcher}/running"),
+        &format!("Watcher {watcher} running status"),
+        running,
+    )
+}
+
+/// A WUD `binary_sensor` at `state`: its value `true` or `false`, as its entity reads them.
+fn flag(prefix: &str, state: String, name: &str, on: bool) -> Sensor {
+    let (at, mut config) = entity(prefix, "binary_sensor", &state, json!(name), "mdi:docker");
     config["payload_on"] = json!("true");
     config["payload_off"] = json!("false");
     Sensor {
         discovery: (at, config),
-        value: running.to_string(),
+        value: on.to_string(),
         state,
     }
 }
